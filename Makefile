@@ -1,0 +1,45 @@
+# news-monitor: `make run` runs the daemon on SQLite; `make test` runs every check and test.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CONFIG ?= config/feeds.yaml
+
+.PHONY: install dev run test lint typecheck unit bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed  ## the package and the `monitor` command (.venv/bin/monitor)
+
+dev: $(VENV)/.dev-installed
+
+run: install  ## upgrade the database and run the daemon on $(CONFIG) (SQLite at data/monitor.db by default)
+	$(BIN)/monitor --config $(CONFIG) db upgrade
+	exec $(BIN)/monitor --config $(CONFIG) run
+
+lint: dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: dev
+	$(BIN)/mypy
+
+unit: dev
+	$(BIN)/pytest -q -p no:cacheprovider
+
+test: lint typecheck unit  ## lint, types and the whole suite (Postgres tests included when it answers)
+
+bench: dev  ## the benchmarks in bench/, each printing its figures
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache data

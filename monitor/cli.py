@@ -1,0 +1,240 @@
+"""The `monitor` command: thin commands over the library API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from monitor import __version__
+from monitor.app import App
+from monitor.cliutil import Globals, format_option, handles_errors, open_from
+from monitor.config import config_path, database_url, load_settings
+from monitor.daemon import Daemon
+from monitor.errors import ConfigError, MonitorError
+from monitor.output import emit
+from monitor.service import Service, make_fetcher
+from monitor.store.db import current_revision, head_revision, make_engine, upgrade
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.DEBUG if verbose > 1 else logging.INFO
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)-7s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S"
+    )
+    if verbose < 2:
+        for noisy in ("httpx", "httpcore", "apscheduler", "alembic", "trafilatura", "htmldate"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config",
+    metavar="PATH",
+    help="Config file [default: $MONITOR_CONFIG, else config/feeds.yaml].",
+)
+@click.option(
+    "--db",
+    "db",
+    metavar="URL",
+    help="Database URL [default: $MONITOR_DATABASE_URL, else the config's database, else sqlite:///data/monitor.db].",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(__version__, prog_name="monitor")
+@click.pass_context
+def main(ctx: click.Context, config: str | None, db: str | None, verbose: int) -> None:
+    """news-monitor: poll news feeds and pages, keep every version, alert on watches."""
+    _setup_logging(verbose)
+    ctx.obj = Globals(config, db)
+
+
+@main.command()
+@click.pass_context
+@handles_errors
+def check(ctx: click.Context) -> None:
+    """Validate the configuration and exit (2 with one line per problem if it is invalid)."""
+    g: Globals = ctx.obj
+    path = config_path(g.config)
+    settings = load_settings(path)
+    click.echo(
+        f"{path}: ok ({len(settings.sources)} sources, {len(settings.watches)} watches, "
+        f"{len(settings.channels)} channels; database {database_url(g.db, settings)})"
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.pass_context
+@handles_errors
+def db_upgrade(ctx: click.Context) -> None:
+    """Apply every pending migration (safe to run while another process does the same)."""
+    g: Globals = ctx.obj
+    settings = None
+    try:
+        settings = load_settings(config_path(g.config))
+    except ConfigError:
+        if not g.db:
+            raise
+    engine = make_engine(database_url(g.db, settings))
+    try:
+        upgrade(engine)
+        click.echo(f"database at {current_revision(engine)} (head {head_revision()})")
+    finally:
+        engine.dispose()
+
+
+@main.command()
+@click.option("--tick", default=1.0, show_default=True, help="Seconds between looks for due work.")
+@click.pass_context
+@handles_errors
+def run(ctx: click.Context, tick: float) -> None:
+    """Run the daemon: poll every source when it is due until SIGTERM or Ctrl-C."""
+    with open_from(ctx, migrate=True) as app:
+        asyncio.run(_run_daemon(app, tick))
+
+
+async def _run_daemon(app: App, tick: float) -> None:
+    fetcher = make_fetcher(app.settings)
+    service = Service(app.settings, app.store, fetcher)
+    try:
+        daemon = Daemon(service, tick_seconds=tick)
+        logging.getLogger("monitor.daemon").info(
+            "config %s, database %s", app.config_path, app.engine.url.render_as_string(hide_password=True)
+        )
+        await daemon.run()
+    finally:
+        await fetcher.aclose()
+        service.close()
+
+
+@main.command()
+@click.argument("sources", nargs=-1)
+@click.option("--articles", is_flag=True, help="Re-check the tracked article pages (of SOURCES) now instead.")
+@format_option
+@click.pass_context
+@handles_errors
+def poll(ctx: click.Context, sources: tuple[str, ...], articles: bool, fmt: str) -> None:
+    """Poll SOURCES (default: all) now, whatever their schedule, and print a summary."""
+    with open_from(ctx, migrate=True) as app:
+        unknown = [s for s in sources if app.settings.source(s) is None]
+        if unknown:
+            raise MonitorError(f"no source named {', '.join(repr(u) for u in unknown)} in {app.config_path}")
+        summaries = asyncio.run(_poll(app, list(sources), articles))
+    if articles:
+        checks = [
+            {
+                "article": c.article_id,
+                "source": c.source,
+                "status": c.status,
+                "version": c.version,
+                "events": list(c.events),
+                "error": c.error,
+                "next_check_at": c.next_check_at,
+                "url": c.url,
+            }
+            for c in summaries
+        ]
+        emit(
+            checks,
+            fmt,
+            ["article", "source", "status", "version", "events", "error", "next_check_at"],
+            title="articles",
+        )
+        return
+    rows = [
+        {
+            "source": s.source,
+            "status": s.status,
+            "new": s.new,
+            "changed": s.changed,
+            "ms": round(s.ms),
+            "error": s.error,
+            "next_check_at": s.next_check_at,
+            "notes": list(s.notes),
+        }
+        for s in summaries
+    ]
+    emit(rows, fmt, ["source", "status", "new", "changed", "ms", "error", "next_check_at"], title="poll")
+
+
+async def _poll(app: App, names: list[str], articles: bool = False) -> list[Any]:
+    fetcher = make_fetcher(app.settings)
+    from monitor.service import ServiceOptions
+
+    service = Service(app.settings, app.store, fetcher, ServiceOptions(parse_workers=1))
+    try:
+        await service.sync_sources()
+        if articles:
+            return await service.check_articles(names or None)
+        return await service.poll_sources(names or None)
+    finally:
+        await fetcher.aclose()
+        service.close()
+
+
+@main.command()
+@format_option
+@click.pass_context
+@handles_errors
+def sources(ctx: click.Context, fmt: str) -> None:
+    """Each source's health: last poll, status, errors, next check, articles."""
+    with open_from(ctx, migrate=False) as app:
+        health = app.store.source_health()
+    now = datetime.now(UTC)
+    rows = []
+    for h in health:
+        state = "ok"
+        if not h.enabled:
+            state = "disabled"
+        elif h.disabled_reason:
+            state = "gone"
+        elif h.last_polled_at is None:
+            state = "new"
+        elif h.consecutive_errors:
+            state = f"failing x{h.consecutive_errors}"
+        rows.append(
+            {
+                "name": h.name,
+                "kind": h.kind,
+                "url": h.url,
+                "state": state,
+                "last_polled_at": h.last_polled_at,
+                "last_status": h.last_status,
+                "last_error": h.disabled_reason or h.last_error,
+                "consecutive_errors": h.consecutive_errors,
+                "next_check_at": h.next_check_at,
+                "next_check_in_s": (
+                    int((h.next_check_at - now).total_seconds()) if h.next_check_at else None
+                ),
+                "articles": h.articles,
+                "versions": h.versions,
+            }
+        )
+    emit(
+        rows,
+        fmt,
+        [
+            "name",
+            "state",
+            "last_polled_at",
+            "last_status",
+            "next_check_at",
+            "articles",
+            "versions",
+            "last_error",
+        ],
+        title="sources",
+    )
+
+
+from monitor import pages_cli  # noqa: E402
+
+pages_cli.register(main)

@@ -1,0 +1,412 @@
+"""YAML + environment -> validated settings; every problem names its YAML path and file:line."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from monitor.core.durations import parse_duration, parse_size
+from monitor.core.schedule import SchedulePolicy
+from monitor.core.query import parse_query
+from monitor.errors import ConfigError, QueryError
+from monitor.models import SourceKind
+from monitor.notify.channels import AppriseChannel, ChannelSettings, EmailChannel, WebhookChannel, _Channel
+
+DEFAULT_CONFIG = "config/feeds.yaml"
+DEFAULT_DATABASE = "sqlite:///data/monitor.db"
+DEFAULT_USER_AGENT = (
+    "news-monitor/0.1 (+https://github.com/news-monitor/news-monitor; scheduled news monitor; polite poller)"
+)
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Size = Annotated[int, BeforeValidator(parse_size)]
+Path_ = tuple[str | int, ...]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Defaults(_Strict):
+    """Settings every source inherits unless it overrides them."""
+
+    interval: Duration = timedelta(minutes=10)
+    timeout: Duration = timedelta(seconds=20)
+    user_agent: str = DEFAULT_USER_AGENT
+    max_bytes: Size = 10_000_000
+    concurrency: int = Field(default=32, ge=1, le=1000)
+    per_host: int = Field(default=2, ge=1, le=100)
+    jitter: float = Field(default=0.1, ge=0, le=0.5)
+    max_backoff: Duration = timedelta(hours=6)
+    adaptive: bool = False
+    min_interval: Duration = timedelta(minutes=2)
+    max_interval: Duration = timedelta(hours=6)
+    robots: bool | None = None  # None: obey robots.txt for pages, not for feeds
+
+
+def _check_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value
+
+
+class SourceConfig(_Strict):
+    """One feed or page to poll."""
+
+    name: str = Field(min_length=1, max_length=200)
+    feed: str | None = None
+    page: str | None = None
+    interval: Duration | None = None
+    enabled: bool = True
+    tags: tuple[str, ...] = ()
+    robots: bool | None = None
+    adaptive: bool | None = None
+    min_interval: Duration | None = None
+    max_interval: Duration | None = None
+    timeout: Duration | None = None
+    follow_links: bool = False
+    recheck: tuple[Duration, ...] | None = None
+    ignore: tuple[str, ...] = ()
+
+    _url_ok = field_validator("feed", "page")(_check_url)
+
+    @field_validator("ignore")
+    @classmethod
+    def _patterns_compile(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+        return patterns
+
+    @model_validator(mode="after")
+    def _one_url(self) -> SourceConfig:
+        if (self.feed is None) == (self.page is None):
+            raise ValueError("give exactly one of 'feed:' or 'page:'")
+        return self
+
+    @property
+    def kind(self) -> SourceKind:
+        return SourceKind.FEED if self.feed is not None else SourceKind.PAGE
+
+    @property
+    def url(self) -> str:
+        return self.feed or self.page or ""
+
+    def policy(self, defaults: Defaults) -> SchedulePolicy:
+        """The schedule policy of this source, its own settings over the defaults."""
+        return SchedulePolicy(
+            interval=self.interval or defaults.interval,
+            jitter=defaults.jitter,
+            max_backoff=defaults.max_backoff,
+            adaptive=defaults.adaptive if self.adaptive is None else self.adaptive,
+            min_interval=self.min_interval or defaults.min_interval,
+            max_interval=self.max_interval or defaults.max_interval,
+        )
+
+    def obeys_robots_for_pages(self, defaults: Defaults) -> bool:
+        """Article pages are web pages: robots.txt is obeyed unless the source or defaults say no."""
+        for choice in (self.robots, defaults.robots):
+            if choice is not None:
+                return choice
+        return True
+
+    def obeys_robots(self, defaults: Defaults) -> bool:
+        """Pages obey robots.txt unless told otherwise; feeds are published to be polled."""
+        for choice in (self.robots, defaults.robots):
+            if choice is not None:
+                return choice
+        return self.kind is SourceKind.PAGE
+
+
+class WatchConfig(_Strict):
+    """A query whose new matches are alerted to channels."""
+
+    name: str = Field(min_length=1, max_length=200)
+    query: str = Field(min_length=1)
+    channels: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    stem: Literal["en", "ru"] | None = None
+
+
+class Settings(_Strict):
+    """The whole validated configuration."""
+
+    database: str | None = None
+    defaults: Defaults = Defaults()
+    sources: tuple[SourceConfig, ...] = ()
+    watches: tuple[WatchConfig, ...] = ()
+    channels: tuple[ChannelSettings, ...] = ()
+
+    def source(self, name: str) -> SourceConfig | None:
+        return next((s for s in self.sources if s.name == name), None)
+
+    def channel(self, name: str) -> ChannelSettings | None:
+        return next((c for c in self.channels if c.name == name), None)
+
+
+# --- YAML with line numbers -------------------------------------------------------------------
+
+
+def _path_text(path: Path_) -> str:
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "(top level)"
+
+
+class _Located:
+    """YAML data plus the line of every path in it."""
+
+    def __init__(self) -> None:
+        self.lines: dict[Path_, int] = {}
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = str(self._scalar(key_node))
+                result[key] = self.build(value_node, (*path, key))
+                self.lines[(*path, key)] = key_node.start_mark.line + 1
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self._scalar(node)
+
+    @staticmethod
+    def _scalar(node: yaml.Node) -> Any:
+        return yaml.SafeLoader.construct_object(_LOADER, node, deep=True)
+
+    def line(self, path: Path_) -> int | None:
+        while True:
+            if path in self.lines:
+                return self.lines[path]
+            if not path:
+                return None
+            path = path[:-1]
+
+
+_LOADER = yaml.SafeLoader("")
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _interpolate(data: Any, path: Path_, env: dict[str, str], problems: list[tuple[Path_, str]]) -> Any:
+    if isinstance(data, dict):
+        return {k: _interpolate(v, (*path, k), env, problems) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_interpolate(v, (*path, i), env, problems) for i, v in enumerate(data)]
+    if isinstance(data, str) and "${" in data:
+
+        def replace(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            problems.append((path, f"environment variable {name} is not set"))
+            return ""
+
+        return _ENV.sub(replace, data)
+    return data
+
+
+def _field_names(model: type[BaseModel]) -> list[str]:
+    if model is _Channel:
+        return sorted(
+            {n for m in (EmailChannel, WebhookChannel, AppriseChannel) for n in m.model_fields} | {"from"}
+        )
+    return list(model.model_fields)
+
+
+def _model_at(path: Path_) -> type[BaseModel] | None:
+    models: dict[str, type[BaseModel]] = {
+        "defaults": Defaults,
+        "sources": SourceConfig,
+        "watches": WatchConfig,
+        "channels": _Channel,
+    }
+    if not path:
+        return Settings
+    if path == ("defaults",):
+        return Defaults
+    if len(path) == 2 and isinstance(path[0], str) and isinstance(path[1], int):
+        return models.get(path[0])
+    return None
+
+
+def _message(error: Any, loc: Path_) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        model = _model_at(loc[:-1] if loc else loc)
+        key = str(loc[-1]) if loc else ""
+        hint = ""
+        if model is not None:
+            close = difflib.get_close_matches(key, _field_names(model), n=1)
+            if close:
+                hint = f" (did you mean '{close[0]}'?)"
+        return f"unknown key{hint}"
+    if kind == "missing":
+        return "is required"
+    if kind == "union_tag_invalid":
+        return f"unknown channel type {error['input'].get('type')!r} (use {', '.join(_CHANNEL_TYPES)})"
+    if kind == "union_tag_not_found":
+        return f"'type' is required (one of {', '.join(_CHANNEL_TYPES)})"
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            message = message[len(prefix) :]
+    if kind.startswith(("int_", "bool_", "string_", "float_")) and "input" in error:
+        message = f"{error['input']!r}: {message[0].lower()}{message[1:]}"
+    return message
+
+
+_CHANNEL_TYPES = ("email", "webhook", "apprise")
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> Path_:
+    # Drop pydantic's synthetic segments (function-after[...], the channel union's tag) from a location.
+    kept = [p for p in loc if isinstance(p, int) or "[" not in str(p)]
+    if len(kept) >= 3 and kept[0] == "channels" and kept[2] in _CHANNEL_TYPES:
+        del kept[2]
+    return tuple(kept)
+
+
+CrossCheck = Callable[[Settings], list[tuple[Path_, str]]]
+_cross_checks: list[CrossCheck] = []
+
+
+def cross_check(check: CrossCheck) -> CrossCheck:
+    """Register a whole-config check (names that must exist, queries that must parse)."""
+    _cross_checks.append(check)
+    return check
+
+
+@cross_check
+def _names_are_unique_and_known(settings: Settings) -> list[tuple[Path_, str]]:
+    problems: list[tuple[Path_, str]] = []
+    sections: tuple[tuple[str, Sequence[Any]], ...] = (
+        ("sources", settings.sources),
+        ("watches", settings.watches),
+        ("channels", settings.channels),
+    )
+    for section, items in sections:
+        seen: dict[str, int] = {}
+        for i, item in enumerate(items):
+            if item.name in seen:
+                problems.append(
+                    ((section, i, "name"), f"'{item.name}' is already used by {section}[{seen[item.name]}]")
+                )
+            else:
+                seen[item.name] = i
+    sources = {s.name for s in settings.sources}
+    channels = {c.name for c in settings.channels}
+    for i, watch in enumerate(settings.watches):
+        for j, channel in enumerate(watch.channels):
+            if channel not in channels:
+                problems.append((("watches", i, "channels", j), f"no channel named '{channel}'"))
+        for j, source in enumerate(watch.sources):
+            if source not in sources:
+                problems.append((("watches", i, "sources", j), f"no source named '{source}'"))
+    return problems
+
+
+@cross_check
+def _watch_queries_parse(settings: Settings) -> list[tuple[Path_, str]]:
+    problems: list[tuple[Path_, str]] = []
+    for i, watch in enumerate(settings.watches):
+        try:
+            parse_query(watch.query)
+        except QueryError as exc:
+            problems.append((("watches", i, "query"), f"{exc.message} at column {exc.column}"))
+    return problems
+
+
+def parse_settings(text: str, origin: str, env: dict[str, str] | None = None) -> Settings:
+    """Validate YAML text; raise ConfigError with one line per problem naming path and origin:line."""
+    env = dict(os.environ) if env is None else env
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{origin}:{mark.line + 1}" if mark else origin
+        raise ConfigError([f"{where}: {exc.problem or exc.context or 'invalid YAML'}"]) from None
+    located = _Located()
+    data = located.build(node, ()) if node is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{origin}:1: the configuration must be a mapping of keys to values"])
+
+    def line_of(path: Path_) -> str:
+        line = located.line(path)
+        return f"{origin}:{line}" if line else origin
+
+    env_problems: list[tuple[Path_, str]] = []
+    data = _interpolate(data, (), env, env_problems)
+    problems = [f"{_path_text(p)}: {m} ({line_of(p)})" for p, m in env_problems]
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        unset = {p for p, _ in env_problems}
+        for error in exc.errors():
+            loc = _clean_loc(error["loc"])
+            if loc in unset:
+                continue  # already reported: its environment variable is not set
+            problems.append(f"{_path_text(loc)}: {_message(error, loc)} ({line_of(loc)})")
+        raise ConfigError(problems) from None
+    for check in _cross_checks:
+        problems.extend(f"{_path_text(p)}: {m} ({line_of(p)})" for p, m in check(settings))
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def load_settings(path: str | Path, env: dict[str, str] | None = None) -> Settings:
+    """Read and validate a config file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: config file not found"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read config file: {exc.strerror}"]) from None
+    return parse_settings(text, str(path), env)
+
+
+def database_url(cli_value: str | None, settings: Settings | None, env: dict[str, str] | None = None) -> str:
+    """--db, else $MONITOR_DATABASE_URL, else the config's database, else SQLite at data/monitor.db."""
+    env = dict(os.environ) if env is None else env
+    return (
+        cli_value
+        or env.get("MONITOR_DATABASE_URL")
+        or (settings.database if settings else None)
+        or DEFAULT_DATABASE
+    )
+
+
+def config_path(cli_value: str | None, env: dict[str, str] | None = None) -> str:
+    """--config, else $MONITOR_CONFIG, else config/feeds.yaml."""
+    env = dict(os.environ) if env is None else env
+    return cli_value or env.get("MONITOR_CONFIG") or DEFAULT_CONFIG

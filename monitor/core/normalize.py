@@ -1,0 +1,76 @@
+"""Canonical URLs, text normalisation and content hashes (pure)."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import unicodedata
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# Query parameters that identify a campaign or a click, never the document.
+_TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "piwik_", "hsa_", "at_")
+_TRACKING_NAMES = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "igshid",
+        "mkt_tok",
+        "ocid",
+        "cmpid",
+        "_ga",
+        "_gl",
+        "ref",
+        "ref_src",
+        "ref_url",
+        "source",
+        "s_cid",
+        "ito",
+        "smid",
+        "rss",
+        "cid",
+        "xtor",
+        "spm",
+        "guccounter",
+        "share",
+        "sh",
+        "ncid",
+        "taid",
+    }
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def is_tracking_param(name: str) -> bool:
+    """Whether a query parameter only tracks a click or campaign."""
+    lowered = name.lower()
+    return lowered in _TRACKING_NAMES or lowered.startswith(_TRACKING_PREFIXES)
+
+
+def canonical_url(url: str) -> str:
+    """Return the URL with scheme and host lower-cased, default port, fragment and tracking removed."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if host.startswith("www."):
+        host = host[4:]
+    port = parts.port
+    netloc = host if port is None or _DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking_param(k)]
+    path = parts.path or "/"
+    return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
+
+
+def normalize_text(text: str) -> str:
+    """Unescape entities, normalise Unicode to NFC and fold all runs of white space to one space."""
+    # str.split() folds every Unicode white-space run and is ~10x faster than a regex substitution.
+    return " ".join(unicodedata.normalize("NFC", html.unescape(text)).split())
+
+
+def sha256_hex(data: bytes) -> str:
+    """Hex SHA-256 of bytes."""
+    return hashlib.sha256(data).hexdigest()

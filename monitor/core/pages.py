@@ -1,0 +1,206 @@
+"""Article pages -> title, authors, dates and main text; listing pages -> article links (pure).
+
+Structured data first, where publishers put it for search engines (JSON-LD NewsArticle, og:/article:
+meta, <time datetime>), trafilatura for the main text and as the fallback for the rest. trafilatura
+drops navigation, promos, asides and footers; "Related article: ..." style promos that sit inside the
+body and share/comment counters are removed here as well.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import lxml.html
+from lxml import etree
+
+from monitor.core.normalize import canonical_url, normalize_text
+from monitor.errors import ParseError
+
+# Where publishers put the standfirst that extractors tend to drop as boilerplate.
+_INTRO_XPATH = (
+    '//*[contains(concat(" ", normalize-space(@class), " "), " article__intro ")'
+    ' or contains(concat(" ", normalize-space(@class), " "), " article-lead ")'
+    ' or contains(concat(" ", normalize-space(@class), " "), " standfirst ")'
+    ' or @itemprop="description"][not(self::meta)]'
+)
+MIN_WORDS = 20  # less than this is a stub, a paywall or a navigation page, not an article
+_PROMO = re.compile(
+    r"^(related( article)?|read (also|more)|see also|more on this|subscribe|sign up)\b[:\s]", re.I
+)
+_COUNTER = re.compile(r"^\s*[\d.,]+\s*[KkMm]?\s+(shares?|comments?|views?|likes?)\s*$", re.I)
+_DATED_PATH = re.compile(r"/(19|20)\d{2}/\d{1,2}/\d{1,2}/[^/]+")
+_ID_SLUG = re.compile(r"/[a-z0-9]+(?:-[a-z0-9]+){3,}(?:-a?\d+)?/?$|/\d{5,}(?:[-/][^/]*)?$", re.I)
+_NOT_ARTICLE = re.compile(
+    r"/(tag|tags|author|authors|category|section|topic|topics|search|page|login|about|contact)(/|$)", re.I
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractedArticle:
+    """What an article page says about itself."""
+
+    title: str
+    text: str  # paragraphs separated by blank lines
+    author: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    language: str | None = None
+
+
+def _parse_date(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            when = datetime.strptime(text[:10], "%Y-%m-%d")
+        except ValueError:
+            return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def _json_ld(root: Any) -> dict[str, Any]:
+    for script in root.xpath('//script[@type="application/ld+json"]'):
+        try:
+            data = json.loads(script.text or "")
+        except ValueError:
+            continue
+        items = (
+            data if isinstance(data, list) else data.get("@graph", [data]) if isinstance(data, dict) else []
+        )
+        for item in items:
+            kind = item.get("@type") if isinstance(item, dict) else None
+            kinds = kind if isinstance(kind, list) else [kind]
+            if any(k in ("NewsArticle", "Article", "ReportageNewsArticle", "BlogPosting") for k in kinds):
+                return dict(item)
+    return {}
+
+
+def _meta(root: Any, *names: str) -> str | None:
+    for name in names:
+        found = root.xpath(f'//meta[@property="{name}" or @name="{name}"]/@content')
+        if found and found[0].strip():
+            return normalize_text(found[0])
+    return None
+
+
+def _authors(ld: dict[str, Any]) -> str | None:
+    raw = ld.get("author")
+    people = raw if isinstance(raw, list) else [raw] if raw else []
+    names = [normalize_text(p.get("name", "") if isinstance(p, dict) else str(p)) for p in people]
+    names = [n for n in names if n]
+    return ", ".join(dict.fromkeys(names)) or None
+
+
+def _clean_text(text: str) -> str:
+    paragraphs = []
+    for block in re.split(r"\n\s*\n|\n", text):
+        line = normalize_text(block)
+        if not line or _PROMO.match(line) or _COUNTER.match(line):
+            continue
+        paragraphs.append(line)
+    return "\n\n".join(paragraphs)
+
+
+def _root(html: bytes | str) -> Any:
+    try:
+        return lxml.html.document_fromstring(html)
+    except (etree.ParserError, ValueError) as exc:
+        raise ParseError(f"not an HTML page ({exc})") from None
+
+
+def extract_article(html: bytes | str, url: str) -> ExtractedArticle:
+    """Extract one article page; raise ParseError with the reason when there is no article text."""
+    import trafilatura  # imported here: workers pay its import once, the daemon's main process never
+
+    if not html.strip():
+        raise ParseError("empty page")
+    root = _root(html)
+    ld = _json_ld(root)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # trafilatura's dependencies warn about their own internals
+        doc = trafilatura.bare_extraction(
+            lxml.html.tostring(root),
+            url=url,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=False,
+            favor_precision=True,
+            deduplicate=False,
+        )
+    found: dict[str, Any] = doc.as_dict() if doc is not None and hasattr(doc, "as_dict") else dict(doc or {})
+    text = _clean_text(found.get("text") or "")
+    if len(text.split()) < MIN_WORDS:
+        raise ParseError("no article text found")
+    intro = _clean_text("\n".join(node.text_content() for node in root.xpath(_INTRO_XPATH)))
+    if intro and intro[:80] not in text:
+        text = f"{intro}\n\n{text}"
+    title = normalize_text(
+        ld.get("headline") or _meta(root, "og:title", "twitter:title") or found.get("title") or ""
+    )
+    first, _, rest = text.partition("\n\n")
+    if rest and first == title:  # the headline repeated as the first paragraph
+        text = rest
+    published = (
+        _parse_date(ld.get("datePublished"))
+        or _parse_date(_meta(root, "article:published_time"))
+        or _parse_date(next(iter(root.xpath("//time/@datetime")), None))
+        or _parse_date(found.get("date"))
+    )
+    updated = _parse_date(ld.get("dateModified")) or _parse_date(_meta(root, "article:modified_time"))
+    author = (
+        _authors(ld)
+        or _meta(root, "author", "article:author")
+        or (normalize_text(found["author"]) if found.get("author") else None)
+    )
+    language = root.get("lang") or found.get("language")
+    return ExtractedArticle(title, text, author, published, updated, language)
+
+
+def _is_article_link(href: str, base_host: str) -> bool:
+    parts = urlsplit(href)
+    if parts.scheme not in ("http", "https") or (parts.hostname or "").removeprefix("www.") != base_host:
+        return False
+    path = parts.path
+    if _NOT_ARTICLE.search(path):
+        return False
+    return bool(_DATED_PATH.search(path) or _ID_SLUG.search(path))
+
+
+def extract_links(html: bytes | str, base_url: str) -> list[str]:
+    """Article links of a listing or section page: absolute, canonical, de-duplicated, in page order.
+
+    Links inside <nav>, <header>, <footer> and <aside> are skipped; the rest count when their URL looks
+    like an article's (a /YYYY/MM/DD/ path, or a long slug ending in an id) on the page's own site.
+    """
+    root = _root(html)
+    base_host = (urlsplit(base_url).hostname or "").removeprefix("www.")
+    seen: dict[str, None] = {}
+    for anchor in root.xpath("//a[@href]"):
+        if anchor.xpath("ancestor::nav or ancestor::header or ancestor::footer or ancestor::aside"):
+            continue
+        href = urljoin(base_url, anchor.get("href").strip())
+        if _is_article_link(href, base_host):
+            seen.setdefault(
+                canonical_url(href).replace("://", "://www.", 1)
+                if "://www." in href
+                else canonical_url(href),
+                None,
+            )
+    return list(seen)
+
+
+def looks_like_listing(html: bytes | str, url: str) -> bool:
+    """A page is a listing when it links to two or more articles and does not say it is an article."""
+    root = _root(html)
+    if root.xpath('//meta[@property="og:type" and @content="article"]') or _json_ld(root):
+        return False
+    return len(extract_links(html, url)) >= 2

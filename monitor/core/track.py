@@ -1,0 +1,182 @@
+"""Article pages: what one re-check of a tracked page decides (pure).
+
+A tracked article is re-fetched on a decaying ladder from first_seen. Each check decides: a new version,
+a revert to an earlier text, filling in version 1 (made from the feed's summary) with the page's text,
+an extraction failure, a removal (404/410) or restoration, a move (redirect), and the next check time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from monitor.core.pages import ExtractedArticle
+from monitor.core.versions import content_fingerprint
+from monitor.models import FetchResponse
+
+# Re-check offsets from first_seen: about 10m, 30m, 1h, 3h, 6h, 12h, 1d, 2d, 3d, then stop.
+DEFAULT_LADDER: tuple[timedelta, ...] = tuple(
+    timedelta(minutes=m) for m in (10, 30, 60, 180, 360, 720, 1440, 2880, 4320)
+)
+RETRY_FIRST = timedelta(minutes=5)
+RETRY_MAX = timedelta(hours=6)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedArticle:
+    """The stored state of an article whose page is tracked."""
+
+    id: int
+    source_id: int
+    source_name: str
+    url: str
+    first_seen: datetime
+    content_hash: str
+    version_count: int
+    check_errors: int = 0
+    removed: bool = False
+    enrichable: bool = False  # version 1 came from a feed and has no page text yet
+    feed_summary: str = ""
+
+
+PageText = ExtractedArticle  # what a check compares: the page as extraction found it
+
+
+@dataclass(frozen=True, slots=True)
+class VersionDraft:
+    title: str
+    summary: str
+    body: str
+    author: str | None
+    published: datetime | None
+    updated: datetime | None
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class PageCheck:
+    """Everything one page check decided, applied by the store in one transaction."""
+
+    article_id: int
+    now: datetime
+    next_check_at: datetime | None
+    check_errors: int
+    last_error: str | None
+    version: VersionDraft | None = None
+    kind: str | None = None  # "new" | "edit" | "revert" | "enriched" when version is set
+    reverts_to: int | None = None
+    removed: bool | None = None  # True: mark removed; False: mark restored; None: unchanged
+    new_url: str | None = None
+    events: tuple[tuple[str, str | None], ...] = ()
+    fetch_status: int | None = None
+    fetch_error: str | None = None
+    fetch_bytes: int = 0
+    fetch_ms: float = 0.0
+
+
+def ladder_next(first_seen: datetime, now: datetime, ladder: Sequence[timedelta]) -> datetime | None:
+    """The first rung of the ladder (offsets from first_seen) after now; None when the ladder has ended."""
+    for step in ladder:
+        when = first_seen + step
+        if when > now:
+            return when
+    return None
+
+
+def _retry_at(now: datetime, errors: int, ladder_at: datetime | None) -> datetime | None:
+    delay = min(RETRY_FIRST * (2 ** max(errors - 1, 0)), RETRY_MAX)
+    retry = now + delay
+    if ladder_at is None:
+        return retry if errors <= 3 else None  # a few retries after the ladder ends, then stop
+    soonest: datetime = min(retry, ladder_at)
+    return soonest
+
+
+def decide_page_check(
+    article: TrackedArticle,
+    response: FetchResponse,
+    page: PageText | None,
+    extract_error: str | None,
+    earlier: Mapping[str, int],
+    now: datetime,
+    ladder: Sequence[timedelta],
+    ignore: Sequence[re.Pattern[str]] = (),
+) -> PageCheck:
+    """Decide one check of an article page. `earlier` maps content hashes of earlier versions to their n."""
+    ladder_at = ladder_next(article.first_seen, now, ladder)
+    events: list[tuple[str, str | None]] = []
+    common: dict[str, Any] = {
+        "article_id": article.id,
+        "now": now,
+        "fetch_status": response.status,
+        "fetch_bytes": response.size,
+        "fetch_ms": response.duration_ms,
+    }
+    new_url = response.final_url if response.status == 200 and response.final_url != article.url else None
+    if new_url:
+        events.append(("moved", new_url))
+
+    if response.status in (404, 410):
+        if not article.removed:
+            events.append(("removed", f"HTTP {response.status}"))
+        return PageCheck(
+            **common,
+            next_check_at=ladder_at,
+            check_errors=0,
+            last_error=None,
+            removed=True if not article.removed else None,
+            events=tuple(events),
+        )
+    error = response.error or (f"HTTP {response.status}" if response.status != 200 else None)
+    if error is None and page is None:
+        error = f"extraction failed: {extract_error or 'no article text found'}"
+    if error is not None:
+        errors = article.check_errors + 1
+        return PageCheck(
+            **common,
+            next_check_at=_retry_at(now, errors, ladder_at),
+            check_errors=errors,
+            last_error=error,
+            events=tuple(events),
+            fetch_error=error,
+        )
+    assert page is not None
+    if article.removed:
+        events.append(("restored", None))
+    fingerprint = content_fingerprint(page.title, page.text, ignore=ignore)
+    version: VersionDraft | None = None
+    kind: str | None = None
+    reverts_to: int | None = None
+    if fingerprint != article.content_hash:
+        version = VersionDraft(
+            title=page.title,
+            summary=article.feed_summary,
+            body=page.text,
+            author=page.author,
+            published=page.published,
+            updated=page.updated,
+            content_hash=fingerprint,
+        )
+        if article.version_count == 0:
+            kind = "new"
+        elif article.enrichable:
+            kind = "enriched"
+        elif fingerprint in earlier:
+            kind, reverts_to = "revert", earlier[fingerprint]
+        else:
+            kind = "edit"
+    return PageCheck(
+        **common,
+        next_check_at=ladder_at,
+        check_errors=0,
+        last_error=None,
+        version=version,
+        kind=kind,
+        reverts_to=reverts_to,
+        removed=False if article.removed else None,
+        new_url=new_url,
+        events=tuple(events),
+    )

@@ -1,0 +1,175 @@
+"""When a re-seen article is a new version, and what changed between versions (pure)."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from monitor.core.normalize import normalize_text
+
+# Cosmetic noise that never makes a version: relative time stamps and engagement counters.
+COSMETIC = (
+    re.compile(
+        r"\b(?:updated|published|posted|edited)?\s*\d+\s+(?:second|minute|min|hour|hr|day)s?\s+ago\b", re.I
+    ),
+    re.compile(r"\b\d[\d.,]*\s*[KkMm]?\s+(?:shares?|comments?|views?|likes?|reactions?)\b", re.I),
+)
+_QUOTES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+    }
+)
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?)\]])")
+_SPACE_AFTER_OPEN = re.compile(r"([(\[])\s+")
+_LONE_SEPARATORS = re.compile(r"(?<!\S)[·•|/]+(?!\S)")
+
+
+def cosmetic_form(text: str, ignore: Sequence[re.Pattern[str]] = ()) -> str:
+    """The text as versions compare it: no stamps or counters, straight quotes, tight punctuation."""
+    for pattern in (*COSMETIC, *ignore):
+        text = pattern.sub(" ", text)
+    text = normalize_text(_LONE_SEPARATORS.sub(" ", text)).translate(_QUOTES)
+    return _SPACE_AFTER_OPEN.sub(r"\1", _SPACE_BEFORE_PUNCT.sub(r"\1", text))
+
+
+def content_fingerprint(title: str, body: str, *, ignore: Sequence[re.Pattern[str]] = ()) -> str:
+    """Hash of the cosmetic form of title and text: equal fingerprints mean no new version.
+
+    `ignore` patterns (a source's configured noise) are removed too, before hashing.
+    """
+    digest = hashlib.sha256()
+    digest.update(cosmetic_form(title, ignore).encode())
+    digest.update(b"\x00")
+    digest.update(cosmetic_form(body, ignore).encode())
+    return digest.hexdigest()
+
+
+# --- word-level diffs -----------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"\S+")
+
+
+@dataclass(frozen=True, slots=True)
+class DiffOp:
+    """One run of the diff: equal, insert, delete or replace, with the words of each side."""
+
+    op: str
+    old: tuple[str, ...]
+    new: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WordDiff:
+    ops: tuple[DiffOp, ...]
+
+    @property
+    def added(self) -> int:
+        return sum(len(o.new) for o in self.ops if o.op in ("insert", "replace"))
+
+    @property
+    def removed(self) -> int:
+        return sum(len(o.old) for o in self.ops if o.op in ("delete", "replace"))
+
+    @property
+    def changed(self) -> bool:
+        return any(o.op != "equal" for o in self.ops)
+
+    def added_words(self) -> list[str]:
+        return [w for o in self.ops if o.op in ("insert", "replace") for w in o.new]
+
+    def removed_words(self) -> list[str]:
+        return [w for o in self.ops if o.op in ("delete", "replace") for w in o.old]
+
+
+@dataclass(frozen=True, slots=True)
+class VersionDiff:
+    """Headline and text differences between two versions."""
+
+    title: WordDiff
+    body: WordDiff
+
+    @property
+    def headline_changed(self) -> bool:
+        return self.title.changed
+
+
+def word_diff(old: str, new: str) -> WordDiff:
+    """Word-level diff (difflib on whitespace tokens, no autojunk so frequent words still align)."""
+    a, b = _TOKEN.findall(old), _TOKEN.findall(new)
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    return WordDiff(
+        tuple(DiffOp(tag, tuple(a[i1:i2]), tuple(b[j1:j2])) for tag, i1, i2, j1, j2 in matcher.get_opcodes())
+    )
+
+
+def diff_versions(old_title: str, old_body: str, new_title: str, new_body: str) -> VersionDiff:
+    return VersionDiff(word_diff(old_title, new_title), word_diff(old_body, new_body))
+
+
+def render_text(diff: WordDiff, *, context: int | None = None) -> str:
+    """`[-old-]{+new+}` markup; with `context`, long equal runs are cut to that many words each side."""
+    parts: list[str] = []
+    for index, op in enumerate(diff.ops):
+        if op.op == "equal":
+            words = list(op.old)
+            if context is not None and len(words) > 2 * context:
+                head = words[:context] if index else []
+                tail = words[-context:] if index < len(diff.ops) - 1 else []
+                words = [*head, "…", *tail]
+            parts.append(" ".join(words))
+        else:
+            if op.old:
+                parts.append("[-" + " ".join(op.old) + "-]")
+            if op.new:
+                parts.append("{+" + " ".join(op.new) + "+}")
+    return " ".join(p for p in parts if p)
+
+
+def render_ansi(diff: WordDiff, *, context: int | None = 12) -> str:
+    """Terminal colours: removed words red and struck through, added words green."""
+    parts: list[str] = []
+    for index, op in enumerate(diff.ops):
+        if op.op == "equal":
+            words = list(op.old)
+            if context is not None and len(words) > 2 * context:
+                words = [
+                    *(words[:context] if index else []),
+                    "…",
+                    *(words[-context:] if index < len(diff.ops) - 1 else []),
+                ]
+            parts.append(" ".join(words))
+        else:
+            if op.old:
+                parts.append("\x1b[9;31m" + " ".join(op.old) + "\x1b[0m")
+            if op.new:
+                parts.append("\x1b[32m" + " ".join(op.new) + "\x1b[0m")
+    return " ".join(p for p in parts if p)
+
+
+def render_html(diff: WordDiff) -> str:
+    """<del>/<ins> markup, escaped."""
+    parts: list[str] = []
+    for op in diff.ops:
+        if op.op == "equal":
+            parts.append(html.escape(" ".join(op.old)))
+        else:
+            if op.old:
+                parts.append("<del>" + html.escape(" ".join(op.old)) + "</del>")
+            if op.new:
+                parts.append("<ins>" + html.escape(" ".join(op.new)) + "</ins>")
+    return " ".join(p for p in parts if p)
+
+
+def diff_json(diff: WordDiff) -> list[dict[str, object]]:
+    return [{"op": o.op, "old": " ".join(o.old), "new": " ".join(o.new)} for o in diff.ops]

@@ -1,0 +1,244 @@
+"""One httpx.AsyncClient for every request: limits, conditional GET, redirects, size cap, robots.txt."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from protego import Protego
+
+from monitor.models import FetchResponse
+
+MAX_REDIRECTS = 8
+PERMANENT = frozenset({301, 308})
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+ROBOTS_TTL = 3600.0
+ROBOTS_RETRY = 300.0  # an unreachable robots.txt is asked for again this soon
+ROBOTS_MAX_BYTES = 512_000
+_ROBOTS_CACHE_SIZE = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class FetchLimits:
+    """How hard and how long the fetcher may pull."""
+
+    user_agent: str
+    timeout: float = 20.0
+    connect_timeout: float = 10.0
+    max_bytes: int = 10_000_000
+    concurrency: int = 32
+    per_host: int = 2
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    found: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(found) < 8:
+        found.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    return found
+
+
+def _describe(exc: Exception, timeout: float, url: str) -> str:
+    chain = _chain(exc)
+    text = " | ".join(str(e) for e in chain)
+    if "Name or service not known" in text or "name resolution" in text or "nodename nor servname" in text:
+        return f"cannot resolve host {urlsplit(url).hostname}"
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "Connection refused" in text:
+        return f"connection refused by {urlsplit(url).netloc}"
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connect timed out"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out after {timeout:g}s"
+    if isinstance(exc, httpx.ConnectError):
+        reason = str(exc) or type(exc).__name__
+        return f"connection failed: {reason}"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"protocol error: {exc}"
+    if isinstance(exc, httpx.DecodingError):
+        return f"cannot decode response: {exc}"
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return f"invalid URL: {exc}"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class Fetcher:
+    """Polite concurrent GETs. Never raises for network trouble: errors come back in FetchResponse."""
+
+    def __init__(self, limits: FetchLimits, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.limits = limits
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            headers={"User-Agent": limits.user_agent, "Accept-Encoding": "gzip, deflate, br"},
+            timeout=httpx.Timeout(limits.timeout, connect=min(limits.connect_timeout, limits.timeout)),
+            limits=httpx.Limits(
+                max_connections=limits.concurrency, max_keepalive_connections=limits.concurrency
+            ),
+            follow_redirects=False,
+            http2=False,
+        )
+        self._global = asyncio.Semaphore(limits.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._robots: OrderedDict[str, tuple[float, Protego | None]] = (
+            OrderedDict()
+        )  # origin -> (expires, rules)
+        self._robots_locks: dict[str, asyncio.Lock] = {}
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    def _host_slot(self, url: str) -> asyncio.Semaphore:
+        host = urlsplit(url).hostname or ""
+        slot = self._hosts.get(host)
+        if slot is None:
+            slot = self._hosts[host] = asyncio.Semaphore(self.limits.per_host)
+        return slot
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        obey_robots: bool = False,
+        read_timeout: float | None = None,
+        accept: str = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
+    ) -> FetchResponse:
+        """GET a URL with conditional headers, following redirects hop by hop within host limits."""
+        started_at = datetime.now(UTC)
+        started = time.perf_counter()
+        headers = {"Accept": accept}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        current = url
+        all_permanent = True
+        try:
+            for _ in range(MAX_REDIRECTS + 1):
+                if obey_robots and not await self.allowed(current):
+                    return FetchResponse(
+                        url=url,
+                        final_url=current,
+                        status=None,
+                        error=f"blocked by robots.txt for {current}",
+                        duration_ms=(time.perf_counter() - started) * 1000,
+                        started_at=started_at,
+                    )
+                async with self._global, self._host_slot(current):
+                    response, body = await self._get(current, headers, read_timeout)
+                if response.status_code in REDIRECTS and "location" in response.headers:
+                    all_permanent = all_permanent and response.status_code in PERMANENT
+                    current = urljoin(current, response.headers["location"])
+                    continue
+                return FetchResponse(
+                    url=url,
+                    final_url=current,
+                    status=response.status_code,
+                    body=body if response.status_code == 200 else None,
+                    etag=response.headers.get("etag"),
+                    last_modified=response.headers.get("last-modified"),
+                    cache_control=response.headers.get("cache-control"),
+                    retry_after=response.headers.get("retry-after"),
+                    content_type=response.headers.get("content-type"),
+                    permanent_redirect=current if current != url and all_permanent else None,
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                    size=len(body),
+                    started_at=started_at,
+                )
+            error = f"more than {MAX_REDIRECTS} redirects"
+        except _TooLarge:
+            error = f"response larger than {self.limits.max_bytes} bytes"
+        except (httpx.HTTPError, OSError) as exc:
+            error = _describe(exc, read_timeout or self.limits.timeout, current)
+        return FetchResponse(
+            url=url,
+            final_url=current,
+            status=None,
+            error=error,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            started_at=started_at,
+        )
+
+    async def _get(
+        self, url: str, headers: dict[str, str], read_timeout: float | None
+    ) -> tuple[httpx.Response, bytes]:
+        options: dict[str, Any] = {}
+        if read_timeout is not None:
+            options["timeout"] = httpx.Timeout(
+                read_timeout, connect=min(self.limits.connect_timeout, read_timeout)
+            )
+        async with self._client.stream("GET", url, headers=headers, **options) as response:
+            declared = response.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > self.limits.max_bytes:
+                raise _TooLarge
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self.limits.max_bytes:
+                    raise _TooLarge
+                chunks.append(chunk)
+            return response, b"".join(chunks)
+
+    async def allowed(self, url: str) -> bool:
+        """Whether robots.txt lets our user agent fetch this URL (RFC 9309; cached per origin)."""
+        origin = _origin(url)
+        cached = self._robots.get(origin)
+        now = time.monotonic()
+        if cached is None or now > cached[0]:
+            lock = self._robots_locks.setdefault(origin, asyncio.Lock())
+            async with lock:
+                cached = self._robots.get(origin)
+                if cached is None or now > cached[0]:
+                    rules = await self._load_robots(origin)
+                    cached = (now + (ROBOTS_TTL if rules is not None else ROBOTS_RETRY), rules)
+                    self._robots[origin] = cached
+                    self._robots.move_to_end(origin)
+                    while len(self._robots) > _ROBOTS_CACHE_SIZE:
+                        self._robots.popitem(last=False)
+        rules = cached[1]
+        if rules is None:
+            return False
+        return bool(rules.can_fetch(url, self.limits.user_agent))
+
+    async def _load_robots(self, origin: str) -> Protego | None:
+        """The parsed rules; allow-all for a missing file (4xx); None (disallow all) when unreachable (5xx)."""
+        target = f"{origin}/robots.txt"
+        try:
+            for _ in range(5):
+                async with self._global, self._host_slot(target):
+                    response = await self._client.get(target, headers={"Accept": "text/plain"})
+                if response.status_code in REDIRECTS and "location" in response.headers:
+                    target = urljoin(target, response.headers["location"])
+                    continue
+                break
+        except (httpx.HTTPError, OSError):
+            return None
+        if 400 <= response.status_code < 500:
+            return Protego.parse("")
+        if response.status_code != 200:
+            return None
+        text = response.content[:ROBOTS_MAX_BYTES].decode("utf-8", errors="replace")
+        return Protego.parse(text)

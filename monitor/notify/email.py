@@ -1,0 +1,131 @@
+"""Email channel: a multipart/alternative (text + HTML) message sent over SMTP with aiosmtplib."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import ssl
+import time
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+
+import aiosmtplib
+
+from monitor.core.render import Message
+from monitor.notify.channels import DeliveryError, DeliveryResult, EmailChannel
+
+_ATOM = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+
+
+def message_id(delivery_id: str, sender: str) -> str:
+    """A Message-ID derived from the delivery id, so a retried alert is the same message to mail clients."""
+    local = delivery_id if _ATOM.match(delivery_id) else hashlib.sha256(delivery_id.encode()).hexdigest()[:32]
+    domain = parseaddr(sender)[1].rpartition("@")[2].strip().lower()
+    if not re.match(r"^[a-z0-9.-]+$", domain):
+        domain = "news-monitor.invalid"
+    return f"<news-monitor.{local}@{domain}>"
+
+
+def build_email(settings: EmailChannel, message: Message) -> EmailMessage:
+    """The email for a rendered message: text and HTML alternatives, threading-stable Message-ID."""
+    email = EmailMessage()
+    email["Subject"] = message.subject
+    email["From"] = settings.from_
+    email["To"] = ", ".join(settings.to)
+    email["Date"] = formatdate(usegmt=True)
+    email["Message-ID"] = message_id(message.delivery_id, settings.from_)
+    email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to alerts
+    email["X-Monitor-Delivery"] = message.delivery_id
+    email["X-Monitor-Event"] = message.event
+    email.set_content(message.text)
+    email.add_alternative(message.html, subtype="html")
+    return email
+
+
+def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _classify(exc: Exception, settings: EmailChannel) -> DeliveryError:
+    """SMTP 4xx, timeouts and lost connections are worth retrying; 5xx and TLS/config problems are not."""
+    where = f"{settings.host}:{settings.smtp_port}"
+    if cert := _cause(exc, ssl.SSLCertVerificationError):
+        return DeliveryError(
+            f"TLS certificate of {where} not trusted: {cert} (set ca_file, or verify: false)",
+            retryable=False,
+            channel=settings.name,
+        )
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+        detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
+        return DeliveryError(
+            f"{where} refused every recipient: {detail}",
+            retryable=any(400 <= c < 500 for c in codes),
+            status=codes[0] if codes else None,
+            channel=settings.name,
+        )
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        # A 4xx reply is temporary by definition; 5xx (bad credentials, rejected sender) needs a human.
+        kind = (
+            "authentication failed" if isinstance(exc, aiosmtplib.SMTPAuthenticationError) else "SMTP error"
+        )
+        return DeliveryError(
+            f"{where}: {kind}: {exc.code} {exc.message}",
+            retryable=400 <= exc.code < 500 or exc.code < 0,
+            status=exc.code,
+            channel=settings.name,
+        )
+    if isinstance(exc, aiosmtplib.SMTPNotSupported) or (
+        type(exc) is aiosmtplib.SMTPException and "not supported" in str(exc)
+    ):
+        # The server lacks STARTTLS or AUTH that the channel asks for: a configuration problem.
+        return DeliveryError(f"{where}: {exc}", retryable=False, channel=settings.name)
+    if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
+        return DeliveryError(f"{where}: timed out: {exc}", retryable=True, channel=settings.name)
+    if isinstance(exc, aiosmtplib.SMTPException | OSError):
+        return DeliveryError(f"{where}: {exc}", retryable=True, channel=settings.name)
+    return DeliveryError(f"{where}: {type(exc).__name__}: {exc}", retryable=True, channel=settings.name)
+
+
+async def send_email(settings: EmailChannel, message: Message) -> DeliveryResult:
+    """Send a rendered message to every recipient; DeliveryError when the server does not take it."""
+    email = build_email(settings, message)
+    started = time.monotonic()
+    smtp = aiosmtplib.SMTP(
+        hostname=settings.host,
+        port=settings.smtp_port,
+        use_tls=settings.security == "tls",
+        start_tls=settings.security == "starttls",
+        validate_certs=settings.verify,
+        cert_bundle=settings.ca_file,
+        timeout=settings.timeout.total_seconds(),
+    )
+    try:
+        async with smtp:
+            if settings.username is not None and settings.password is not None:
+                await smtp.login(settings.username, settings.password.get_secret_value())
+            refused, reply = await smtp.send_message(
+                email,
+                sender=parseaddr(settings.from_)[1],
+                recipients=[parseaddr(to)[1] for to in settings.to],
+            )
+    except (aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
+        raise _classify(exc, settings) from exc
+    detail = reply.strip()
+    if refused:
+        # Some recipients took it: retrying would mail them twice, so report the rest and succeed.
+        detail += "; refused: " + "; ".join(f"{addr}: {r.code} {r.message}" for addr, r in refused.items())
+    return DeliveryResult(
+        channel=settings.name,
+        delivery_id=message.delivery_id,
+        detail=detail,
+        status=250,
+        elapsed=time.monotonic() - started,
+    )

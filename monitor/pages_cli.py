@@ -1,0 +1,138 @@
+"""`monitor show ID` and `monitor diff ID`: an article's versions and what changed between them."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from monitor.cliutil import format_option, handles_errors, open_from
+from monitor.core.versions import diff_json, diff_versions, render_ansi, render_html, render_text, word_diff
+from monitor.errors import NotFoundError
+from monitor.output import emit, plain
+from monitor.store.tracking import article_history
+
+
+def _version_rows(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    previous: dict[str, Any] | None = None
+    for version in history:
+        if previous is None:
+            added, removed, headline = len((version["title"] + " " + version["body"]).split()), 0, False
+        else:
+            body = word_diff(_text(previous), _text(version))
+            title = word_diff(previous["title"], version["title"])
+            added, removed, headline = body.added + title.added, body.removed + title.removed, title.changed
+        rows.append(
+            {
+                "n": version["n"],
+                "seen_at": version["seen_at"],
+                "title": version["title"],
+                "words_added": added,
+                "words_removed": removed,
+                "headline_changed": headline,
+                "reverts_to": version["reverts_to"],
+                "words": len(_text(version).split()),
+            }
+        )
+        previous = version
+    return rows
+
+
+def _text(version: dict[str, Any]) -> str:
+    return version["body"] or version["summary"] or ""
+
+
+@click.command("show")
+@click.argument("article_id", type=int)
+@format_option
+@click.pass_context
+@handles_errors
+def show(ctx: click.Context, article_id: int, fmt: str) -> None:
+    """An article with its versions: n, seen_at, title, words added/removed, headline changes."""
+    with open_from(ctx, migrate=False) as app:
+        article, history, events = article_history(app.store, article_id)
+    rows = _version_rows(history)
+    if fmt == "json":
+        json.dump(
+            plain({"article": article, "versions": rows, "events": events}),
+            sys.stdout,
+            ensure_ascii=False,
+            indent=2,
+        )
+        sys.stdout.write("\n")
+        return
+    if fmt == "table":
+        click.echo(f"#{article['id']} {article['title']}\n{article['source']}  {article['url']}")
+        if article.get("removed_at"):
+            click.echo(f"removed at {article['removed_at']:%Y-%m-%d %H:%M}Z")
+        for event in events:
+            click.echo(f"  {event['at']:%Y-%m-%d %H:%M}Z {event['kind']} {event['detail'] or ''}".rstrip())
+    emit(
+        rows,
+        fmt,
+        ["n", "seen_at", "title", "words_added", "words_removed", "headline_changed", "reverts_to"],
+        title="versions",
+    )
+
+
+@click.command("diff")
+@click.argument("article_id", type=int)
+@click.option("--from", "from_n", type=int, help="Older version n [default: the one before --to].")
+@click.option("--to", "to_n", type=int, help="Newer version n [default: the latest].")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "html", "json"]), default="text", show_default=True
+)
+@click.pass_context
+@handles_errors
+def diff(ctx: click.Context, article_id: int, from_n: int | None, to_n: int | None, fmt: str) -> None:
+    """Word-level diff between two versions; coloured in a terminal, headline changes called out."""
+    with open_from(ctx, migrate=False) as app:
+        article, history, _events = article_history(app.store, article_id)
+    by_n = {v["n"]: v for v in history}
+    if not history:
+        raise NotFoundError(f"article {article_id} has no versions yet")
+    to_n = to_n or history[-1]["n"]
+    from_n = from_n or max(to_n - 1, 1)
+    for n in (from_n, to_n):
+        if n not in by_n:
+            raise NotFoundError(f"article {article_id} has no version {n} (it has 1-{history[-1]['n']})")
+    old, new = by_n[from_n], by_n[to_n]
+    changes = diff_versions(old["title"], _text(old), new["title"], _text(new))
+    if fmt == "json":
+        out = {
+            "article": article_id,
+            "from": from_n,
+            "to": to_n,
+            "headline_changed": changes.headline_changed,
+            "title": diff_json(changes.title),
+            "body": diff_json(changes.body),
+            "words_added": changes.body.added + changes.title.added,
+            "words_removed": changes.body.removed + changes.title.removed,
+        }
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    if fmt == "html":
+        headline = (
+            f'<h2 class="headline-changed">{render_html(changes.title)}</h2>'
+            if changes.headline_changed
+            else ""
+        )
+        click.echo(f"{headline}<p>{render_html(changes.body)}</p>")
+        return
+    color = sys.stdout.isatty()
+    render = render_ansi if color else render_text
+    click.echo(f"#{article_id} {article['title']}: version {from_n} -> {to_n}")
+    if changes.headline_changed:
+        click.echo(f"HEADLINE CHANGED: {render(changes.title)}")
+    if changes.body.changed:
+        click.echo(render(changes.body, context=12))
+    elif not changes.headline_changed:
+        click.echo("(no text changes)")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(show)
+    group.add_command(diff)

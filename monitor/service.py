@@ -1,0 +1,526 @@
+"""The one place that wires store -> fetch -> core -> store: a poll of one source, end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy.engine import Connection
+
+from monitor.config import Settings, SourceConfig
+from monitor.core.decide import Parsed, decide_poll, needs_parse
+from monitor.core.feeds import parse_feed_drafts
+from monitor.core.normalize import canonical_url
+from monitor.core.pageread import extract_page_text, read_page
+from monitor.core.track import DEFAULT_LADDER, PageCheck, PageText, TrackedArticle, decide_page_check
+from monitor.errors import ParseError
+from monitor.fetch import Fetcher, FetchLimits
+from monitor.models import (
+    ArticleDraft,
+    FetchResponse,
+    ParsedFeed,
+    PollOutcome,
+    PollSummary,
+    SourceKind,
+    SourcePollState,
+    SourceSpec,
+    StoredVersion,
+)
+from monitor.store.repo import ConcurrentWriteError, PollWrites, Store
+from monitor.store.tracking import (
+    apply_page_check,
+    claim_due_articles,
+    earlier_hashes,
+    ensure_article,
+    tracked_articles,
+    tracked_by_key,
+)
+
+log = logging.getLogger("monitor.poll")
+T = TypeVar("T")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class WriteBatcher:
+    """Group commit: units queued from the event loop are run by one writer thread, many per transaction.
+
+    A batch shares one transaction and flushes its source updates and fetch rows with one executemany each.
+    If any unit in a batch fails, the batch rolls back and its units are retried one per transaction, so
+    one bad poll never takes others down with it. A unit whose caller was cancelled before it started is
+    skipped; once started, it commits or rolls back as a whole.
+    """
+
+    def __init__(self, store: Store, max_batch: int = 64) -> None:
+        self.store = store
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[Callable[[Connection, PollWrites], Any], Future[Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread = threading.Thread(target=self._run, name="monitor-writer", daemon=True)
+        self._thread.start()
+
+    async def submit(self, unit: Callable[[Connection, PollWrites], T]) -> T:
+        future: Future[T] = Future()
+        self._queue.put((unit, future))
+        return await asyncio.wrap_future(future)
+
+    def close(self) -> None:
+        """Finish every queued unit, then stop the writer thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            stop = False
+            while len(batch) < self.max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            live = [(unit, fut) for unit, fut in batch if fut.set_running_or_notify_cancel()]
+            if live:
+                self._write(live)
+            if stop:
+                return
+
+    def _write(
+        self, batch: list[tuple[Callable[[Connection, PollWrites], Any], Future[Any]]], retry: bool = True
+    ) -> None:
+        try:
+            with self.store.write() as conn:
+                writes = PollWrites()
+                results = [unit(conn, writes) for unit, _ in batch]
+                self.store.flush_writes(conn, writes)
+        except Exception as exc:
+            if len(batch) > 1:
+                for item in batch:
+                    self._write([item])
+            elif retry and isinstance(exc, ConcurrentWriteError):
+                self._write(batch, retry=False)  # the unit looks again and sees what the other writer wrote
+            else:
+                batch[0][1].set_exception(exc)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            future.set_result(result)
+
+
+class AfterStore(Protocol):
+    """A step that runs inside the writing transaction after new versions are stored (matching, alerts)."""
+
+    def __call__(self, conn: Connection, stored: Sequence[StoredVersion], now: datetime) -> None: ...
+
+
+@dataclass
+class ServiceOptions:
+    """Knobs of the polling service that are not per-source settings."""
+
+    parse_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    lease: timedelta = timedelta(minutes=10)
+    clock: Callable[[], datetime] = utcnow
+
+
+def source_specs(settings: Settings) -> list[SourceSpec]:
+    return [SourceSpec(s.name, s.kind, s.url, s.enabled, s.tags) for s in settings.sources]
+
+
+def fetch_limits(settings: Settings) -> FetchLimits:
+    d = settings.defaults
+    return FetchLimits(
+        user_agent=d.user_agent,
+        timeout=d.timeout.total_seconds(),
+        max_bytes=d.max_bytes,
+        concurrency=d.concurrency,
+        per_host=d.per_host,
+    )
+
+
+def _parse_worker_init(parent_pid: int) -> None:
+    """Warm the parser import, and exit when the daemon dies (a SIGKILL would otherwise orphan us)."""
+    import threading
+
+    import feedparser  # noqa: F401
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(parent_pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                pass
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+class Service:
+    """Polls sources and writes what they say. Async at the edges; the database runs in its own threads."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        fetcher: Fetcher,
+        options: ServiceOptions | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.fetcher = fetcher
+        self.options = options or ServiceOptions()
+        self.after_store: list[AfterStore] = []
+        self._db: ThreadPoolExecutor = ThreadPoolExecutor(
+            max_workers=1 if store.sqlite else min(8, settings.defaults.concurrency),
+            thread_name_prefix="monitor-db",
+        )
+        self._parse: Executor
+        if self.options.parse_workers > 1:
+            self._parse = ProcessPoolExecutor(
+                max_workers=self.options.parse_workers,
+                mp_context=multiprocessing.get_context("forkserver"),
+                initializer=_parse_worker_init,
+                initargs=(os.getpid(),),
+            )
+        else:
+            self._parse = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-parse")
+        self._by_name = {s.name: s for s in settings.sources}
+        self.writer = WriteBatcher(store)
+        self._ignore_cache: dict[str, tuple[re.Pattern[str], ...]] = {}
+
+    async def db(self, work: Callable[..., T], *args: Any) -> T:
+        """Run blocking store work on the database threads."""
+        return await asyncio.get_running_loop().run_in_executor(self._db, work, *args)
+
+    def close(self) -> None:
+        """Wait for database work to finish (commit or roll back) and stop the worker pools."""
+        self.writer.close()
+        self._db.shutdown(wait=True)
+        self._parse.shutdown(wait=True, cancel_futures=True)
+
+    async def sync_sources(self) -> None:
+        await self.db(self.store.sync_sources, source_specs(self.settings), self.options.clock())
+
+    # --- one poll -------------------------------------------------------------------------------
+
+    async def poll(self, state: SourcePollState) -> PollSummary:
+        """Fetch, parse, decide and store one source; never raises for the source's own trouble."""
+        config = self._by_name.get(state.name)
+        if config is None:
+            await self.db(self.store.release_lease, state.id)
+            return PollSummary(state.name, None, 0, 0, 0.0, error="not in the configuration")
+        try:
+            return await self._poll(state, config)
+        except Exception as exc:  # a bug or a database outage must not stop the daemon
+            log.exception("poll %s: unexpected %s", state.name, type(exc).__name__)
+            try:
+                await self.db(self.store.release_lease, state.id)
+            except Exception:
+                log.exception("poll %s: cannot release its lease", state.name)
+            return PollSummary(
+                state.name, None, 0, 0, 0.0, error=f"internal error: {type(exc).__name__}: {exc}"
+            )
+
+    async def _poll(self, state: SourcePollState, config: SourceConfig) -> PollSummary:
+        defaults = self.settings.defaults
+        response = await self.fetcher.fetch(
+            state.url,
+            etag=state.etag,
+            last_modified=state.last_modified,
+            obey_robots=config.obeys_robots(defaults),
+            read_timeout=config.timeout.total_seconds() if config.timeout else None,
+        )
+        parsed = await self._parse_body(state, config, response)
+        now = self.options.clock()
+        policy = config.policy(defaults)
+
+        is_page = config.kind is SourceKind.PAGE
+
+        def unit(conn: Connection, writes: PollWrites) -> tuple[PollOutcome, list[StoredVersion]]:
+            keys = [d.key for d in parsed.drafts] if parsed else []
+            prior = self.store.prior_articles(conn, state.id, keys) if keys else {}
+            outcome = decide_poll(
+                state, response, parsed, prior, now, policy, follow_links=config.follow_links or is_page
+            )
+            stored = self.store.apply_outcome(conn, outcome, response.final_url, writes)
+            if is_page and self._page_is_the_article(response, parsed):
+                stored += self._check_source_page(conn, state, config, response, parsed, now)
+            if stored:
+                for step in self.after_store:
+                    step(conn, stored, now)
+            return outcome, stored
+
+        outcome, stored = await self.writer.submit(unit)
+        summary = PollSummary(
+            source=state.name,
+            status=outcome.fetch_status,
+            new=sum(1 for v in stored if v.is_new_article),
+            changed=sum(1 for v in stored if not v.is_new_article),
+            ms=response.duration_ms,
+            error=outcome.fetch_error,
+            next_check_at=outcome.source.next_check_at,
+            notes=tuple(
+                n
+                for n in (
+                    f"moved to {outcome.source.url}" if outcome.source.url else None,
+                    "disabled: the server says it is gone" if outcome.source.disable else None,
+                    f"feed problem: {outcome.problem}" if outcome.problem else None,
+                    "unchanged body" if response.status == 200 and parsed is None else None,
+                )
+                if n
+            ),
+        )
+        _log_summary(summary, outcome)
+        return summary
+
+    @staticmethod
+    def _page_is_the_article(response: FetchResponse, parsed: Parsed | None) -> bool:
+        if response.status in (404, 410):
+            return True
+        return parsed is not None and parsed.page is not None and parsed.page.kind == "article"
+
+    def _check_source_page(
+        self,
+        conn: Connection,
+        state: SourcePollState,
+        config: SourceConfig,
+        response: FetchResponse,
+        parsed: Parsed | None,
+        now: datetime,
+    ) -> list[StoredVersion]:
+        """A page: source that is a single article: its poll is that article's check."""
+        key = canonical_url(state.url)
+        if response.status == 200:
+            ensure_article(conn, state.id, key, state.url, now)
+        tracked = tracked_by_key(conn, state.id, key)
+        if tracked is None:
+            return []
+        reading = parsed.page if parsed else None
+        check = decide_page_check(
+            tracked,
+            response,
+            reading.page if reading else None,
+            reading.error if reading else None,
+            earlier_hashes(conn, tracked.id),
+            now,
+            ladder=(),  # the source's own schedule re-checks it
+            ignore=self._ignore(config),
+        )
+        return apply_page_check(conn, check, state.id, response.final_url)
+
+    def _ignore(self, config: SourceConfig) -> tuple[re.Pattern[str], ...]:
+        patterns = self._ignore_cache.get(config.name)
+        if patterns is None:
+            patterns = self._ignore_cache[config.name] = tuple(re.compile(p) for p in config.ignore)
+        return patterns
+
+    async def _parse_body(
+        self, state: SourcePollState, config: SourceConfig, response: FetchResponse
+    ) -> Parsed | None:
+        if not needs_parse(state, response) or response.body is None:
+            return None
+        loop = asyncio.get_running_loop()
+        if config.kind is SourceKind.PAGE:
+            try:
+                reading = await loop.run_in_executor(
+                    self._parse, read_page, response.body, response.final_url
+                )
+            except Exception as exc:
+                return Parsed(None, error=f"{type(exc).__name__}: {exc}")
+            drafts = tuple(_pending_draft(link) for link in dict.fromkeys(reading.links))
+            return Parsed(ParsedFeed(title=None, link=None, entries=()), drafts, page=reading)
+        headers = {"content-type": response.content_type or ""}
+        try:
+            feed, drafts = await loop.run_in_executor(
+                self._parse, parse_feed_drafts, response.body, headers, response.final_url
+            )
+        except ParseError as exc:
+            return Parsed(None, error=str(exc))
+        except Exception as exc:  # feedparser crashing on hostile input, or a dead worker
+            return Parsed(None, error=f"{type(exc).__name__}: {exc}")
+        return Parsed(feed, drafts)
+
+    # --- many polls -----------------------------------------------------------------------------
+
+    async def poll_sources(self, names: Sequence[str] | None = None) -> list[PollSummary]:
+        """Poll the named (or all) sources now, whatever their schedule; for `monitor poll`."""
+        states = await self.db(
+            self.store.claim_named, list(names) if names else None, self.options.clock(), self.options.lease
+        )
+        limit = asyncio.Semaphore(self.settings.defaults.concurrency)
+
+        async def one(state: SourcePollState) -> PollSummary:
+            async with limit:
+                return await self.poll(state)
+
+        return list(await asyncio.gather(*(one(s) for s in states)))
+
+    # --- article pages --------------------------------------------------------------------------
+
+    async def check_article(self, article: TrackedArticle) -> PageCheckSummary:
+        """Re-fetch one tracked article page and store what changed; never raises for the page's trouble."""
+        try:
+            return await self._check_article(article)
+        except Exception as exc:
+            log.exception("check %s #%d: unexpected %s", article.source_name, article.id, type(exc).__name__)
+            return PageCheckSummary(
+                article.id, article.source_name, article.url, None, None, f"internal error: {exc}"
+            )
+
+    async def _check_article(self, article: TrackedArticle) -> PageCheckSummary:
+        config = self._by_name.get(article.source_name)
+        if config is None:
+            return PageCheckSummary(
+                article.id, article.source_name, article.url, None, None, "not in the configuration"
+            )
+        response = await self.fetcher.fetch(
+            article.url,
+            obey_robots=config.obeys_robots_for_pages(self.settings.defaults),
+            read_timeout=config.timeout.total_seconds() if config.timeout else None,
+            accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+        )
+        page: PageText | None = None
+        error: str | None = None
+        if response.status == 200 and response.body is not None:
+            loop = asyncio.get_running_loop()
+            try:
+                page, error = await loop.run_in_executor(
+                    self._parse, extract_page_text, response.body, response.final_url
+                )
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+        now = self.options.clock()
+        ladder = config.recheck if config.recheck is not None else DEFAULT_LADDER
+        ignore = self._ignore(config)
+
+        def unit(conn: Connection, _writes: PollWrites) -> tuple[PageCheck, list[StoredVersion]]:
+            earlier = earlier_hashes(conn, article.id) if page is not None else {}
+            check = decide_page_check(article, response, page, error, earlier, now, ladder, ignore)
+            stored = apply_page_check(conn, check, article.source_id, response.final_url)
+            if stored:
+                for step in self.after_store:
+                    step(conn, stored, now)
+            return check, stored
+
+        check, stored = await self.writer.submit(unit)
+        summary = PageCheckSummary(
+            article.id,
+            article.source_name,
+            response.final_url,
+            response.status,
+            stored[0].kind if stored else None,
+            check.last_error,
+            tuple(kind for kind, _ in check.events),
+            check.next_check_at,
+        )
+        if summary.error:
+            log.warning("%s #%d: %s (%s)", article.source_name, article.id, summary.error, article.url)
+        else:
+            log.info(
+                "%s #%d: status=%s %s%s ms=%.0f",
+                article.source_name,
+                article.id,
+                response.status,
+                summary.version or "unchanged",
+                "".join(f" {e}" for e in summary.events),
+                response.duration_ms,
+            )
+        return summary
+
+    async def claim_due_articles(self, limit: int) -> list[TrackedArticle]:
+        return await self.db(claim_due_articles, self.store, self.options.clock(), limit, self.options.lease)
+
+    async def check_articles(self, names: Sequence[str] | None = None) -> list[PageCheckSummary]:
+        """Re-check every tracked article page (of the named sources) now; for `monitor poll --articles`."""
+        tracked = await self.db(tracked_articles, self.store, list(names) if names else None)
+        limit = asyncio.Semaphore(self.settings.defaults.concurrency)
+
+        async def one(article: TrackedArticle) -> PageCheckSummary:
+            async with limit:
+                return await self.check_article(article)
+
+        return list(await asyncio.gather(*(one(a) for a in tracked)))
+
+    async def claim_due(self, limit: int) -> list[SourcePollState]:
+        return await self.db(self.store.claim_due, self.options.clock(), limit, self.options.lease)
+
+
+@dataclass(frozen=True)
+class PageCheckSummary:
+    """What one article page check did, for logs and the CLI."""
+
+    article_id: int
+    source: str
+    url: str
+    status: int | None
+    version: str | None  # the kind of version stored, if any
+    error: str | None
+    events: tuple[str, ...] = ()
+    next_check_at: datetime | None = None
+
+
+def _pending_draft(url: str) -> ArticleDraft:
+    """An article known only by its link (from a listing page): its page check makes version 1."""
+    return ArticleDraft(
+        key=canonical_url(url),
+        url=url,
+        title=url,
+        summary="",
+        body="",
+        author=None,
+        published=None,
+        updated=None,
+        tags=(),
+        content_hash="",
+    )
+
+
+def _log_summary(summary: PollSummary, outcome: PollOutcome) -> None:
+    next_in = ""
+    if summary.next_check_at is not None:
+        seconds = max(0, int((summary.next_check_at - outcome.now).total_seconds()))
+        next_in = f" next={seconds // 60}m{seconds % 60:02d}s"
+    if summary.error:
+        log.warning(
+            "%s: %s (status=%s errors=%d%s)",
+            summary.source,
+            summary.error,
+            summary.status if summary.status is not None else "-",
+            outcome.source.consecutive_errors,
+            next_in,
+        )
+    else:
+        log.info(
+            "%s: status=%s new=%d changed=%d ms=%.0f%s%s",
+            summary.source,
+            summary.status,
+            summary.new,
+            summary.changed,
+            summary.ms,
+            next_in,
+            "".join(f" ({n})" for n in summary.notes),
+        )
+
+
+def make_fetcher(settings: Settings, transport: Any = None) -> Fetcher:
+    return Fetcher(fetch_limits(settings), transport=transport)

@@ -1,0 +1,150 @@
+"""Engines for SQLite and Postgres, their dialect differences, and schema upgrades via Alembic."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from monitor.errors import MonitorError
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+_UPGRADE_LOCK = 0x6E6D6F6E  # Postgres advisory lock id for schema upgrades ("nmon")
+
+
+class DatabaseError(MonitorError):
+    """The database cannot be reached or is not in the expected state."""
+
+
+def normalize_url(url: str) -> str:
+    """Use psycopg 3 for Postgres URLs written without a driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str, *, pool_size: int = 8) -> Engine:
+    """An engine with each dialect set up for a long-running writer."""
+    url = normalize_url(url)
+    try:
+        parsed = sa.make_url(url)
+    except ArgumentError:
+        raise DatabaseError(f"database URL {url!r} is not valid") from None
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed, connect_args={"timeout": 60, "check_same_thread": False})
+        _setup_sqlite(engine)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return sa.create_engine(
+            parsed,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": 10},
+        )
+    raise DatabaseError(
+        f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql://"
+    )
+
+
+def _setup_sqlite(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below control transactions
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # Writers take the lock up front so two writers never deadlock upgrading a read lock.
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+@contextlib.contextmanager
+def _upgrade_lock(engine: Engine) -> Iterator[Connection]:
+    """Serialise schema upgrades between processes that start at the same time."""
+    if is_sqlite(engine):
+        database = engine.url.database
+        lock_file = None
+        if database and database != ":memory:":
+            lock_file = open(f"{database}.migrate-lock", "w")  # noqa: SIM115
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            with engine.connect() as connection:
+                yield connection
+        finally:
+            if lock_file is not None:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+                lock_file.close()
+    else:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(f"SELECT pg_advisory_lock({_UPGRADE_LOCK})")
+            connection.commit()
+            try:
+                yield connection
+            finally:
+                connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_UPGRADE_LOCK})")
+                connection.commit()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema up to `revision`; safe when several processes start at once."""
+    try:
+        with _upgrade_lock(engine) as connection:
+            command.upgrade(alembic_config(connection), revision)
+            connection.commit()
+    except OperationalError as exc:
+        raise DatabaseError(f"cannot upgrade database {engine.url.render_as_string()}: {exc.orig}") from None
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def check_current(engine: Engine) -> None:
+    """Raise DatabaseError unless the schema is at the newest migration."""
+    try:
+        current = current_revision(engine)
+    except OperationalError as exc:
+        raise DatabaseError(f"cannot open database {engine.url.render_as_string()}: {exc.orig}") from None
+    head = head_revision()
+    if current != head:
+        raise DatabaseError(
+            f"database schema is at {current or 'nothing'}, not {head}: run 'monitor db upgrade'"
+        )

@@ -1,0 +1,547 @@
+"""Queries and writes: the only module that speaks SQL for polling state, articles and versions."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar, cast
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from monitor.models import (
+    ArticleDraft,
+    PollOutcome,
+    PriorArticle,
+    SourceHealth,
+    SourceKind,
+    SourcePollState,
+    SourceSpec,
+    StoredVersion,
+)
+from monitor.store.db import is_sqlite
+from monitor.store.tables import Article, ArticleVersion, Fetch, Source
+
+T = TypeVar("T")
+_CHUNK = 500
+
+sources = cast(sa.Table, Source.__table__)
+articles = cast(sa.Table, Article.__table__)
+versions = cast(sa.Table, ArticleVersion.__table__)
+fetches = cast(sa.Table, Fetch.__table__)
+
+
+_SOURCE_UPDATE = (
+    sources.update()
+    .where(sources.c.id == sa.bindparam("b_id"))
+    .values(
+        next_check_at=sa.bindparam("b_next"),
+        consecutive_errors=sa.bindparam("b_errors"),
+        last_status=sa.bindparam("b_status"),
+        last_error=sa.bindparam("b_error"),
+        etag=sa.bindparam("b_etag"),
+        last_modified=sa.bindparam("b_modified"),
+        body_hash=sa.bindparam("b_body_hash"),
+        last_polled_at=sa.bindparam("b_now"),
+        lease_until=None,
+        lease_owner=None,
+        publish_rate=sa.bindparam("b_rate"),
+        last_success_at=sa.case(
+            (sa.bindparam("b_ok", type_=sa.Boolean), sa.bindparam("b_now")), else_=sources.c.last_success_at
+        ),
+        url=sa.func.coalesce(sa.bindparam("b_url", type_=sa.Text), sources.c.url),
+        disabled_reason=sa.func.coalesce(
+            sa.bindparam("b_disabled", type_=sa.Text), sources.c.disabled_reason
+        ),
+    )
+)
+
+
+@dataclass
+class PollWrites:
+    """Source updates and fetch rows of several polls, flushed together with one executemany each."""
+
+    source_rows: list[dict[str, Any]] = field(default_factory=list)
+    fetch_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, outcome: PollOutcome, url: str, stored: Sequence[StoredVersion]) -> None:
+        update, now = outcome.source, outcome.now
+        disabled = (
+            f"{update.last_error} at {now:%Y-%m-%d %H:%M}Z; change its URL to resume"
+            if update.disable
+            else None
+        )
+        self.source_rows.append(
+            {
+                "b_id": outcome.source_id,
+                "b_next": update.next_check_at,
+                "b_errors": update.consecutive_errors,
+                "b_status": update.last_status,
+                "b_error": update.last_error,
+                "b_etag": update.etag,
+                "b_modified": update.last_modified,
+                "b_body_hash": update.body_hash,
+                "b_now": now,
+                "b_rate": update.publish_rate,
+                "b_ok": update.polled_ok,
+                "b_url": update.url,
+                "b_disabled": disabled,
+            }
+        )
+        self.fetch_rows.append(
+            {
+                "source_id": outcome.source_id,
+                "article_id": None,
+                "url": url,
+                "started_at": now,
+                "status": outcome.fetch_status,
+                "bytes": outcome.fetch_bytes,
+                "duration_ms": outcome.fetch_ms,
+                "error": outcome.fetch_error,
+                "new_articles": sum(1 for v in stored if v.is_new_article),
+                "new_versions": sum(1 for v in stored if not v.is_new_article),
+            }
+        )
+
+
+class ConcurrentWriteError(Exception):
+    """Rows this write expected to create were created by another writer first; retry the unit."""
+
+
+def insert_ignoring(conn: Connection, table: sa.Table, keys: list[str]) -> Any:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING, in the connection's dialect: idempotent writes on both."""
+    insert = sqlite.insert(table) if conn.dialect.name == "sqlite" else postgresql.insert(table)
+    return insert.on_conflict_do_nothing(index_elements=keys)
+
+
+def process_owner() -> str:
+    """host:pid, naming the process that holds a lease."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _state(row: Any) -> SourcePollState:
+    return SourcePollState(
+        id=row.id,
+        name=row.name,
+        kind=SourceKind(row.kind),
+        url=row.url,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        body_hash=row.body_hash,
+        consecutive_errors=row.consecutive_errors,
+        last_success_at=row.last_success_at,
+        enabled=row.enabled,
+        publish_rate=row.publish_rate,
+    )
+
+
+class Store:
+    """Transactions and queries over one engine. Every method is blocking: call it off the event loop."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sqlite = is_sqlite(engine)
+
+    # --- transactions ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: committed on success, rolled back on any error."""
+        with self.engine.connect() as conn:
+            if self.sqlite:
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def in_write(self, work: Callable[[Connection], T]) -> T:
+        with self.write() as conn:
+            return work(conn)
+
+    # --- sources --------------------------------------------------------------------------------
+
+    def sync_sources(self, specs: Sequence[SourceSpec], now: datetime) -> None:
+        """Make the sources table follow the config: add, update, and retire by name."""
+        with self.write() as conn:
+            existing = {row.name: row for row in conn.execute(sa.select(sources))}
+            for spec in specs:
+                row = existing.get(spec.name)
+                if row is None:
+                    conn.execute(
+                        sources.insert().values(
+                            name=spec.name,
+                            kind=spec.kind.value,
+                            config_url=spec.url,
+                            url=spec.url,
+                            enabled=spec.enabled,
+                            in_config=True,
+                            tags=list(spec.tags),
+                            next_check_at=now,
+                            consecutive_errors=0,
+                            created_at=now,
+                        )
+                    )
+                    continue
+                values: dict[str, Any] = {"kind": spec.kind.value, "tags": list(spec.tags), "in_config": True}
+                if row.config_url != spec.url:
+                    values.update(
+                        config_url=spec.url,
+                        url=spec.url,
+                        etag=None,
+                        last_modified=None,
+                        body_hash=None,
+                        next_check_at=now,
+                        disabled_reason=None,
+                        consecutive_errors=0,
+                    )
+                if row.enabled != spec.enabled:
+                    values["enabled"] = spec.enabled
+                    if spec.enabled:
+                        values["next_check_at"] = now
+                if not row.in_config:
+                    values["next_check_at"] = now
+                conn.execute(sources.update().where(sources.c.id == row.id).values(**values))
+            gone = [name for name in existing if name not in {s.name for s in specs}]
+            if gone:
+                conn.execute(sources.update().where(sources.c.name.in_(gone)).values(in_config=False))
+
+    def _pollable(self) -> sa.ColumnElement[bool]:
+        return sa.and_(sources.c.enabled, sources.c.in_config, sources.c.disabled_reason.is_(None))
+
+    def claim_due(
+        self, now: datetime, limit: int, lease: timedelta, owner: str | None = None
+    ) -> list[SourcePollState]:
+        """Lease up to `limit` due sources to this process, oldest due first."""
+        if limit <= 0:
+            return []
+        owner = owner or process_owner()
+        with self.write() as conn:
+            query = (
+                sa.select(sources)
+                .where(
+                    self._pollable(),
+                    sources.c.next_check_at <= now,
+                    sa.or_(sources.c.lease_until.is_(None), sources.c.lease_until <= now),
+                )
+                .order_by(sources.c.next_check_at)
+                .limit(limit)
+            )
+            if not self.sqlite:
+                query = query.with_for_update(skip_locked=True)
+            rows = conn.execute(query).all()
+            if rows:
+                conn.execute(
+                    sources.update()
+                    .where(sources.c.id.in_([r.id for r in rows]))
+                    .values(lease_until=now + lease, lease_owner=owner)
+                )
+        return [_state(r) for r in rows]
+
+    def claim_named(
+        self, names: Sequence[str] | None, now: datetime, lease: timedelta
+    ) -> list[SourcePollState]:
+        """Lease the named (or all pollable) sources now, whatever their schedule."""
+        owner = process_owner()
+        with self.write() as conn:
+            query = sa.select(sources).where(self._pollable()).order_by(sources.c.id)
+            if names:
+                query = sa.select(sources).where(sources.c.name.in_(list(names)), sources.c.in_config)
+            rows = conn.execute(query).all()
+            if rows:
+                conn.execute(
+                    sources.update()
+                    .where(sources.c.id.in_([r.id for r in rows]))
+                    .values(lease_until=now + lease, lease_owner=owner)
+                )
+        return [_state(r) for r in rows]
+
+    def release_dead_leases(self, alive: Callable[[str], bool]) -> int:
+        """Free leases held by processes that no longer exist (a crash or SIGKILL), so work resumes now."""
+        with self.write() as conn:
+            owners = [
+                r.lease_owner
+                for r in conn.execute(
+                    sa.select(sources.c.lease_owner).where(sources.c.lease_owner.is_not(None)).distinct()
+                )
+            ]
+            dead = [o for o in owners if not alive(o)]
+            if not dead:
+                return 0
+            result = conn.execute(
+                sources.update()
+                .where(sources.c.lease_owner.in_(dead))
+                .values(lease_until=None, lease_owner=None)
+            )
+            return result.rowcount
+
+    def release_lease(self, source_id: int) -> None:
+        with self.write() as conn:
+            conn.execute(
+                sources.update().where(sources.c.id == source_id).values(lease_until=None, lease_owner=None)
+            )
+
+    def source_names(self) -> list[str]:
+        with self.read() as conn:
+            return list(
+                conn.execute(
+                    sa.select(sources.c.name).where(sources.c.in_config).order_by(sources.c.name)
+                ).scalars()
+            )
+
+    def next_due_at(self) -> datetime | None:
+        with self.read() as conn:
+            return conn.execute(
+                sa.select(sa.func.min(sources.c.next_check_at)).where(self._pollable())
+            ).scalar()
+
+    def source_health(self) -> list[SourceHealth]:
+        """Each configured source with its poll state and archive counts."""
+        counts = (
+            sa.select(
+                articles.c.source_id,
+                sa.func.count().label("articles"),
+                sa.func.coalesce(sa.func.sum(articles.c.version_count), 0).label("versions"),
+            )
+            .group_by(articles.c.source_id)
+            .subquery()
+        )
+        query = (
+            sa.select(sources, counts.c.articles, counts.c.versions)
+            .outerjoin(counts, counts.c.source_id == sources.c.id)
+            .where(sources.c.in_config)
+            .order_by(sources.c.name)
+        )
+        with self.read() as conn:
+            return [
+                SourceHealth(
+                    name=r.name,
+                    kind=SourceKind(r.kind),
+                    url=r.url,
+                    enabled=r.enabled,
+                    disabled_reason=r.disabled_reason,
+                    last_polled_at=r.last_polled_at,
+                    last_success_at=r.last_success_at,
+                    last_status=r.last_status,
+                    last_error=r.last_error,
+                    consecutive_errors=r.consecutive_errors,
+                    next_check_at=r.next_check_at,
+                    articles=r.articles or 0,
+                    versions=int(r.versions or 0),
+                )
+                for r in conn.execute(query)
+            ]
+
+    # --- articles -------------------------------------------------------------------------------
+
+    def prior_articles(
+        self, conn: Connection, source_id: int, keys: Iterable[str]
+    ) -> dict[str, PriorArticle]:
+        """The stored identity and latest fingerprint of the given articles of a source."""
+        found: dict[str, PriorArticle] = {}
+        for chunk in _chunks(list(keys)):
+            query = sa.select(
+                articles.c.id, articles.c.key, articles.c.content_hash, articles.c.version_count
+            ).where(articles.c.source_id == source_id, articles.c.key.in_(chunk))
+            for row in conn.execute(query):
+                found[row.key] = PriorArticle(row.id, row.key, row.content_hash, row.version_count)
+        return found
+
+    def apply_outcome(
+        self, conn: Connection, outcome: PollOutcome, url: str, writes: PollWrites | None = None
+    ) -> list[StoredVersion]:
+        """Write one poll's outcome in the caller's transaction; return the versions it created.
+
+        Articles and versions are written at once (their ids are needed downstream); the source update and
+        fetch row go to `writes` when given, so a batch of polls flushes them with one executemany each.
+        Version numbers come from the row as stored, not from what the poll believed, so a rerun of the
+        same poll (or a racing one) never writes a duplicate version.
+        """
+        stored = self._write_articles(
+            conn, outcome.source_id, outcome.changes, outcome.now, outcome.track_pages
+        )
+        batch = writes if writes is not None else PollWrites()
+        batch.add(outcome, url, stored)
+        if writes is None:
+            self.flush_writes(conn, batch)
+        return stored
+
+    def flush_writes(self, conn: Connection, writes: PollWrites) -> None:
+        """Apply the queued source updates and fetch rows of a batch of polls."""
+        if writes.source_rows:
+            conn.execute(_SOURCE_UPDATE, writes.source_rows)
+        if writes.fetch_rows:
+            conn.execute(fetches.insert(), writes.fetch_rows)
+        writes.source_rows.clear()
+        writes.fetch_rows.clear()
+
+    def _version_ids(self, conn: Connection, pairs: Sequence[tuple[int, int]]) -> dict[tuple[int, int], int]:
+        """Ids of the given (article_id, n) versions, one query per chunk of articles."""
+        wanted = set(pairs)
+        found: dict[tuple[int, int], int] = {}
+        for chunk in _chunks(sorted({a for a, _ in wanted})):
+            query = sa.select(versions.c.id, versions.c.article_id, versions.c.n).where(
+                versions.c.article_id.in_(chunk)
+            )
+            for row in conn.execute(query):
+                if (row.article_id, row.n) in wanted:
+                    found[(row.article_id, row.n)] = row.id
+        return found
+
+    def _write_articles(
+        self,
+        conn: Connection,
+        source_id: int,
+        changes: Sequence[Any],
+        now: datetime,
+        track_pages: bool = False,
+    ) -> list[StoredVersion]:
+        if not changes:
+            return []
+        # New articles go in with their final hash and count, so they need no update afterwards; a draft
+        # without content (a link found on a listing page) makes the article only: its page makes v1.
+        new_rows = [
+            {
+                "source_id": source_id,
+                "key": c.draft.key,
+                "url": c.draft.url,
+                "title": c.draft.title,
+                "published": c.draft.published,
+                "first_seen": now,
+                "last_seen": now,
+                "content_hash": c.draft.content_hash,
+                "version_count": 1 if c.draft.content_hash else 0,
+                "next_check_at": now if track_pages else None,
+            }
+            for c in changes
+            if c.is_new_article
+        ]
+        if new_rows:
+            statement = insert_ignoring(conn, articles, ["source_id", "key"])
+            if self.sqlite:  # rowcount is exact there; RETURNING would insert row by row
+                inserted = conn.execute(statement, new_rows).rowcount
+            else:  # psycopg reports no executemany rowcount; one multi-row INSERT ... RETURNING instead
+                inserted = len(conn.execute(statement.returning(articles.c.key), new_rows).all())
+            if inserted != len(new_rows):
+                # Another writer added some of them since this poll looked: redo the poll from the top.
+                raise ConcurrentWriteError(
+                    f"{len(new_rows) - inserted} of the new articles appeared meanwhile"
+                )
+        fresh = {row["key"] for row in new_rows if row["version_count"]}
+        candidates: dict[str, ArticleDraft] = {
+            c.draft.key: c.draft for c in changes if c.is_new_version and c.draft.content_hash
+        }
+        current = self.prior_articles(conn, source_id, candidates) if candidates else {}
+        version_rows: list[dict[str, Any]] = []
+        article_rows: list[dict[str, Any]] = []
+        made: list[tuple[str, int, int, bool]] = []
+        for key, draft in candidates.items():
+            row = current.get(key)
+            if row is None:
+                continue
+            if key in fresh:
+                n = 1
+            elif row.content_hash == draft.content_hash:
+                continue
+            else:
+                n = row.version_count + 1
+                article_rows.append(
+                    {
+                        "b_id": row.id,
+                        "b_count": row.version_count,
+                        "b_n": n,
+                        "b_hash": draft.content_hash,
+                        "b_title": draft.title,
+                        "b_url": draft.url,
+                        "b_published": draft.published,
+                        "b_now": now,
+                    }
+                )
+            version_rows.append(
+                {
+                    "article_id": row.id,
+                    "n": n,
+                    "title": draft.title,
+                    "summary": draft.summary,
+                    "body": draft.body,
+                    "author": draft.author,
+                    "published": draft.published,
+                    "updated": draft.updated,
+                    "tags": list(draft.tags),
+                    "content_hash": draft.content_hash,
+                    "seen_at": now,
+                }
+            )
+            made.append((key, row.id, n, n == 1))
+        stored: list[StoredVersion] = []
+        if version_rows:
+            # executemany without RETURNING: SQLite would run RETURNING inserts one row at a time.
+            conn.execute(versions.insert(), version_rows)
+            new_ids = self._version_ids(conn, [(aid, n) for _key, aid, n, _new in made])
+            ids = [new_ids[(aid, n)] for _key, aid, n, _new in made]
+        if article_rows:
+            conn.execute(
+                articles.update()
+                .where(
+                    articles.c.id == sa.bindparam("b_id"), articles.c.version_count == sa.bindparam("b_count")
+                )
+                .values(
+                    version_count=sa.bindparam("b_n"),
+                    content_hash=sa.bindparam("b_hash"),
+                    title=sa.bindparam("b_title"),
+                    url=sa.bindparam("b_url"),
+                    published=sa.bindparam("b_published"),
+                    last_seen=sa.bindparam("b_now"),
+                ),
+                article_rows,
+            )
+        if version_rows:
+            edits = [(aid, n - 1) for _key, aid, n, new in made if not new]
+            prior_ids = self._version_ids(conn, edits)
+            stored = [
+                StoredVersion(
+                    article_id=aid,
+                    version_id=vid,
+                    n=n,
+                    is_new_article=new,
+                    key=key,
+                    source_id=source_id,
+                    kind="new" if new else "edit",
+                    prior_version_id=prior_ids.get((aid, n - 1)),
+                )
+                for (key, aid, n, new), vid in zip(made, ids, strict=True)
+            ]
+        seen = [c.draft.key for c in changes if not c.is_new_version]
+        for chunk in _chunks(seen):
+            conn.execute(
+                articles.update()
+                .where(articles.c.source_id == source_id, articles.c.key.in_(chunk))
+                .values(last_seen=now)
+            )
+        return stored
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of the archive tables (for tests, benchmarks and health)."""
+        with self.read() as conn:
+            return {
+                name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                for name, table in (
+                    ("sources", sources),
+                    ("articles", articles),
+                    ("versions", versions),
+                    ("fetches", fetches),
+                )
+            }

@@ -1,0 +1,267 @@
+"""Queries and writes for tracked article pages: due re-checks, version history, check outcomes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from monitor.core.track import PageCheck, TrackedArticle
+from monitor.models import StoredVersion
+from monitor.store.repo import Store, articles, fetches, sources, versions
+from monitor.store.tables import ArticleEvent
+
+events = cast(sa.Table, ArticleEvent.__table__)
+
+
+def _tracked_query() -> sa.Select[Any]:
+    v1_empty = (
+        sa.select(versions.c.id)
+        .where(versions.c.article_id == articles.c.id, versions.c.n == 1, versions.c.body == "")
+        .exists()
+    )
+    latest_summary = (
+        sa.select(versions.c.summary)
+        .where(versions.c.article_id == articles.c.id, versions.c.n == articles.c.version_count)
+        .scalar_subquery()
+    )
+    return sa.select(
+        articles.c.id,
+        articles.c.source_id,
+        sources.c.name.label("source_name"),
+        articles.c.url,
+        articles.c.first_seen,
+        articles.c.content_hash,
+        articles.c.version_count,
+        articles.c.check_errors,
+        articles.c.removed_at,
+        sa.and_(articles.c.version_count == 1, v1_empty).label("enrichable"),
+        latest_summary.label("feed_summary"),
+    ).join(sources, sources.c.id == articles.c.source_id)
+
+
+def _tracked(row: Any) -> TrackedArticle:
+    return TrackedArticle(
+        id=row.id,
+        source_id=row.source_id,
+        source_name=row.source_name,
+        url=row.url,
+        first_seen=row.first_seen,
+        content_hash=row.content_hash,
+        version_count=row.version_count,
+        check_errors=row.check_errors,
+        removed=row.removed_at is not None,
+        enrichable=bool(row.enrichable),
+        feed_summary=row.feed_summary or "",
+    )
+
+
+def claim_due_articles(store: Store, now: datetime, limit: int, lease: timedelta) -> list[TrackedArticle]:
+    """Take up to `limit` article pages due for a re-check, pushing their next check out by `lease`."""
+    if limit <= 0:
+        return []
+    with store.write() as conn:
+        query = (
+            _tracked_query()
+            .where(articles.c.next_check_at <= now, sources.c.enabled, sources.c.in_config)
+            .order_by(articles.c.next_check_at)
+            .limit(limit)
+        )
+        if not store.sqlite:
+            query = query.with_for_update(of=articles, skip_locked=True)
+        rows = conn.execute(query).all()
+        if rows:
+            conn.execute(
+                articles.update()
+                .where(articles.c.id.in_([r.id for r in rows]))
+                .values(next_check_at=now + lease)
+            )
+    return [_tracked(r) for r in rows]
+
+
+def tracked_articles(store: Store, source_names: list[str] | None) -> list[TrackedArticle]:
+    """Every tracked article page (of the named sources), for `monitor poll --articles`."""
+    query = _tracked_query().where(articles.c.next_check_at.is_not(None))
+    if source_names:
+        query = query.where(sources.c.name.in_(source_names))
+    with store.read() as conn:
+        return [_tracked(r) for r in conn.execute(query.order_by(articles.c.id))]
+
+
+def tracked_by_key(conn: Connection, source_id: int, key: str) -> TrackedArticle | None:
+    row = conn.execute(
+        _tracked_query().where(articles.c.source_id == source_id, articles.c.key == key)
+    ).first()
+    return _tracked(row) if row else None
+
+
+def earlier_hashes(conn: Connection, article_id: int) -> dict[str, int]:
+    """Content hash -> the first version n that had it (reverts carry no text of their own)."""
+    found: dict[str, int] = {}
+    query = (
+        sa.select(versions.c.content_hash, versions.c.n)
+        .where(versions.c.article_id == article_id, versions.c.reverts_to.is_(None))
+        .order_by(versions.c.n)
+    )
+    for row in conn.execute(query):
+        found.setdefault(row.content_hash, row.n)
+    return found
+
+
+def apply_page_check(conn: Connection, check: PageCheck, source_id: int, url: str) -> list[StoredVersion]:
+    """Write a page check in the caller's transaction; return the version it stored, if any."""
+    row = conn.execute(
+        sa.select(articles.c.version_count, articles.c.content_hash, articles.c.key).where(
+            articles.c.id == check.article_id
+        )
+    ).one()
+    values: dict[str, Any] = {
+        "next_check_at": check.next_check_at,
+        "last_checked_at": check.now,
+        "check_errors": check.check_errors,
+        "last_error": check.last_error,
+    }
+    if check.removed is True:
+        values["removed_at"] = check.now
+    elif check.removed is False:
+        values["removed_at"] = None
+    if check.new_url:
+        values["url"] = check.new_url
+    stored: list[StoredVersion] = []
+    version = check.version
+    if version is not None and version.content_hash != row.content_hash:
+        fields: dict[str, Any] = {
+            "title": version.title,
+            "summary": version.summary,
+            "body": version.body,
+            "author": version.author,
+            "published": version.published,
+            "updated": version.updated,
+            "tags": [],
+            "content_hash": version.content_hash,
+            "seen_at": check.now,
+        }
+        prior_id = None
+        if check.kind == "enriched" and row.version_count == 1:
+            n = 1
+            version_id = conn.execute(
+                versions.update()
+                .where(versions.c.article_id == check.article_id, versions.c.n == 1)
+                .values(**{k: v for k, v in fields.items() if k not in ("summary", "tags", "seen_at")})
+                .returning(versions.c.id)
+            ).scalar_one()
+        else:
+            n = row.version_count + 1
+            if check.kind == "revert":
+                fields.update(title="", summary="", body="", author=None)  # the text is version reverts_to's
+            if n > 1:
+                prior_id = conn.execute(
+                    sa.select(versions.c.id).where(
+                        versions.c.article_id == check.article_id, versions.c.n == n - 1
+                    )
+                ).scalar_one_or_none()
+            version_id = conn.execute(
+                versions.insert()
+                .values(article_id=check.article_id, n=n, reverts_to=check.reverts_to, **fields)
+                .returning(versions.c.id)
+            ).scalar_one()
+        values.update(
+            content_hash=version.content_hash, version_count=max(n, row.version_count), last_seen=check.now
+        )
+        if version.title:
+            values["title"] = version.title
+        if version.published:
+            values["published"] = version.published
+        stored.append(
+            StoredVersion(
+                article_id=check.article_id,
+                version_id=version_id,
+                n=n,
+                is_new_article=n == 1 and check.kind == "new",
+                key=row.key,
+                source_id=source_id,
+                kind=check.kind or "edit",
+                prior_version_id=prior_id,
+                reverts_to=check.reverts_to,
+            )
+        )
+    conn.execute(articles.update().where(articles.c.id == check.article_id).values(**values))
+    for kind, detail in check.events:
+        conn.execute(
+            events.insert().values(article_id=check.article_id, kind=kind, detail=detail, at=check.now)
+        )
+    conn.execute(
+        fetches.insert().values(
+            source_id=source_id,
+            article_id=check.article_id,
+            url=url,
+            started_at=check.now,
+            status=check.fetch_status,
+            bytes=check.fetch_bytes,
+            duration_ms=check.fetch_ms,
+            error=check.fetch_error,
+            new_articles=sum(1 for s in stored if s.is_new_article),
+            new_versions=sum(1 for s in stored if not s.is_new_article),
+        )
+    )
+    return stored
+
+
+def ensure_article(conn: Connection, source_id: int, key: str, url: str, now: datetime) -> None:
+    """Make sure a page source's own article exists (version 1 comes from its first check)."""
+    exists = conn.execute(
+        sa.select(articles.c.id).where(articles.c.source_id == source_id, articles.c.key == key)
+    ).first()
+    if exists is None:
+        conn.execute(
+            articles.insert().values(
+                source_id=source_id,
+                key=key,
+                url=url,
+                title=url,
+                first_seen=now,
+                last_seen=now,
+                content_hash="",
+                version_count=0,
+                next_check_at=None,
+            )
+        )
+
+
+def article_history(
+    store: Store, article_id: int
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """An article, its versions in order (reverts resolved to their text) and its events."""
+    from monitor.errors import NotFoundError
+
+    with store.read() as conn:
+        article = conn.execute(
+            sa.select(articles, sources.c.name.label("source"))
+            .join(sources, sources.c.id == articles.c.source_id)
+            .where(articles.c.id == article_id)
+        ).first()
+        if article is None:
+            raise NotFoundError(f"no article {article_id}")
+        rows = [
+            dict(r._mapping)
+            for r in conn.execute(
+                sa.select(versions).where(versions.c.article_id == article_id).order_by(versions.c.n)
+            )
+        ]
+        happened = [
+            dict(r._mapping)
+            for r in conn.execute(
+                sa.select(events.c.kind, events.c.detail, events.c.at)
+                .where(events.c.article_id == article_id)
+                .order_by(events.c.at, events.c.id)
+            )
+        ]
+    by_n = {r["n"]: r for r in rows}
+    for row in rows:
+        if row["reverts_to"] is not None and row["reverts_to"] in by_n:
+            earlier = by_n[row["reverts_to"]]
+            for field in ("title", "summary", "body", "author"):
+                row[field] = earlier[field]
+    return dict(article._mapping), rows, happened

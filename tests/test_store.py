@@ -1,0 +1,121 @@
+"""Storage on SQLite and Postgres: schema from migrations, source sync, leases, idempotent writes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from monitor.core.decide import Parsed, decide_poll
+from monitor.core.feeds import parse_feed_drafts
+from monitor.core.schedule import SchedulePolicy
+from monitor.models import FetchResponse, SourceKind, SourceSpec
+from monitor.store.db import current_revision, head_revision, make_engine
+from monitor.store.repo import Store
+from monitor.store.tables import Base
+from tests.fixtures.feeds import mt_news_feed
+
+NOW = datetime(2024, 10, 18, 12, 0, tzinfo=UTC)
+URL = "http://127.0.0.1:9/rss"
+
+
+def test_migrations_make_exactly_the_models_schema(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        assert current_revision(engine) == head_revision()
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_sync_sources_adds_updates_and_retires(store: Store) -> None:
+    store.sync_sources(
+        [SourceSpec("a", SourceKind.FEED, URL), SourceSpec("b", SourceKind.FEED, URL + "2")], NOW
+    )
+    assert store.source_names() == ["a", "b"]
+    store.sync_sources([SourceSpec("a", SourceKind.FEED, URL, tags=("x",))], NOW)
+    assert store.source_names() == ["a"]
+    store.sync_sources(
+        [SourceSpec("a", SourceKind.FEED, URL), SourceSpec("b", SourceKind.FEED, URL + "2")], NOW
+    )
+    assert store.source_names() == ["a", "b"]
+    assert store.counts()["sources"] == 2
+
+
+def test_claim_due_leases_each_source_once(store: Store) -> None:
+    store.sync_sources([SourceSpec(f"s{i}", SourceKind.FEED, f"{URL}{i}") for i in range(5)], NOW)
+    first = store.claim_due(NOW, 3, timedelta(minutes=5), owner="h:1")
+    second = store.claim_due(NOW, 10, timedelta(minutes=5), owner="h:2")
+    assert len(first) == 3 and len(second) == 2
+    assert not {s.id for s in first} & {s.id for s in second}
+    assert store.claim_due(NOW, 10, timedelta(minutes=5)) == []
+    # The lease expires, or its owner is found dead: the work comes back.
+    assert len(store.claim_due(NOW + timedelta(minutes=6), 10, timedelta(minutes=5))) == 5
+    freed = store.release_dead_leases(lambda owner: False)
+    assert freed == 5
+
+
+def _outcome(store: Store, source_id: int, body: bytes, now: datetime) -> tuple[int, int]:
+    feed, drafts = parse_feed_drafts(body, {}, URL)
+    state = next(s for s in store.claim_named(None, now, timedelta(minutes=5)) if s.id == source_id)
+    with store.write() as conn:
+        prior = store.prior_articles(conn, source_id, [d.key for d in drafts])
+        outcome = decide_poll(
+            state,
+            FetchResponse(URL, URL, 200, body=body),
+            Parsed(feed, drafts),
+            prior,
+            now,
+            SchedulePolicy(interval=timedelta(minutes=10)),
+        )
+        stored = store.apply_outcome(conn, outcome, URL)
+    return sum(v.is_new_article for v in stored), sum(not v.is_new_article for v in stored)
+
+
+def test_applying_the_same_feed_twice_writes_once(store: Store) -> None:
+    store.sync_sources([SourceSpec("mt", SourceKind.FEED, URL)], NOW)
+    (state,) = store.claim_named(None, NOW, timedelta(minutes=5))
+    body = mt_news_feed(extra=9)
+    assert _outcome(store, state.id, body, NOW) == (10, 0)
+    assert _outcome(store, state.id, body, NOW + timedelta(minutes=10)) == (0, 0)
+    counts = store.counts()
+    assert counts["articles"] == 10 and counts["versions"] == 10 and counts["fetches"] == 2
+
+
+def test_a_changed_entry_gets_version_two(store: Store) -> None:
+    store.sync_sources([SourceSpec("mt", SourceKind.FEED, URL)], NOW)
+    (state,) = store.claim_named(None, NOW, timedelta(minutes=5))
+    body = mt_news_feed(extra=2)
+    _outcome(store, state.id, body, NOW)
+    edited = body.replace(b"1,500 special forces", b"2,000 special forces")
+    assert _outcome(store, state.id, edited, NOW + timedelta(minutes=10)) == (0, 1)
+    # The stale prior state of a racing poll cannot write the same version again.
+    assert _outcome(store, state.id, edited, NOW + timedelta(minutes=20)) == (0, 0)
+    with store.read() as conn:
+        rows = conn.execute(sa.text("SELECT n, summary FROM article_versions ORDER BY article_id, n")).all()
+    ns = sorted(n for n, _ in rows)
+    assert ns.count(2) == 1 and any("2,000 special forces" in s for n, s in rows if n == 2)
+
+
+def test_a_stale_new_article_decision_is_refused_not_duplicated(store: Store) -> None:
+    import pytest
+
+    from monitor.store.repo import ConcurrentWriteError
+
+    store.sync_sources([SourceSpec("mt", SourceKind.FEED, URL)], NOW)
+    (state,) = store.claim_named(None, NOW, timedelta(minutes=5))
+    body = mt_news_feed(extra=2)
+    feed, drafts = parse_feed_drafts(body, {}, URL)
+    policy = SchedulePolicy(interval=timedelta(minutes=10))
+    response = FetchResponse(URL, URL, 200, body=body)
+    stale = decide_poll(
+        state, response, Parsed(feed, drafts), {}, NOW, policy
+    )  # decided before the first write
+    assert _outcome(store, state.id, body, NOW) == (3, 0)
+    with pytest.raises(ConcurrentWriteError), store.write() as conn:
+        store.apply_outcome(conn, stale, URL)
+    assert store.counts()["articles"] == 3 and store.counts()["versions"] == 3
