@@ -18,6 +18,7 @@ from monitor.errors import ConfigError, MonitorError
 from monitor.output import emit
 from monitor.service import Service, make_fetcher
 from monitor.store.db import current_revision, head_revision, make_engine, upgrade
+from monitor.watching import WatchStep
 
 
 def _setup_logging(verbose: int) -> None:
@@ -101,9 +102,18 @@ def run(ctx: click.Context, tick: float) -> None:
         asyncio.run(_run_daemon(app, tick))
 
 
+def attach_watches(app: App, service: Service) -> WatchStep:
+    """Evaluate the watches, group stories and queue alerts in the transaction of every stored version."""
+    step = WatchStep(app.settings)
+    step.load(app.store, datetime.now(UTC))
+    service.after_store.append(step)
+    return step
+
+
 async def _run_daemon(app: App, tick: float) -> None:
     fetcher = make_fetcher(app.settings)
     service = Service(app.settings, app.store, fetcher)
+    attach_watches(app, service)
     try:
         daemon = Daemon(service, tick_seconds=tick)
         logging.getLogger("monitor.daemon").info(
@@ -170,6 +180,7 @@ async def _poll(app: App, names: list[str], articles: bool = False) -> list[Any]
     from monitor.service import ServiceOptions
 
     service = Service(app.settings, app.store, fetcher, ServiceOptions(parse_workers=1))
+    attach_watches(app, service)
     try:
         await service.sync_sources()
         if articles:
@@ -238,3 +249,7 @@ def sources(ctx: click.Context, fmt: str) -> None:
 from monitor import pages_cli  # noqa: E402
 
 pages_cli.register(main)
+
+from monitor import watch_cli  # noqa: E402
+
+watch_cli.register(main)

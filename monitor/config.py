@@ -22,8 +22,8 @@ from pydantic import (
 )
 
 from monitor.core.durations import parse_duration, parse_size
-from monitor.core.schedule import SchedulePolicy
 from monitor.core.query import parse_query
+from monitor.core.schedule import SchedulePolicy
 from monitor.errors import ConfigError, QueryError
 from monitor.models import SourceKind
 from monitor.notify.channels import AppriseChannel, ChannelSettings, EmailChannel, WebhookChannel, _Channel

@@ -97,3 +97,18 @@ def test_database_and_config_precedence() -> None:
     assert database_url(None, None, env={}) == "sqlite:///data/monitor.db"
     assert config_path(None, env={"MONITOR_CONFIG": "/etc/m.yaml"}) == "/etc/m.yaml"
     assert config_path(None, env={}) == "config/feeds.yaml"
+
+
+def test_bad_watch_queries_name_the_watch_column_and_line() -> None:
+    text = (
+        "watches:\n  - name: ok\n    query: '\"north korea\" NEAR/10 troop*'\n"
+        "  - name: open\n    query: '(\"north korea\" OR pyongyang) AND (troops OR soldiers'\n"
+        "  - name: dangling\n    query: 'troops AND'\n"
+        "  - name: field\n    query: 'headline:troops'\n"
+    )
+    assert problems(text) == [
+        "watches[1].query: expected ')' at column 53 (config/feeds.yaml:5)",
+        "watches[2].query: expected a word, phrase or '(' at column 11 (config/feeds.yaml:7)",
+        "watches[3].query: unknown field 'headline:' (fields are title:, body:, source:, tag:) at column 1"
+        " (config/feeds.yaml:9)",
+    ]

@@ -1,0 +1,260 @@
+"""Watches and stories at write time: match new versions, group stories, flag each story once, queue alerts.
+
+Runs inside the transaction that stores the versions (an AfterStore step), so a match, its story flag and
+its alert rows are written together or not at all: the outbox never misses or doubles an alert.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from monitor.config import Settings
+from monitor.core.match import MatchDoc, Matcher, WatchSpec, compile_watches
+from monitor.core.stories import StoryDoc, StoryFeatures, StoryIndex, features
+from monitor.models import StoredVersion
+from monitor.store.repo import Store, articles, insert_ignoring, sources, versions
+from monitor.store.tables import Alert, Match, Story, StoryWatch
+
+log = logging.getLogger("monitor.watch")
+
+stories = cast(sa.Table, Story.__table__)
+matches = cast(sa.Table, Match.__table__)
+story_watches = cast(sa.Table, StoryWatch.__table__)
+alerts = cast(sa.Table, Alert.__table__)
+
+STORY_WINDOW = timedelta(days=3)
+PRUNE_EVERY = timedelta(hours=1)
+
+
+def watch_specs(settings: Settings) -> list[WatchSpec]:
+    return [WatchSpec(name=w.name, query=w.query, stem=w.stem, sources=w.sources) for w in settings.watches]
+
+
+@dataclass(frozen=True)
+class _Text:
+    article_id: int
+    version_id: int
+    source: str
+    tags: tuple[str, ...]
+    title: str
+    body: str
+    published: datetime | None
+    seen_at: datetime
+    story_id: int | None
+
+
+def _insert_ignore(conn: Connection, table: sa.Table, rows: list[dict[str, Any]], keys: list[str]) -> int:
+    if not rows:
+        return 0
+    return int(conn.execute(insert_ignoring(conn, table, keys), rows).rowcount or 0)
+
+
+class WatchStep:
+    """The AfterStore step: stories, matches, flags and alerts for newly stored versions."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.matcher: Matcher = compile_watches(watch_specs(settings))
+        self.channels = {w.name: w.channels for w in settings.watches}
+        self.index = StoryIndex()
+        self._loaded = False
+        self._pruned_at: datetime | None = None
+        self._added: deque[tuple[datetime, int]] = deque()  # (first seen, article id), oldest first
+
+    def load(self, store: Store, now: datetime) -> int:
+        """Rebuild the story index from the recent archive (on start)."""
+        since = now - STORY_WINDOW
+        count = 0
+        with store.read() as conn:
+            query = (
+                sa.select(
+                    articles.c.id,
+                    articles.c.story_id,
+                    articles.c.first_seen,
+                    articles.c.published,
+                    sources.c.name,
+                    versions.c.title,
+                    versions.c.summary,
+                    versions.c.body,
+                )
+                .join(sources, sources.c.id == articles.c.source_id)
+                .join(
+                    versions,
+                    sa.and_(versions.c.article_id == articles.c.id, versions.c.n == articles.c.version_count),
+                )
+                .where(articles.c.first_seen >= since, articles.c.story_id.is_not(None))
+                .order_by(articles.c.first_seen)
+            )
+            for row in conn.execute(query):
+                doc = StoryDoc(
+                    row.id, row.name, row.title, _body(row.summary, row.body), row.published or row.first_seen
+                )
+                self._index(features(doc), row.story_id, row.first_seen)
+                count += 1
+        self._loaded = True
+        return count
+
+    def __call__(self, conn: Connection, stored: Sequence[StoredVersion], now: datetime) -> None:
+        if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+            self._prune(now - STORY_WINDOW)
+            self._pruned_at = now
+        texts = self._texts(conn, [s.version_id for s in stored])
+        priors = self._texts(
+            conn, [s.prior_version_id for s in stored if s.prior_version_id and s.kind == "edit"]
+        )
+        for item in stored:
+            text = texts.get(item.version_id)
+            if text is None or item.kind == "revert":
+                continue
+            story_id = text.story_id if text.story_id is not None else self._assign_story(conn, text, now)
+            prior = (
+                priors.get(item.prior_version_id) if item.prior_version_id and item.kind == "edit" else None
+            )
+            hits = self.matcher.match_new_version(_doc(prior) if prior else None, _doc(text))
+            for hit in hits:
+                self._record(conn, text, story_id, hit.watch, list(hit.terms), hit.snippet, item.kind, now)
+
+    def _index(self, feats: StoryFeatures, story_id: int, first_seen: datetime) -> None:
+        self.index.add(feats, story_id)
+        self._added.append((first_seen, feats.article_id))
+
+    def _prune(self, before: datetime) -> None:
+        """Forget articles first seen before `before`, as load() would not have loaded them: bounded memory."""
+        while self._added and self._added[0][0] < before:
+            _, article_id = self._added.popleft()
+            self.index.remove(article_id)
+
+    def _texts(self, conn: Connection, version_ids: Sequence[int | None]) -> dict[int, _Text]:
+        ids = [v for v in version_ids if v]
+        if not ids:
+            return {}
+        query = (
+            sa.select(
+                versions.c.id,
+                versions.c.article_id,
+                versions.c.title,
+                versions.c.summary,
+                versions.c.body,
+                versions.c.tags,
+                versions.c.published,
+                versions.c.seen_at,
+                sources.c.name,
+                sources.c.tags.label("source_tags"),
+                articles.c.story_id,
+                articles.c.published.label("article_published"),
+            )
+            .join(articles, articles.c.id == versions.c.article_id)
+            .join(sources, sources.c.id == articles.c.source_id)
+            .where(versions.c.id.in_(ids))
+        )
+        found = {}
+        for r in conn.execute(query):
+            tags = tuple(dict.fromkeys([*(r.tags or []), *(r.source_tags or [])]))
+            found[r.id] = _Text(
+                r.article_id,
+                r.id,
+                r.name,
+                tags,
+                r.title,
+                _body(r.summary, r.body),
+                r.published or r.article_published,
+                r.seen_at,
+                r.story_id,
+            )
+        return found
+
+    def _assign_story(self, conn: Connection, text: _Text, now: datetime) -> int:
+        doc = StoryDoc(text.article_id, text.source, text.title, text.body, text.published or text.seen_at)
+        feats = features(doc)
+        found = self.index.assign(feats)
+        story_id = found.story_id
+        if story_id is not None:
+            updated = conn.execute(
+                stories.update()
+                .where(stories.c.id == story_id)
+                .values(article_count=stories.c.article_count + 1, last_seen=now)
+            ).rowcount
+            if not updated:  # the index remembered a story whose transaction rolled back
+                story_id = None
+        if story_id is None:
+            story_id = conn.execute(
+                stories.insert()
+                .values(title=text.title, first_seen=now, last_seen=now, article_count=1)
+                .returning(stories.c.id)
+            ).scalar_one()
+        conn.execute(articles.update().where(articles.c.id == text.article_id).values(story_id=story_id))
+        self._index(feats, story_id, now)
+        return int(story_id)
+
+    def _record(
+        self,
+        conn: Connection,
+        text: _Text,
+        story_id: int,
+        watch: str,
+        terms: list[str],
+        snippet: str,
+        kind: str,
+        now: datetime,
+    ) -> None:
+        match_id = conn.execute(
+            insert_ignoring(conn, matches, ["watch", "version_id"])
+            .values(
+                watch=watch,
+                article_id=text.article_id,
+                version_id=text.version_id,
+                story_id=story_id,
+                terms=terms,
+                snippet=snippet,
+                flagged=False,
+                created_at=now,
+            )
+            .returning(matches.c.id)
+        ).scalar_one_or_none()
+        if match_id is None:
+            return  # this version was matched already (a rerun)
+        flagged = conn.execute(
+            insert_ignoring(conn, story_watches, ["story_id", "watch"])
+            .values(story_id=story_id, watch=watch, match_id=match_id, flagged_at=now)
+            .returning(story_watches.c.story_id)
+        ).scalar_one_or_none()
+        if flagged is None:
+            return  # the story was flagged for this watch before: attached, no new alert
+        conn.execute(matches.update().where(matches.c.id == match_id).values(flagged=True))
+        event = "new_story" if kind in ("new", "enriched") else "new_version"
+        rows = [
+            {
+                "delivery_id": uuid.uuid4().hex,
+                "story_id": story_id,
+                "watch": watch,
+                "channel": channel,
+                "match_id": match_id,
+                "event": event,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for channel in self.channels.get(watch, ())
+        ]
+        _insert_ignore(conn, alerts, rows, ["story_id", "watch", "channel"])
+        log.info("watch %s flagged story %d: %s (%s)", watch, story_id, text.title, text.source)
+
+
+def _body(summary: str | None, body: str | None) -> str:
+    if body and summary and not body.startswith(summary[:80]):
+        return f"{summary}\n\n{body}"
+    return body or summary or ""
+
+
+def _doc(text: _Text) -> MatchDoc:
+    return MatchDoc(title=text.title, body=text.body, source=text.source, tags=text.tags)
