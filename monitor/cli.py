@@ -13,8 +13,10 @@ from monitor import __version__
 from monitor.app import App
 from monitor.cliutil import Globals, format_option, handles_errors, open_from
 from monitor.config import config_path, database_url, load_settings
-from monitor.daemon import Daemon
+from monitor.daemon import Daemon, lease_owner_alive
 from monitor.errors import ConfigError, MonitorError
+from monitor.outbox import Outbox
+from monitor.outbox import release_dead_leases as release_dead_alert_leases
 from monitor.output import emit
 from monitor.service import Service, make_fetcher
 from monitor.store.db import current_revision, head_revision, make_engine, upgrade
@@ -114,13 +116,22 @@ async def _run_daemon(app: App, tick: float) -> None:
     fetcher = make_fetcher(app.settings)
     service = Service(app.settings, app.store, fetcher)
     attach_watches(app, service)
+    outbox = Outbox(app.settings, app.store)
     try:
         daemon = Daemon(service, tick_seconds=tick)
+        freed = await service.db(release_dead_alert_leases, app.store, lease_owner_alive)
+        if freed:
+            logging.getLogger("monitor.alerts").info(
+                "resumed %d alerts left leased by a process that is gone", freed
+            )
+        daemon.periodic.append((max(tick, 1.0), outbox.run_once))
         logging.getLogger("monitor.daemon").info(
             "config %s, database %s", app.config_path, app.engine.url.render_as_string(hide_password=True)
         )
         await daemon.run()
+        await outbox.run_once()  # what the last polls queued, before exiting
     finally:
+        await outbox.aclose()
         await fetcher.aclose()
         service.close()
 
@@ -181,12 +192,25 @@ async def _poll(app: App, names: list[str], articles: bool = False) -> list[Any]
 
     service = Service(app.settings, app.store, fetcher, ServiceOptions(parse_workers=1))
     attach_watches(app, service)
+    outbox = Outbox(app.settings, app.store)
     try:
         await service.sync_sources()
         if articles:
-            return await service.check_articles(names or None)
-        return await service.poll_sources(names or None)
+            done: list[Any] = await service.check_articles(names or None)
+        else:
+            done = await service.poll_sources(names or None)
+        report = await outbox.deliver_all()
+        if report.attempted or report.waiting:
+            click.echo(
+                f"alerts: {report.sent} sent, {report.retrying} to retry, {report.failed} failed"
+                + (f", {report.waiting} waiting for a resting channel" if report.waiting else ""),
+                err=True,
+            )
+            for error in dict.fromkeys(report.errors):
+                click.echo(f"  {error}", err=True)
+        return done
     finally:
+        await outbox.aclose()
         await fetcher.aclose()
         service.close()
 
@@ -250,6 +274,7 @@ from monitor import pages_cli  # noqa: E402
 
 pages_cli.register(main)
 
-from monitor import watch_cli  # noqa: E402
+from monitor import alerts_cli, watch_cli  # noqa: E402
 
 watch_cli.register(main)
+alerts_cli.register(main)

@@ -235,6 +235,7 @@ class Alert(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))  # host:pid of the process delivering it
 
     __table_args__ = (
         UniqueConstraint("story_id", "watch", "channel"),

@@ -1,0 +1,536 @@
+"""The alert outbox: deliver pending alerts, each channel on its own, retrying with backoff; never twice.
+
+Alert rows are written in the transaction of the match that causes them (monitor/watching.py), unique per
+(story, watch, channel). This loop leases due rows to this process, renders them, sends them and marks each
+one sent in its own transaction the moment its channel accepted it. What a crash can do:
+
+- killed before sending: the rows stay pending (or leased until the lease runs out, or until a restarted
+  daemon sees that the process holding the lease is gone) and are sent after the restart;
+- killed after the channel accepted a message but before the row was marked: the message goes again after
+  the restart with the same ``X-Monitor-Delivery`` id (email: the same Message-ID), so a receiver that drops
+  repeats sees it once. This window is a few milliseconds per alert.
+
+Channels are independent: each runs its own queue. A channel that cannot be reached (connection refused,
+timeouts, 5xx, 429) rests with growing pauses and its other alerts wait without using up their attempts; a
+message the channel refuses outright (4xx, bad address) fails that alert alone. After ``max_attempts``
+failed attempts an alert is ``failed`` with its last error; ``monitor alerts retry`` sends it again.
+
+Digest channels (``every:`` / ``daily:``) bundle their pending alerts into one message when due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from monitor.config import Settings
+from monitor.core.outbox import after_failure, channel_pause, digest_anchor, snippet_from_marked
+from monitor.core.render import (
+    AlertContext,
+    ArticleInfo,
+    Changes,
+    Message,
+    Outlet,
+    StoryInfo,
+    render_alert,
+    render_digest,
+)
+from monitor.core.versions import render_text, word_diff
+from monitor.notify.channels import ChannelSettings, DeliveryError, DeliveryResult, send
+from monitor.store.repo import Store, articles, process_owner, sources, versions
+from monitor.store.tables import Alert, Match
+
+log = logging.getLogger("monitor.alerts")
+
+alerts = cast(sa.Table, Alert.__table__)
+matches = cast(sa.Table, Match.__table__)
+
+LEASE = timedelta(minutes=5)
+BATCH = 500
+MAX_CHANGED_WORDS = 40
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """An alert leased to this process for one delivery attempt."""
+
+    id: int
+    delivery_id: str
+    channel: str
+    watch: str
+    event: str
+    attempts: int
+    story_id: int
+    match_id: int
+    created_at: datetime
+
+
+@dataclass
+class DeliveryReport:
+    """What one pass of the loop did."""
+
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    waiting: int = 0  # claimed, but their channel is resting: back in the queue, no attempt used
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: DeliveryReport) -> None:
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.failed += other.failed
+        self.waiting += other.waiting
+        self.errors.extend(other.errors)
+
+    @property
+    def attempted(self) -> int:
+        return self.sent + self.retrying + self.failed
+
+
+def _is_outage(error: DeliveryError) -> bool:
+    """The channel as a whole is unreachable or overloaded (not this one message refused)."""
+    return error.retryable and (error.status is None or error.status >= 500 or error.status == 429)
+
+
+class Outbox:
+    """Delivers the outbox; one instance per process (it remembers which channels are resting)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+        lease: timedelta = LEASE,
+        batch: int = BATCH,
+        concurrency_per_channel: int = 4,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.lease = lease
+        self.batch = batch
+        self.concurrency = max(1, concurrency_per_channel)
+        self.channels: dict[str, ChannelSettings] = {c.name: c for c in settings.channels}
+        self.owner = process_owner()
+        self._resting: dict[str, tuple[datetime, int]] = {}  # channel -> (until, outages in a row)
+        self._client: httpx.AsyncClient | None = None
+        self._lock = asyncio.Lock()
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def _db(self, work: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.to_thread(work, *args)
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    async def deliver_due(self, *, digests: bool = True) -> DeliveryReport:
+        """One pass: send every due alert (and every due digest), each channel on its own."""
+        async with self._lock:  # one pass at a time in this process
+            if self._client is None:
+                self._client = httpx.AsyncClient(follow_redirects=False)
+            now = self.clock()
+            resting = {name for name, (until, _) in self._resting.items() if until > now}
+            immediate = [n for n, c in self.channels.items() if c.mode == "immediate" and n not in resting]
+            claimed: list[Claimed] = await self._db(self._claim, now, immediate, self.batch)
+            by_channel: dict[str, list[Claimed]] = {}
+            for alert in claimed:
+                by_channel.setdefault(alert.channel, []).append(alert)
+            jobs = [self._deliver_immediate(name, items) for name, items in by_channel.items()]
+            if digests:
+                for name, channel in self.channels.items():
+                    if channel.mode == "digest" and name not in resting:
+                        jobs.append(self._deliver_digest(name, now))
+            report = DeliveryReport()
+            for part in await asyncio.gather(*jobs):
+                report.add(part)
+            unknown = await self._db(self._fail_unknown_channels, now)
+            report.failed += unknown
+            return report
+
+    async def deliver_all(self, *, digests: bool = False, max_passes: int = 1000) -> DeliveryReport:
+        """Passes until nothing due is left (or every channel with work is resting): `monitor poll`."""
+        total = DeliveryReport()
+        for _ in range(max_passes):
+            report = await self.deliver_due(digests=digests)
+            total.add(report)
+            if report.sent == 0 or report.attempted == 0:
+                break
+        return total
+
+    async def run_once(self) -> None:
+        """The daemon's periodic job: one pass, logging what happened; never raises."""
+        try:
+            report = await self.deliver_due()
+        except Exception:
+            log.exception("alert delivery pass failed; retrying on the next pass")
+            return
+        if report.attempted:
+            log.info(
+                "alerts: %d sent, %d to retry, %d failed%s",
+                report.sent,
+                report.retrying,
+                report.failed,
+                f" ({report.waiting} waiting for a resting channel)" if report.waiting else "",
+            )
+
+    # --- immediate channels -------------------------------------------------------------------
+
+    async def _deliver_immediate(self, name: str, items: list[Claimed]) -> DeliveryReport:
+        channel = self.channels[name]
+        report = DeliveryReport()
+        queue = list(items)
+        stop = asyncio.Event()
+
+        async def worker() -> None:
+            while queue and not stop.is_set():
+                alert = queue.pop(0)
+                outcome = await self._deliver_one(channel, alert, report)
+                if outcome == "outage":
+                    stop.set()
+
+        await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(items)))))
+        if queue:  # the channel is resting: give the rest back without using an attempt
+            until = self._resting[name][0]
+            await self._db(self._release, [a.id for a in queue], until)
+            report.waiting += len(queue)
+        return report
+
+    async def _deliver_one(self, channel: ChannelSettings, alert: Claimed, report: DeliveryReport) -> str:
+        now = self.clock()
+        try:
+            context = await self._db(self._context, alert)
+            message = render_alert(context, channel.templates, channel=channel.name, tz=channel.tz)
+            result = await send(channel, message, http_client=self._client)
+        except DeliveryError as error:
+            error.channel = error.channel or channel.name
+            return await self._failed([alert], channel, error, report, now)
+        except Exception as exc:  # a template or data problem: this alert alone, retried later
+            problem = DeliveryError(
+                f"{type(exc).__name__}: {exc}", retryable=True, status=0, channel=channel.name
+            )  # status 0: not an outage of the channel
+            return await self._failed([alert], channel, problem, report, now)
+        await self._db(self._mark_sent, [alert.id], self.clock(), result)
+        self._resting.pop(channel.name, None)
+        report.sent += 1
+        log.info(
+            "alert %d sent: watch %s, channel %s (%s, %s)",
+            alert.id,
+            alert.watch,
+            channel.name,
+            result.detail,
+            alert.delivery_id,
+        )
+        return "sent"
+
+    async def _failed(
+        self,
+        items: Sequence[Claimed],
+        channel: ChannelSettings,
+        error: DeliveryError,
+        report: DeliveryReport,
+        now: datetime,
+    ) -> str:
+        message = f"channel {channel.name!r}: {error.message}"
+        outage = _is_outage(error)
+        if outage:
+            _, outages = self._resting.get(channel.name, (now, 0))
+            pause = channel_pause(outages + 1, self.rng, error.retry_after)
+            self._resting[channel.name] = (now + pause, outages + 1)
+        results = [
+            after_failure(
+                a.attempts,
+                channel.max_attempts,
+                retryable=error.retryable,
+                now=now,
+                rng=self.rng,
+                retry_after=error.retry_after,
+            )
+            for a in items
+        ]
+        await self._db(self._mark_failed, [a.id for a in items], results, message)
+        for alert, result in zip(items, results, strict=True):
+            if result.gives_up:
+                report.failed += 1
+                log.error(
+                    "alert %d failed for good after %d attempts: %s", alert.id, result.attempts, message
+                )
+            else:
+                report.retrying += 1
+                log.warning(
+                    "alert %d: %s; attempt %d of %d, next at %s",
+                    alert.id,
+                    message,
+                    result.attempts,
+                    channel.max_attempts,
+                    result.retry_at.isoformat(timespec="seconds") if result.retry_at else "-",
+                )
+        report.errors.append(message)
+        return "outage" if outage else "refused"
+
+    # --- digest channels ----------------------------------------------------------------------
+
+    async def _deliver_digest(self, name: str, now: datetime) -> DeliveryReport:
+        channel = self.channels[name]
+        report = DeliveryReport()
+        claimed: list[Claimed] = await self._db(self._claim_digest, channel, now)
+        if not claimed:
+            return report
+        try:
+            contexts = [await self._db(self._context, a) for a in claimed]
+            message: Message = render_digest(contexts, channel.templates, channel=name, tz=channel.tz)
+            result = await send(channel, message, http_client=self._client)
+        except DeliveryError as error:
+            error.channel = error.channel or name
+            await self._failed(claimed, channel, error, report, now)
+            return report
+        await self._db(self._mark_sent, [a.id for a in claimed], self.clock(), result)
+        self._resting.pop(name, None)
+        report.sent += len(claimed)
+        log.info("digest of %d alerts sent: channel %s (%s)", len(claimed), name, result.detail)
+        return report
+
+    def _claim_digest(self, channel: ChannelSettings, now: datetime) -> list[Claimed]:
+        with self.store.write() as conn:
+            last_sent = conn.execute(
+                sa.select(sa.func.max(alerts.c.sent_at)).where(
+                    alerts.c.channel == channel.name, alerts.c.status == "sent"
+                )
+            ).scalar_one_or_none()
+            oldest = conn.execute(
+                sa.select(sa.func.min(alerts.c.created_at)).where(
+                    alerts.c.channel == channel.name, alerts.c.status == "pending"
+                )
+            ).scalar_one_or_none()
+            if oldest is None:
+                return []
+            anchor = digest_anchor(_aware(last_sent), [_aware(oldest) or now])
+            due = channel.next_digest_at(anchor) if anchor else None
+            if due is None or due > now:
+                return []
+            return self._lease(conn, now, [channel.name], self.batch)
+
+    # --- store work (runs in threads) ---------------------------------------------------------
+
+    def _claim(self, now: datetime, channels: list[str], limit: int) -> list[Claimed]:
+        if not channels:
+            return []
+        with self.store.write() as conn:
+            return self._lease(conn, now, channels, limit)
+
+    def _lease(self, conn: Connection, now: datetime, channels: list[str], limit: int) -> list[Claimed]:
+        query = (
+            sa.select(alerts)
+            .where(
+                alerts.c.status == "pending",
+                alerts.c.channel.in_(channels),
+                alerts.c.next_attempt_at <= now,
+                sa.or_(alerts.c.lease_until.is_(None), alerts.c.lease_until <= now),
+            )
+            .order_by(alerts.c.next_attempt_at, alerts.c.id)
+            .limit(limit)
+        )
+        if not self.store.sqlite:
+            query = query.with_for_update(skip_locked=True)
+        rows = conn.execute(query).all()
+        if rows:
+            conn.execute(
+                alerts.update()
+                .where(alerts.c.id.in_([r.id for r in rows]))
+                .values(lease_until=now + self.lease, lease_owner=self.owner)
+            )
+        return [
+            Claimed(
+                r.id,
+                r.delivery_id,
+                r.channel,
+                r.watch,
+                r.event,
+                r.attempts,
+                r.story_id,
+                r.match_id,
+                r.created_at,
+            )
+            for r in rows
+        ]
+
+    def _release(self, ids: list[int], until: datetime) -> None:
+        with self.store.write() as conn:
+            conn.execute(
+                alerts.update()
+                .where(alerts.c.id.in_(ids), alerts.c.status == "pending")
+                .values(lease_until=None, lease_owner=None, next_attempt_at=until)
+            )
+
+    def _mark_sent(self, ids: list[int], now: datetime, result: DeliveryResult) -> None:
+        with self.store.write() as conn:
+            conn.execute(
+                alerts.update()
+                .where(alerts.c.id.in_(ids))
+                .values(
+                    status="sent",
+                    sent_at=now,
+                    attempts=alerts.c.attempts + 1,
+                    lease_until=None,
+                    lease_owner=None,
+                    last_error=None,
+                )
+            )
+
+    def _mark_failed(self, ids: list[int], results: list[Any], message: str) -> None:
+        with self.store.write() as conn:
+            for alert_id, result in zip(ids, results, strict=True):
+                values: dict[str, Any] = {
+                    "attempts": result.attempts,
+                    "last_error": message[:2000],
+                    "lease_until": None,
+                    "lease_owner": None,
+                }
+                if result.gives_up:
+                    values["status"] = "failed"
+                else:
+                    values["next_attempt_at"] = result.retry_at
+                conn.execute(alerts.update().where(alerts.c.id == alert_id).values(**values))
+
+    def _fail_unknown_channels(self, now: datetime) -> int:
+        """Alerts for a channel no longer in the config fail with a clear error (retry them once it is back)."""
+        with self.store.write() as conn:
+            result = conn.execute(
+                alerts.update()
+                .where(
+                    alerts.c.status == "pending",
+                    alerts.c.channel.not_in(list(self.channels) or [""]),
+                    alerts.c.next_attempt_at <= now,
+                )
+                .values(
+                    status="failed",
+                    last_error=sa.literal("channel ")
+                    + alerts.c.channel
+                    + sa.literal(" is not in the config"),
+                )
+            )
+            return int(result.rowcount or 0)
+
+    def _context(self, alert: Claimed) -> AlertContext:
+        """Everything the alert says, read from the archive."""
+        with self.store.read() as conn:
+            row = conn.execute(
+                sa.select(
+                    matches.c.terms,
+                    matches.c.snippet,
+                    matches.c.version_id,
+                    versions.c.n,
+                    versions.c.title,
+                    versions.c.body,
+                    versions.c.summary,
+                    versions.c.published,
+                    articles.c.id.label("article_id"),
+                    articles.c.url,
+                    articles.c.published.label("article_published"),
+                    sources.c.name.label("source"),
+                )
+                .join(versions, versions.c.id == matches.c.version_id)
+                .join(articles, articles.c.id == matches.c.article_id)
+                .join(sources, sources.c.id == articles.c.source_id)
+                .where(matches.c.id == alert.match_id)
+            ).one()
+            others = conn.execute(
+                sa.select(articles.c.title, articles.c.url, articles.c.published, sources.c.name)
+                .join(sources, sources.c.id == articles.c.source_id)
+                .where(articles.c.story_id == alert.story_id, articles.c.id != row.article_id)
+                .order_by(articles.c.first_seen, articles.c.id)
+                .limit(20)
+            ).all()
+            changes = None
+            if alert.event == "new_version" and row.n > 1:
+                prior = conn.execute(
+                    sa.select(versions.c.title, versions.c.body, versions.c.summary).where(
+                        versions.c.article_id == row.article_id, versions.c.n == row.n - 1
+                    )
+                ).first()
+                if prior is not None:
+                    changes = _changes(prior, row)
+        return AlertContext(
+            event=cast(Any, alert.event),
+            delivery_id=alert.delivery_id,
+            watch=alert.watch,
+            article=ArticleInfo(
+                id=row.article_id,
+                url=row.url,
+                title=row.title,
+                source=row.source,
+                published=row.published or row.article_published,
+                version=row.n,
+            ),
+            story=StoryInfo(
+                id=alert.story_id,
+                other_outlets=tuple(Outlet(o.name, o.title or "", o.url, o.published) for o in others),
+            ),
+            created_at=alert.created_at,
+            terms=tuple(row.terms or ()),
+            snippet=snippet_from_marked(row.snippet) if row.snippet else None,
+            changes=changes,
+        )
+
+
+def _changes(prior: Any, new: Any) -> Changes:
+    title = word_diff(prior.title or "", new.title or "")
+    body = word_diff(prior.body or prior.summary or "", new.body or new.summary or "")
+    added = [*title.added_words(), *body.added_words()]
+    removed = [*title.removed_words(), *body.removed_words()]
+    parts = []
+    if title.changed:
+        parts.append("Headline: " + render_text(title))
+    if body.changed:
+        parts.append(render_text(body, context=8))
+    return Changes(
+        added=tuple(added[:MAX_CHANGED_WORDS]),
+        removed=tuple(removed[:MAX_CHANGED_WORDS]),
+        diff="\n".join(parts) or None,
+    )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def release_dead_leases(store: Store, alive: Callable[[str], bool]) -> int:
+    """Free alerts leased by processes that are gone (a daemon killed mid-delivery), at start."""
+    with store.write() as conn:
+        owners = [
+            r.lease_owner
+            for r in conn.execute(
+                sa.select(alerts.c.lease_owner)
+                .where(alerts.c.lease_owner.is_not(None), alerts.c.status == "pending")
+                .distinct()
+            )
+        ]
+        dead = [o for o in owners if not alive(o)]
+        if not dead:
+            return 0
+        result = conn.execute(
+            alerts.update()
+            .where(alerts.c.lease_owner.in_(dead), alerts.c.status == "pending")
+            .values(lease_until=None, lease_owner=None)
+        )
+        return int(result.rowcount or 0)
