@@ -7,6 +7,7 @@ import os
 from alembic import context
 
 from monitor.store.db import make_engine
+from monitor.store.search import include_name
 from monitor.store.tables import Base
 
 target_metadata = Base.metadata
@@ -29,6 +30,7 @@ def _migrate(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite needs table rebuilds for most ALTERs
         compare_type=True,
+        include_name=include_name,  # the search index's fts_* objects are made by hand, not by models
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -14,6 +14,7 @@ from monitor.core.schedule import SchedulePolicy
 from monitor.models import FetchResponse, SourceKind, SourceSpec
 from monitor.store.db import current_revision, head_revision, make_engine
 from monitor.store.repo import Store
+from monitor.store.search import include_name
 from monitor.store.tables import Base
 from tests.fixtures.feeds import mt_news_feed
 
@@ -26,7 +27,9 @@ def test_migrations_make_exactly_the_models_schema(db_url: str) -> None:
     try:
         assert current_revision(engine) == head_revision()
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_name": include_name}
+            )
             assert compare_metadata(context, Base.metadata) == []
     finally:
         engine.dispose()
