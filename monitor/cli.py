@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -94,14 +96,34 @@ def db_upgrade(ctx: click.Context) -> None:
         engine.dispose()
 
 
+def _host_port(value: str | None) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:8080)", param_hint="--http")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
 @main.command()
 @click.option("--tick", default=1.0, show_default=True, help="Seconds between looks for due work.")
+@click.option(
+    "--http",
+    "http",
+    metavar="HOST:PORT",
+    help="Also serve the API, feeds and web pages (as `monitor serve`; token from $MONITOR_API_TOKEN).",
+)
 @click.pass_context
 @handles_errors
-def run(ctx: click.Context, tick: float) -> None:
+def run(ctx: click.Context, tick: float, http: str | None) -> None:
     """Run the daemon: poll every source when it is due until SIGTERM or Ctrl-C."""
+    address = _host_port(http)
     with open_from(ctx, migrate=True) as app:
-        asyncio.run(_run_daemon(app, tick))
+        if address is not None:
+            from monitor.web_cli import listen
+
+            listen(*address).close()  # a taken port is one clear error before anything starts
+        asyncio.run(_run_daemon(app, tick, address))
 
 
 def attach_watches(app: App, service: Service) -> WatchStep:
@@ -112,7 +134,7 @@ def attach_watches(app: App, service: Service) -> WatchStep:
     return step
 
 
-async def _run_daemon(app: App, tick: float) -> None:
+async def _run_daemon(app: App, tick: float, address: tuple[str, int] | None = None) -> None:
     fetcher = make_fetcher(app.settings)
     service = Service(app.settings, app.store, fetcher)
     attach_watches(app, service)
@@ -125,10 +147,37 @@ async def _run_daemon(app: App, tick: float) -> None:
                 "resumed %d alerts left leased by a process that is gone", freed
             )
         daemon.periodic.append((max(tick, 1.0), outbox.run_once))
+        serving: asyncio.Task[None] | None = None
+        stop_http = asyncio.Event()
+        if address is not None:
+            from monitor.web.app import create_app
+            from monitor.web_cli import TOKEN_ENV, serve_http
+
+            web = create_app(
+                app.store,
+                app.settings,
+                token=os.environ.get(TOKEN_ENV) or None,
+                health=daemon.health,
+                tick_seconds=tick,
+            )
+            serving = asyncio.create_task(serve_http(web, *address, stop_http), name="http")
+
+            def http_ended(task: asyncio.Task[None]) -> None:
+                if not task.cancelled() and task.exception() is not None:
+                    logging.getLogger("monitor.http").error("the HTTP server failed: %s", task.exception())
+                    daemon.stop()
+
+            serving.add_done_callback(http_ended)
         logging.getLogger("monitor.daemon").info(
             "config %s, database %s", app.config_path, app.engine.url.render_as_string(hide_password=True)
         )
-        await daemon.run()
+        try:
+            await daemon.run()
+        finally:
+            stop_http.set()
+            if serving is not None:
+                with contextlib.suppress(Exception):
+                    await serving
         await outbox.run_once()  # what the last polls queued, before exiting
     finally:
         await outbox.aclose()
@@ -274,7 +323,9 @@ from monitor import pages_cli  # noqa: E402
 
 pages_cli.register(main)
 
-from monitor import alerts_cli, watch_cli  # noqa: E402
+from monitor import alerts_cli, search_cli, watch_cli, web_cli  # noqa: E402
 
 watch_cli.register(main)
 alerts_cli.register(main)
+search_cli.register(main)
+web_cli.register(main)

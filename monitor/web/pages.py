@@ -1,0 +1,203 @@
+"""Server-rendered pages: search, an article's versions and diffs, stories with their outlets, source health."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import jinja2
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+
+from monitor.core.versions import render_html
+from monitor.errors import NotFoundError, QueryError
+from monitor.store.search import SearchPage
+from monitor.watch_cli import list_stories
+from monitor.web.app import StoreDep, history, run_search, source_rows, story_detail, web_state
+
+PAGE_SIZE = 20
+STORY_LIMIT = 500
+
+_env = jinja2.Environment(
+    loader=jinja2.PackageLoader("monitor.web", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+templates = Jinja2Templates(env=_env)
+router = APIRouter(include_in_schema=False)
+
+
+def when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") + "Z"
+
+
+def highlighted(snippet: str, spans: Sequence[Sequence[int]]) -> Markup:
+    """The snippet, escaped, with its highlight spans in <mark>; overlapping or stray spans are tolerated."""
+    out: list[str] = []
+    at = 0
+    for start, end in sorted((max(0, s), min(len(snippet), e)) for s, e in spans):
+        if end <= at or start >= end:
+            continue
+        start = max(start, at)
+        out.append(str(Markup.escape(snippet[at:start])))
+        out.append(f"<mark>{Markup.escape(snippet[start:end])}</mark>")
+        at = end
+    out.append(str(Markup.escape(snippet[at:])))
+    return Markup("".join(out))
+
+
+_env.filters["when"] = when
+
+
+def render(request: Request, name: str, context: Mapping[str, Any], status: int = 200) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, dict(context), status_code=status)
+
+
+def error_page(
+    request: Request, status: int, message: str, *, headers: Mapping[str, str] | None = None
+) -> HTMLResponse:
+    titles = {401: "Sign in needed", 404: "Not found"}
+    response = render(
+        request, "error.html", {"title": titles.get(status, f"Error {status}"), "message": message}, status
+    )
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def _day(text: str, field: str, *, end: bool = False) -> datetime:
+    """A form's YYYY-MM-DD (or full ISO time) as UTC; `end` makes a bare date inclusive of that day."""
+    try:
+        if len(text) == 10:
+            start = datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
+            return start + timedelta(days=1) if end else start
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{field}: {text!r} is not a date (YYYY-MM-DD)") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+@router.get("/", response_class=HTMLResponse)
+def search_page(
+    request: Request,
+    store: StoreDep,
+    q: str = "",
+    source: str = "",
+    since: str = "",
+    until: str = "",
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> HTMLResponse:
+    """The search box and its results, with the hit terms highlighted in each snippet."""
+    form = {"q": q, "source": source, "since": since, "until": until}
+    page: SearchPage | None = None
+    error: str | None = None
+    caret: int | None = None
+    if q.strip():
+        try:
+            page = run_search(
+                store,
+                q,
+                sources=(source,) if source else (),
+                since=_day(since, "since") if since else None,
+                until=_day(until, "until", end=True) if until else None,
+                limit=PAGE_SIZE,
+                offset=offset,
+            )
+        except QueryError as exc:
+            error, caret = f"{exc.message} at column {exc.column}", exc.column
+        except ValueError as exc:
+            error = str(exc)
+    links = {}
+    if page is not None:
+        active = {k: v for k, v in form.items() if v}
+        if page.next_offset is not None:
+            links["next"] = "/?" + urlencode({**active, "offset": page.next_offset})
+        if offset:
+            links["previous"] = "/?" + urlencode({**active, "offset": max(0, offset - PAGE_SIZE)})
+    return render(
+        request,
+        "search.html",
+        {
+            "title": f"{q} - search" if q else "Search",
+            "form": form,
+            "sources": [s.name for s in source_rows(store)],
+            "page": page,
+            "offset": offset,
+            "error": error,
+            "caret": caret,
+            "links": links,
+            "highlighted": highlighted,
+        },
+    )
+
+
+@router.get("/articles/{article_id}", response_class=HTMLResponse)
+def article_page(
+    request: Request,
+    store: StoreDep,
+    article_id: int,
+    from_n: Annotated[int | None, Query(alias="from", ge=1)] = None,
+    to_n: Annotated[int | None, Query(alias="to", ge=1)] = None,
+) -> HTMLResponse:
+    """An article's versions and the highlighted diff of two of them (default: the last two)."""
+    try:
+        found = history(store, article_id)
+        detail = found.detail()
+        diff = None
+        pair = None
+        if len(found.versions) > 1 or (from_n or to_n):
+            pair = found.default_pair(from_n, to_n)
+            changes = found.diff(*pair)
+            diff = {
+                "headline_changed": changes.headline_changed,
+                "title": Markup(render_html(changes.title)),
+                "body": Markup(render_html(changes.body)),
+                "added": changes.title.added + changes.body.added,
+                "removed": changes.title.removed + changes.body.removed,
+                "changed": changes.title.changed or changes.body.changed,
+            }
+        latest = found.versions[-1] if found.versions else None
+    except NotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    return render(
+        request,
+        "article.html",
+        {
+            "title": detail.title,
+            "article": detail,
+            "diff": diff,
+            "pair": pair,
+            "latest": latest,
+        },
+    )
+
+
+@router.get("/stories", response_class=HTMLResponse)
+def stories_page(request: Request, store: StoreDep, watch: str = "") -> HTMLResponse:
+    """Stories, first seen first (as `monitor stories`), each with its outlets in the order they reported it."""
+    rows = list_stories(store, watch or None, STORY_LIMIT)
+    return render(request, "stories.html", {"title": "Stories", "stories": rows, "watch": watch})
+
+
+@router.get("/stories/{story_id}", response_class=HTMLResponse)
+def story_page(request: Request, store: StoreDep, story_id: int) -> HTMLResponse:
+    try:
+        story = story_detail(store, story_id)
+    except NotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    return render(request, "story.html", {"title": story.title, "story": story})
+
+
+@router.get("/sources", response_class=HTMLResponse)
+def sources_page(request: Request, store: StoreDep) -> HTMLResponse:
+    """Each source's health."""
+    watches = [w.name for w in web_state(request).settings.watches]
+    return render(
+        request, "sources.html", {"title": "Sources", "sources": source_rows(store), "watches": watches}
+    )

@@ -1,0 +1,124 @@
+"""`monitor serve`: the read-only API, Atom feeds and pages; serve_http() also serves them from the daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Iterator
+
+import click
+import uvicorn
+from fastapi import FastAPI
+
+from monitor.cliutil import handles_errors, open_from
+from monitor.errors import MonitorError
+from monitor.web import create_app
+
+log = logging.getLogger("monitor.web")
+TOKEN_ENV = "MONITOR_API_TOKEN"
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers: whoever runs it decides when it stops."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind the listening socket first, so a taken port or bad host is one clear error, not a log dump."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise MonitorError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    family, kind, proto, _name, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise MonitorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.setblocking(False)
+    return sock
+
+
+async def serve_http(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None:
+    """Serve `app` on host:port until `stop` is set, then finish the requests in flight and return.
+
+    Installs no signal handlers (the daemon owns them). Raises MonitorError if it cannot listen.
+    """
+    sock = listen(host, port)
+    config = uvicorn.Config(
+        app,
+        log_config=None,  # uvicorn's loggers go through the process's logging setup
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=10,
+    )
+    server = _Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]), name="http")
+    stopping = asyncio.create_task(stop.wait(), name="http-stop")
+    try:
+        host_bound, port_bound = sock.getsockname()[:2]
+        shown = host_bound if sock.family == socket.AF_INET else f"[{host_bound}]"
+        log.info("serving http://%s:%d/ (API at /api/v1, docs at /docs)", shown, port_bound)
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        server.should_exit = True
+        await serving
+        if not stop.is_set():
+            raise MonitorError(f"the HTTP server on {host}:{port} stopped unexpectedly")
+    finally:
+        stopping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stopping
+        if not serving.done():
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+        sock.close()
+
+
+async def _serve_until_signal(app: FastAPI, host: str, port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await serve_http(app, host, port, stop)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port.")
+@click.option(
+    "--token",
+    envvar=TOKEN_ENV,
+    show_envvar=True,
+    help="Require this bearer token for everything but /healthz (browsers: open /?token=TOKEN once).",
+)
+@click.pass_context
+@handles_errors
+def serve(ctx: click.Context, host: str, port: int, token: str | None) -> None:
+    """Serve the read-only JSON API (/api/v1, /docs), Atom feeds and web pages until SIGTERM or Ctrl-C."""
+    with open_from(ctx, migrate=False) as app:
+        web = create_app(app.store, app.settings, token=token or None, health=None)
+        if token:
+            log.info("a bearer token is required for everything but /healthz")
+        asyncio.run(_serve_until_signal(web, host, port))
+
+
+def register(group: click.Group) -> None:
+    group.add_command(serve)
+
+
+__all__ = ["TOKEN_ENV", "register", "serve", "serve_http"]
