@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,24 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.feedserver import FeedServer  # noqa: E402
-from tests.fixtures.feeds import filler_items, mt_rss  # noqa: E402
+from tests.fixtures.feeds import _WORDS, filler_items, mt_rss  # noqa: E402
 
 CONCURRENCY = 32
+WATCHES = int(os.environ.get("BENCH_WATCHES", "100"))  # -1: no watch step at all (the issue-2 figures)
+
+
+def bench_watches(n: int) -> list[str]:
+    """Watch queries over the feeds' vocabulary: words, phrases, AND, OR, prefixes."""
+    rng = random.Random(7)
+    words = sorted(set(_WORDS))
+    shapes = [
+        lambda: rng.choice(words),
+        lambda: f'"{rng.choice(words)} {rng.choice(words)}"',
+        lambda: f"{rng.choice(words)} AND {rng.choice(words)}",
+        lambda: f"{rng.choice(words)} OR {rng.choice(words)}",
+        lambda: f"{rng.choice(words)[:4]}*",
+    ]
+    return [shapes[i % len(shapes)]() for i in range(max(0, n))]
 
 
 def build_feeds(n: int) -> dict[str, bytes]:
@@ -134,6 +150,7 @@ def run_project(base: str, paths: list[str], workers: int) -> list[dict[str, Any
     from monitor.service import Service, ServiceOptions, make_fetcher
     from monitor.store.db import make_engine, upgrade
     from monitor.store.repo import Store
+    from monitor.watching import WatchStep
 
     tmp = tempfile.mkdtemp(prefix="bench-poll-")
     engine = make_engine(f"sqlite:///{tmp}/bench.db")
@@ -142,6 +159,7 @@ def run_project(base: str, paths: list[str], workers: int) -> list[dict[str, Any
     config = {
         "defaults": {"concurrency": CONCURRENCY, "per_host": CONCURRENCY, "timeout": "60s"},
         "sources": [{"name": f"feed-{i}", "feed": base + p} for i, p in enumerate(paths)],
+        "watches": [{"name": f"w{i}", "query": q} for i, q in enumerate(bench_watches(WATCHES))],
     }
     settings = parse_settings(yaml.safe_dump(config), "bench", env={})
     out = []
@@ -155,6 +173,10 @@ def run_project(base: str, paths: list[str], workers: int) -> list[dict[str, Any
 
     async def main() -> None:
         service = Service(settings, store, make_fetcher(settings), ServiceOptions(parse_workers=workers))
+        if WATCHES >= 0:  # as the daemon runs: stories, watches and alerts in every store transaction
+            step = WatchStep(settings)
+            step.load(store, datetime.now(UTC))
+            service.after_store.append(step)
         await service.sync_sources()
         # Warm the parse workers (process start-up is not polling cost).
         loop = asyncio.get_running_loop()

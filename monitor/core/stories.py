@@ -41,6 +41,7 @@ NAME_WEIGHT = 1.5  # capitalised inside a sentence: names of people, places, bod
 PRIOR_DOCUMENTS = 20  # smoothing of the idf while the index is small (cold start)
 CANDIDATE_KEYS = 16  # the rarest terms of an article that look up candidates
 MAX_CANDIDATES = 64  # candidate articles per assignment, most shared key weight first
+MAX_POSTINGS = 1000  # a term in more indexed articles than this is too common to look candidates up by
 STORY_LINK = 3  # a story scores the mean of its best 3 member scores (all of them if it has fewer)
 MAX_MEMBERS_SCORED = 32  # members of a candidate story scored, nearest in time first
 
@@ -660,6 +661,27 @@ def _vector(terms: Iterable[tuple[str, float]], df: Mapping[str, int], documents
     return _Vector(weights, math.sqrt(sum(w * w for w in weights.values())))
 
 
+class _IdfCache:
+    """The idf of each term computed once per assignment, however many vectors use it."""
+
+    __slots__ = ("_df", "_documents", "_idf")
+
+    def __init__(self, df: Mapping[str, int], documents: int) -> None:
+        self._df = df
+        self._documents = documents
+        self._idf: dict[str, float] = {}
+
+    def vector(self, terms: Iterable[tuple[str, float]]) -> _Vector:
+        cache, df, documents = self._idf, self._df, self._documents
+        weights = {}
+        for term, w in terms:
+            idf = cache.get(term)
+            if idf is None:
+                idf = cache[term] = _idf(df.get(term, 0), documents)
+            weights[term] = w * idf
+        return _Vector(weights, math.sqrt(sum(w * w for w in weights.values())))
+
+
 def _cosine(a: _Vector, b: _Vector) -> float:
     if a.norm == 0.0 or b.norm == 0.0:
         return 0.0
@@ -763,7 +785,8 @@ class StoryIndex:
         """The best story whose top STORY_LINK member scores average at least the threshold, else new."""
         f = features(article) if isinstance(article, StoryDoc) else article
         documents = len(self._entries)
-        query = _vector(f.terms, self._df, documents)
+        idf = _IdfCache(self._df, documents)
+        query = idf.vector(f.terms)
         stories = sorted({self._entries[a].story_id for a in self._candidates(query) if a != f.article_id})
         best = StoryAssignment(None)
         for story_id in stories:
@@ -778,7 +801,7 @@ class StoryIndex:
                     break
                 other = self._entries[member].features
                 factor = time_factor(f.published, other.published)
-                cosine = _cosine(query, _vector(other.terms, self._df, documents))
+                cosine = _cosine(query, idf.vector(other.terms))
                 scored.append((cosine * factor, -member))
             if not scored:
                 continue
@@ -797,8 +820,9 @@ class StoryIndex:
 
     def _candidates(self, query: _Vector) -> set[int]:
         """Indexed articles sharing the query's heaviest terms, most shared weight first."""
+        postings = self._postings
         keys = sorted(
-            (term for term in query.weights if term in self._postings),
+            (term for term in query.weights if 0 < len(postings.get(term, ())) <= MAX_POSTINGS),
             key=lambda term: (-query.weights[term], term),
         )[:CANDIDATE_KEYS]
         overlap: dict[int, float] = {}
