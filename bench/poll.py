@@ -40,17 +40,21 @@ WATCHES = int(os.environ.get("BENCH_WATCHES", "100"))  # -1: no watch step at al
 
 
 def bench_watches(n: int) -> list[str]:
-    """Watch queries over the feeds' vocabulary: words, phrases, AND, OR, prefixes."""
+    """Watch queries shaped like users': names and places the feeds never mention (most watches match
+    nothing most of the time), and two-word phrases of the feeds' words (each in about 0.5% of items)."""
     rng = random.Random(7)
     words = sorted(set(_WORDS))
-    shapes = [
-        lambda: rng.choice(words),
-        lambda: f'"{rng.choice(words)} {rng.choice(words)}"',
-        lambda: f"{rng.choice(words)} AND {rng.choice(words)}",
-        lambda: f"{rng.choice(words)} OR {rng.choice(words)}",
-        lambda: f"{rng.choice(words)[:4]}*",
+    names = [
+        "".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou") for _ in range(3)) for _ in range(n)
     ]
-    return [shapes[i % len(shapes)]() for i in range(max(0, n))]
+    shapes = [
+        lambda i: names[i],
+        lambda i: f'"{names[i]} {rng.choice(words)}"',
+        lambda i: f"{names[i]} AND {rng.choice(words)}",
+        lambda i: f"{names[i]} OR {names[(i + 1) % n]}*",
+        lambda i: f'"{rng.choice(words)} {rng.choice(words)}"',
+    ]
+    return [shapes[i % len(shapes)](i) for i in range(max(0, n))]
 
 
 def build_feeds(n: int) -> dict[str, bytes]:

@@ -578,19 +578,45 @@ class StoryAssignment:
         return self.story_id is None
 
 
+_STEMS: dict[str, str] = {}
+_STEMS_MAX = 200_000  # news vocabulary repeats: remember stems, start over if it grows past this
+
+
 def _stem(word: str) -> str:
+    stem = _STEMS.get(word)
+    if stem is not None:
+        return stem
     if _CYRILLIC.search(word):
-        return str(_RUSSIAN.stemWord(word))
-    if word.isascii():
-        return str(_ENGLISH.stemWord(word))
-    return word
+        stem = str(_RUSSIAN.stemWord(word))
+    elif word.isascii():
+        stem = str(_ENGLISH.stemWord(word))
+    else:
+        stem = word
+    if len(_STEMS) >= _STEMS_MAX:
+        _STEMS.clear()
+    _STEMS[word] = stem
+    return stem
 
 
+_TYPOGRAPHY = str.maketrans(
+    {
+        "’": "'",
+        "‘": "'",
+        "“": '"',
+        "”": '"',
+        "—": ";",
+        "–": ";",
+        "\u00a0": " ",
+    }  # dashes still break sentences
+)
 _KEEP_BREVE = re.compile("(?<=[иуИУ])\u0306")
 
 
 def _fold(text: str) -> str:
     """NFKC, accents dropped (Sánchez = Sanchez, ё = е; й kept), typographic apostrophes made plain."""
+    text = text.translate(_TYPOGRAPHY)
+    if text.isascii():  # most English text, once its quotes and dashes are plain: nothing to fold
+        return text
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text))
     kept = _KEEP_BREVE.sub("\0", decomposed)  # й and ў are letters of their own, not accented и and у
     stripped = "".join(c for c in kept if not unicodedata.combining(c))
