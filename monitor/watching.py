@@ -32,7 +32,27 @@ story_watches = cast(sa.Table, StoryWatch.__table__)
 alerts = cast(sa.Table, Alert.__table__)
 
 STORY_WINDOW = timedelta(days=3)
+
+# Statements built once: the watch step runs for every stored version.
+_BUMP_STORY = (
+    stories.update()
+    .where(stories.c.id == sa.bindparam("b_id"))
+    .values(article_count=stories.c.article_count + 1, last_seen=sa.bindparam("b_now"))
+)
+_MARK_FLAGGED = matches.update().where(matches.c.id == sa.bindparam("b_id")).values(flagged=True)
+_NEW_STORY = stories.insert().returning(stories.c.id)
+_SET_STORY = (
+    articles.update().where(articles.c.id == sa.bindparam("b_id")).values(story_id=sa.bindparam("b_story"))
+)
 PRUNE_EVERY = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """The dialect's INSERT ... ON CONFLICT DO NOTHING RETURNING statements, built once."""
+
+    match: Any
+    flag: Any
 
 
 def watch_specs(settings: Settings) -> list[WatchSpec]:
@@ -68,6 +88,7 @@ class WatchStep:
         self.index = StoryIndex()
         self._loaded = False
         self._pruned_at: datetime | None = None
+        self._prepared: dict[str, _Statements] = {}
         self._added: deque[tuple[datetime, int]] = deque()  # (first seen, article id), oldest first
 
     def load(self, store: Store, now: datetime) -> int:
@@ -178,22 +199,28 @@ class WatchStep:
         found = self.index.assign(feats)
         story_id = found.story_id
         if story_id is not None:
-            updated = conn.execute(
-                stories.update()
-                .where(stories.c.id == story_id)
-                .values(article_count=stories.c.article_count + 1, last_seen=now)
-            ).rowcount
+            updated = conn.execute(_BUMP_STORY, {"b_id": story_id, "b_now": now}).rowcount
             if not updated:  # the index remembered a story whose transaction rolled back
                 story_id = None
         if story_id is None:
             story_id = conn.execute(
-                stories.insert()
-                .values(title=text.title, first_seen=now, last_seen=now, article_count=1)
-                .returning(stories.c.id)
+                _NEW_STORY, {"title": text.title, "first_seen": now, "last_seen": now, "article_count": 1}
             ).scalar_one()
-        conn.execute(articles.update().where(articles.c.id == text.article_id).values(story_id=story_id))
+        conn.execute(_SET_STORY, {"b_id": text.article_id, "b_story": story_id})
         self._index(feats, story_id, now)
         return int(story_id)
+
+    def _statements(self, conn: Connection) -> _Statements:
+        dialect = conn.dialect.name
+        found = self._prepared.get(dialect)
+        if found is None:
+            found = self._prepared[dialect] = _Statements(
+                match=insert_ignoring(conn, matches, ["watch", "version_id"]).returning(matches.c.id),
+                flag=insert_ignoring(conn, story_watches, ["story_id", "watch"]).returning(
+                    story_watches.c.story_id
+                ),
+            )
+        return found
 
     def _record(
         self,
@@ -206,30 +233,28 @@ class WatchStep:
         kind: str,
         now: datetime,
     ) -> None:
+        statements = self._statements(conn)
         match_id = conn.execute(
-            insert_ignoring(conn, matches, ["watch", "version_id"])
-            .values(
-                watch=watch,
-                article_id=text.article_id,
-                version_id=text.version_id,
-                story_id=story_id,
-                terms=terms,
-                snippet=snippet,
-                flagged=False,
-                created_at=now,
-            )
-            .returning(matches.c.id)
+            statements.match,
+            {
+                "watch": watch,
+                "article_id": text.article_id,
+                "version_id": text.version_id,
+                "story_id": story_id,
+                "terms": terms,
+                "snippet": snippet,
+                "flagged": False,
+                "created_at": now,
+            },
         ).scalar_one_or_none()
         if match_id is None:
             return  # this version was matched already (a rerun)
         flagged = conn.execute(
-            insert_ignoring(conn, story_watches, ["story_id", "watch"])
-            .values(story_id=story_id, watch=watch, match_id=match_id, flagged_at=now)
-            .returning(story_watches.c.story_id)
+            statements.flag, {"story_id": story_id, "watch": watch, "match_id": match_id, "flagged_at": now}
         ).scalar_one_or_none()
         if flagged is None:
             return  # the story was flagged for this watch before: attached, no new alert
-        conn.execute(matches.update().where(matches.c.id == match_id).values(flagged=True))
+        conn.execute(_MARK_FLAGGED, {"b_id": match_id})
         event = "new_story" if kind in ("new", "enriched") else "new_version"
         rows = [
             {

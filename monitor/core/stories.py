@@ -40,10 +40,12 @@ TITLE_WEIGHT = 2.0  # a title word counts as two body occurrences
 NAME_WEIGHT = 1.5  # capitalised inside a sentence: names of people, places, bodies
 PRIOR_DOCUMENTS = 20  # smoothing of the idf while the index is small (cold start)
 CANDIDATE_KEYS = 16  # the rarest terms of an article that look up candidates
-MAX_CANDIDATES = 64  # candidate articles per assignment, most shared key weight first
+MAX_CANDIDATES = 24  # candidate articles per assignment, most shared key weight first
 MAX_POSTINGS = 1000  # a term in more indexed articles than this is too common to look candidates up by
 STORY_LINK = 3  # a story scores the mean of its best 3 member scores (all of them if it has fewer)
-MAX_MEMBERS_SCORED = 32  # members of a candidate story scored, nearest in time first
+EXACT_NORMS_UP_TO = 500  # below this many indexed articles every norm is computed afresh
+NORM_DRIFT = 0.05  # above it, a kept norm is recomputed once the index size moved by 5 %
+MAX_MEMBERS_SCORED = 8  # members of a candidate story scored, nearest in time first
 
 _ENGLISH_STOPWORDS = frozenset(
     [
@@ -697,6 +699,11 @@ class _IdfCache:
         self._documents = documents
         self._idf: dict[str, float] = {}
 
+    @property
+    def known(self) -> dict[str, float]:
+        """The idf of every term seen so far (at least the query's)."""
+        return self._idf
+
     def vector(self, terms: Iterable[tuple[str, float]]) -> _Vector:
         cache, df, documents = self._idf, self._df, self._documents
         weights = {}
@@ -734,6 +741,9 @@ def same_story(a: StoryFeatures, b: StoryFeatures, stats: TermStats) -> float:
 class _Entry:
     features: StoryFeatures
     story_id: int
+    weights: dict[str, float]  # the features' terms, for lookups
+    norm: float = -1.0  # of the idf-weighted vector, as of `norm_documents` indexed articles
+    norm_documents: int = 0
 
 
 class StoryIndex:
@@ -771,7 +781,7 @@ class StoryIndex:
         """Index an article as part of story_id (replacing an earlier entry for the same article)."""
         f = features(article) if isinstance(article, StoryDoc) else article
         self.remove(f.article_id)
-        self._entries[f.article_id] = _Entry(f, story_id)
+        self._entries[f.article_id] = _Entry(f, story_id, dict(f.terms))
         self._stories.setdefault(story_id, set()).add(f.article_id)
         for term, _ in f.terms:
             self._df[term] += 1
@@ -825,10 +835,10 @@ class StoryIndex:
             for gap, member in members[:MAX_MEMBERS_SCORED]:
                 if gap >= WINDOW:
                     break
-                other = self._entries[member].features
+                entry = self._entries[member]
+                other = entry.features
                 factor = time_factor(f.published, other.published)
-                cosine = _cosine(query, idf.vector(other.terms))
-                scored.append((cosine * factor, -member))
+                scored.append((self._cosine(query, idf, entry) * factor, -member))
             if not scored:
                 continue
             scored.sort(reverse=True)
@@ -837,6 +847,34 @@ class StoryIndex:
             if score >= self.threshold and score > best.score:
                 best = StoryAssignment(story_id, -top[0][1], score)
         return best
+
+    def _cosine(self, query: _Vector, idf: _IdfCache, entry: _Entry) -> float:
+        """Cosine of the query with an indexed article. Only shared terms enter the dot product (their
+        idf is in the query's cache); the article's norm is kept between assignments and recomputed once
+        the index has grown or shrunk by NORM_DRIFT (exact while the index is small)."""
+        documents = len(self._entries)
+        if (
+            entry.norm < 0
+            or documents <= EXACT_NORMS_UP_TO
+            or abs(documents - entry.norm_documents) > NORM_DRIFT * entry.norm_documents
+        ):
+            entry.norm = idf.vector(entry.features.terms).norm
+            entry.norm_documents = documents
+        if query.norm == 0.0 or entry.norm == 0.0:
+            return 0.0
+        idfs, small, large = idf.known, query.weights, entry.weights
+        dot = 0.0
+        if len(small) <= len(large):
+            for term, q in small.items():
+                other = large.get(term)
+                if other is not None:
+                    dot += other * idfs[term] * q
+        else:
+            for term, w in large.items():
+                mine = small.get(term)
+                if mine is not None:
+                    dot += w * idfs[term] * mine
+        return dot / (query.norm * entry.norm)
 
     def candidates(self, article: StoryDoc | StoryFeatures) -> list[int]:
         """Ids of the indexed articles assign() would consider for this article, ascending."""
