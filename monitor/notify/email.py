@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import ssl
 import time
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
+from typing import Any
 
 import aiosmtplib
 
@@ -94,6 +96,18 @@ def _classify(exc: Exception, settings: EmailChannel) -> DeliveryError:
     return DeliveryError(f"{where}: {type(exc).__name__}: {exc}", retryable=True, channel=settings.name)
 
 
+async def _closed(sock: Any, wait: float = 2.0) -> None:
+    """Let the connection finish closing: a TLS close needs a round trip with the server, and a caller
+    that stops its event loop right away would otherwise leave the socket behind."""
+    if sock is None:
+        return
+    step = 0.005
+    for _ in range(int(wait / step)):
+        if sock.fileno() == -1:
+            return
+        await asyncio.sleep(step)
+
+
 async def send_email(settings: EmailChannel, message: Message) -> DeliveryResult:
     """Send a rendered message to every recipient; DeliveryError when the server does not take it."""
     email = build_email(settings, message)
@@ -107,8 +121,10 @@ async def send_email(settings: EmailChannel, message: Message) -> DeliveryResult
         cert_bundle=settings.ca_file,
         timeout=settings.timeout.total_seconds(),
     )
+    sock: Any = None
     try:
         async with smtp:
+            sock = smtp.transport.get_extra_info("socket") if smtp.transport is not None else None
             if settings.username is not None and settings.password is not None:
                 await smtp.login(settings.username, settings.password.get_secret_value())
             refused, reply = await smtp.send_message(
@@ -118,6 +134,8 @@ async def send_email(settings: EmailChannel, message: Message) -> DeliveryResult
             )
     except (aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
         raise _classify(exc, settings) from exc
+    finally:
+        await _closed(sock)
     detail = reply.strip()
     if refused:
         # Some recipients took it: retrying would mail them twice, so report the rest and succeed.
