@@ -4,7 +4,7 @@ The archive: N versions (default 1,000,000) of ~N/3.3 articles across 12 sources
 article 1-5 versions (edits change a few words), titles of 6-12 words, summaries of 20-40, bodies of
 100-300, words drawn from a Zipf-distributed vocabulary of 30,000 made-up words (so some words are in
 most articles and some in a handful). Built with executemany (SQLite, the FTS triggers indexing as they
-would in production) or COPY (Postgres, the GIN index dropped during the load and made again after),
+would in production) or COPY (Postgres, the fts_* GIN indexes dropped during the load and made again after),
 cached as bench/out/search-N.db and the Postgres database bench_search_N, so reruns skip building.
 
 The queries: single words of five frequency bands (in ~50% of articles down to ~0.01%), two-word
@@ -12,7 +12,9 @@ phrases taken from the archive, prefixes, AND / OR / NOT, NEAR, title: scope, an
 date filter: each run through ``monitor.store.search.search`` (the engine, the matcher's check of each
 hit and its snippet), 20 hits a page, after a warm-up pass.
 
-    .venv/bin/python bench/search.py --versions 100000 --db both
+    .venv/bin/python bench/search.py --versions 100000 --db both [--sort relevance|newest]
+
+A cached Postgres database is reused only if it carries the BUILT comment of the current layout.
 """
 
 from __future__ import annotations
@@ -37,10 +39,13 @@ import sqlalchemy as sa  # noqa: E402
 
 from monitor.store.db import make_engine, upgrade  # noqa: E402
 from monitor.store.repo import Store  # noqa: E402
-from monitor.store.search import SearchQuery, search  # noqa: E402
+from monitor.store.search import SORTS, SearchQuery, Sort, search  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+BUILT = (
+    "bench complete: fts_document in the row, fts_titles_gin"  # a database built before that is built again
+)
 START = datetime(2024, 1, 1, tzinfo=UTC)
 SOURCES = [f"outlet-{i:02d}" for i in range(12)]
 VOCABULARY = 30_000
@@ -232,7 +237,7 @@ def build_postgres(versions: int) -> str:
                 marked = conn.execute(
                     "SELECT obj_description('article_versions'::regclass, 'pg_class')"
                 ).fetchone()
-            if marked and marked[0] == "bench complete":
+            if marked and marked[0] == BUILT:
                 return pg_url(versions)
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -242,7 +247,12 @@ def build_postgres(versions: int) -> str:
     c = corpus()
     started = time.perf_counter()
     with psycopg.connect(pg_url(versions)) as conn:
-        conn.execute("DROP INDEX fts_versions_gin")
+        indexes = conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'article_versions'"
+            " AND indexname LIKE 'fts%%'"
+        ).fetchall()
+        for index, _ in indexes:
+            conn.execute(f"DROP INDEX {index}")  # made again after the load, which is faster
         conn.execute(
             "INSERT INTO sources (id, name, kind, config_url, url, enabled, in_config, tags, next_check_at,"
             " consecutive_errors, created_at) SELECT i, 'outlet-' || lpad((i - 1)::text, 2, '0'), 'feed', 'u', 'u',"
@@ -269,11 +279,12 @@ def build_postgres(versions: int) -> str:
         _copy_pg(conn, a_buf, v_buf)
         _progress("postgres", done, versions, started)
         conn.execute("SET maintenance_work_mem = '1GB'")
-        conn.execute("CREATE INDEX fts_versions_gin ON article_versions USING gin (fts_document)")
+        for _, definition in indexes:
+            conn.execute(definition)
         conn.execute(
             "SELECT setval(pg_get_serial_sequence('articles', 'id'), (SELECT max(id) FROM articles))"
         )
-        conn.execute("COMMENT ON TABLE article_versions IS 'bench complete'")
+        conn.execute(f"COMMENT ON TABLE article_versions IS '{BUILT}'")
         conn.commit()
     with psycopg.connect(pg_url(versions), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
@@ -299,7 +310,7 @@ def _copy_pg(conn: psycopg.Connection[Any], a_buf: io.StringIO, v_buf: io.String
         buf.truncate()
 
 
-def queries(count: int = 200, seed: int = 11) -> list[tuple[str, SearchQuery]]:
+def queries(count: int = 200, seed: int = 11, sort: Sort = "relevance") -> list[tuple[str, SearchQuery]]:
     """(kind, query) pairs: words of each frequency band, phrases, prefixes, booleans, scopes, filters."""
     c = corpus()
     rng = random.Random(seed)
@@ -337,39 +348,43 @@ def queries(count: int = 200, seed: int = 11) -> list[tuple[str, SearchQuery]]:
     for i in range(count):
         kind, make = makers[i % len(makers)]
         text = make()
-        query = SearchQuery(text)
+        query = SearchQuery(text, sort=sort)
         if kind == "source":
-            query = SearchQuery(text, sources=(rng.choice(SOURCES),))
+            query = SearchQuery(text, sources=(rng.choice(SOURCES),), sort=sort)
         elif kind == "dates":
             since = START + timedelta(days=rng.randrange(300))
-            query = SearchQuery(text, since=since, until=since + timedelta(days=30))
+            query = SearchQuery(text, since=since, until=since + timedelta(days=30), sort=sort)
         found.append((kind, query))
     return found
 
 
-def measure(name: str, url: str) -> None:
+def measure(name: str, url: str, sort: Sort) -> None:
     engine = make_engine(url)
     store = Store(engine)
-    plan = queries()
+    plan = queries(sort=sort)
     for _, query in plan[:20]:
         search(store, query)
-    timings: list[tuple[str, float, int]] = []
+    timings: list[tuple[str, float, int, bool]] = []
     for kind, query in plan:
         started = time.perf_counter()
         page = search(store, query)
-        timings.append((kind, (time.perf_counter() - started) * 1000, page.total))
+        timings.append((kind, (time.perf_counter() - started) * 1000, page.total, page.total_capped))
     engine.dispose()
-    ms = sorted(t for _, t, _ in timings)
+    ms = sorted(t for _, t, _, _ in timings)
     print(
-        f"\n{name}: {len(ms)} queries  p50 {_pct(ms, 50):.1f} ms  p95 {_pct(ms, 95):.1f} ms  max {ms[-1]:.1f} ms"
+        f"\n{name} ({sort}): {len(ms)} queries  p50 {_pct(ms, 50):.1f} ms  p95 {_pct(ms, 95):.1f} ms"
+        f"  max {ms[-1]:.1f} ms  (target: p95 under 100 ms)"
     )
-    print(f"  {'kind':<12} {'n':>3} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'median total':>13}")
-    for kind in dict.fromkeys(k for k, _, _ in timings):
-        mine = sorted(t for k, t, _ in timings if k == kind)
-        totals = sorted(n for k, _, n in timings if k == kind)
+    print(
+        f"  {'kind':<12} {'n':>3} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'median total':>13} {'capped':>7}"
+    )
+    for kind in dict.fromkeys(k for k, _, _, _ in timings):
+        mine = sorted(t for k, t, _, _ in timings if k == kind)
+        totals = sorted(n for k, _, n, _ in timings if k == kind)
+        capped = sum(c for k, _, _, c in timings if k == kind)
         print(
             f"  {kind:<12} {len(mine):>3} {_pct(mine, 50):>8.1f} {_pct(mine, 95):>8.1f} {mine[-1]:>8.1f}"
-            f" {statistics.median(totals):>13,.0f}"
+            f" {statistics.median(totals):>13,.0f} {capped:>7}"
         )
 
 
@@ -383,15 +398,16 @@ def main() -> None:
     )
     parser.add_argument("--versions", type=int, default=1_000_000)
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--sort", choices=SORTS, default="relevance")
     args = parser.parse_args()
     if args.db in ("sqlite", "both"):
         url = build_sqlite(args.versions)
         with sa.create_engine(url).connect() as conn:
             count = conn.exec_driver_sql("SELECT count(*) FROM article_versions").scalar()
         print(f"sqlite: {count:,} versions")
-        measure("sqlite", url)
+        measure("sqlite", url, args.sort)
     if args.db in ("postgres", "both"):
-        measure("postgres", build_postgres(args.versions))
+        measure("postgres", build_postgres(args.versions), args.sort)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import click
 from monitor.cliutil import format_option, handles_errors, open_from
 from monitor.errors import MonitorError
 from monitor.output import emit, plain
-from monitor.store.search import SORTS, SearchHit, SearchQuery, export_rows, search
+from monitor.store.search import RELEVANCE_WINDOW, SORTS, SearchHit, SearchQuery, export_rows, search
 
 
 class UsageError(MonitorError):
@@ -60,8 +60,8 @@ def _marked(hit: SearchHit) -> str:
     type=click.Choice(SORTS),
     default="relevance",
     show_default=True,
-    help="relevance: the newest 2,000 matching versions best first, then older ones newest first;"
-    " newest: newest first.",
+    help=f"relevance: the articles of the newest {RELEVANCE_WINDOW:,} matching versions best first, then"
+    " older ones newest first; newest: newest first.",
 )
 @format_option
 @click.pass_context
@@ -82,8 +82,8 @@ def search_command(
     """Search titles and texts of every version with the watch query language; one hit per article.
 
     Hits are ranked best first (or newest first with --sort newest), with a snippet around the words
-    found; the line on stderr says how many articles match (counted up to 10,000) and where the next page
-    starts (--offset).
+    found; the line on stderr says how many articles match (counted up to 1,000: "1000+" beyond) and
+    where the next page starts (--offset).
     """
     request = SearchQuery(
         text=query,

@@ -299,6 +299,12 @@ def test_the_total_is_counted_up_to_a_cap(
         assert [h.article_id for h in page.hits] == [
             h.article_id for h in search(store, SearchQuery("said OR government", limit=2, sort=sort)).hits
         ]
+    # Counting reads at most COUNT_VISITS matching versions: past that, the total is a lower bound.
+    monkeypatch.setattr(search_module, "COUNT_CAP", 1000)
+    monkeypatch.setattr(search_module, "FIRST_CHUNK", 2)
+    monkeypatch.setattr(search_module, "COUNT_VISITS", 4)
+    page = search(store, SearchQuery("said OR government", limit=2, sort="newest"))
+    assert page.next_offset == 2 and page.total_capped and 2 <= page.total < full.total
     korea = search(store, SearchQuery("korea"))
     assert (korea.total, korea.total_capped) == (2, False)
     monkeypatch.setattr(search_module, "RELEVANCE_WINDOW", 1)
@@ -425,6 +431,13 @@ def test_cli_search_and_export(store: Store, server: LoopbackServer, db_url: str
     )
     assert done.returncode == 0 and len(done.stdout.splitlines()) == 3
     assert "next page: --offset 3" in done.stderr
+
+    done = monitor(
+        ["search", "said", "--sort", "newest", "--format", "json", "--limit", "1000"], config, db_url
+    )
+    assert done.returncode == 0, done.stderr
+    ids = [hit["version_id"] for hit in json.loads(done.stdout)]
+    assert len(ids) > 3 and ids == sorted(ids, reverse=True)
 
     done = monitor(["search", "said", "--until", "2024-10-18"], config, db_url)
     assert done.returncode == 0 and "said" in done.stdout

@@ -5,25 +5,56 @@ How a search runs:
 1. The query is parsed as a watch query (``monitor.core.query``); a bad one raises QueryError with its
    column.
 2. The AST is translated for the engine: FTS5 MATCH syntax, or a Postgres tsquery (``&``, ``|``, ``!``,
-   ``<->`` for phrases, ``:*`` for prefixes, weights ``A``/``B`` for ``title:``/``body:``). The translation
-   may only be *looser* than the query, never stricter: what the engine cannot say is left out (``NEAR`` on
-   Postgres becomes AND; a ``NOT`` of something inexact, ``tag:`` conditions inside the text query are
-   dropped). ``source:`` conditions at the top level become SQL filters on the source.
-3. The engine returns candidate articles, one per article (its newest matching version, which is what a
-   reader wants to see; the article ranks by its best-ranked matching version), ranked by bm25 (SQLite, title weighted 5, summary 2, body 1; ``rank`` is minus bm25 so higher is
-   better on both) or ts_rank_cd (Postgres), with the total count, a page at a time.
-4. Every candidate is checked with the real watch matcher (``compile_watches``/``MatchDoc``, the text
-   alerts are made from); one that fails is replaced by the newest other version of the article that
-   passes, or dropped. So both engines return exactly what a watch with this query would match, and the
-   matcher's snippet (about 200 characters around the terms, with highlight spans) comes with each hit.
+   ``<->`` for phrases, ``:*`` for prefixes, weights ``A``/``B`` for ``title:``/``body:``, and ``NEAR/n``
+   of two words as every distance ``a <1> b | ... | b <n> a`` up to n = PG_MAX_NEAR). The translation may
+   only be *looser* than the query, never stricter: what the engine cannot say is left out (other ``NEAR``
+   on Postgres becomes AND; a ``NOT`` of something inexact, ``tag:`` conditions inside the text query are
+   dropped). ``source:`` conditions at the top level become SQL filters on the source. On Postgres, top-level
+   ``title:`` terms are also asked of the titles' own GIN index (``fts_titles_gin``).
+3. The engine reads its matches newest first, a bounded number of versions per step, and only then applies
+   the filters (source, dates, watch, story): a step costs the same however selective the filters are, and
+   a frequent word stops early. SQLite: FTS5 in descending rowid order. Postgres: down the primary key,
+   testing each version (cheap when many match), or the GIN index's matches sorted by id (cheap when few
+   do), chosen from the planner's estimate of the matches (the planner itself takes the test as free).
+   Each article is one candidate, with its newest matching version (what a reader wants to see).
+   - ``sort="relevance"`` (the default): the articles of the newest RELEVANCE_WINDOW (1,000) matching
+     versions, best first by the rank of that version, then every older matching article newest first.
+     When fewer versions match, that is plain relevance over all of them. The rank is bm25 on SQLite
+     (title weighted 5, summary 2, body 1; ``rank`` is minus bm25 so higher is better) and ts_rank_cd on
+     Postgres. FTS5's bm25 reads *every* match for its IDF (50 ms for a word in every article, 300 ms for
+     a phrase of two common words, at 1M versions), so when the window is full SQLite ranks it by whether
+     the title matches (title weighs most in bm25 too), newest first within that.
+   - ``sort="newest"``: articles by their newest matching version, newest first (the cheapest).
+   Hits outside the ranked window carry rank 0.
+4. Every candidate of the page is checked with the real watch matcher (``compile_watches``/``MatchDoc``,
+   the text alerts are made from); one that fails is replaced by the newest other version of the article
+   that passes, or dropped. So both engines return exactly what a watch with this query would match, and
+   the matcher's snippet (about 200 characters around the terms, with highlight spans) comes with each
+   hit. Only the page's candidates are checked (twice as many at a time when the translation is inexact,
+   at most MAX_EXAMINED a call), plus one candidate of look-ahead for ``next_offset``.
 
 Paging: ``offset`` counts engine candidates, not hits, and ``next_offset`` is where the next page starts
-(None at the end), so pages never overlap. ``total`` is the engine's count of candidate articles: exact
-when the translation is exact, else an upper bound (see ``_Expr.exact``). Known engine differences the
-matcher cannot undo (it can only remove candidates): a phrase or NEAR that spans the end of a summary and
-the start of the body; words whose folding differs between engine and matcher (``ß`` against ``ss`` on
-SQLite, accents on a Postgres without the unaccent extension); Chinese and Japanese text, which the
-engines take as runs of characters where the matcher takes single characters.
+(None at the end), so pages never overlap. ``total`` is the number of candidate articles counted up to
+COUNT_CAP (1,000) while reading at most COUNT_VISITS (1,000) matching versions; ``total_capped`` says
+there are more than ``total`` (a lower bound then). Candidates are exact when the translation is exact,
+else an upper bound of the hits (see ``_Expr.exact``).
+
+Why (bench/search.py, 1,000,000 versions): an exact count, or ranking every match, of a word in a third
+of the archive reads a third of the archive on every search; the window, the newest-first walk and the
+capped count bound that work. What stays expensive: on Postgres, reading heap pages for words in a few
+percent of versions (the walk tests about 1,000/density versions, the GIN sort fetches every match), so
+such searches depend on the archive being in memory; on SQLite, prefixes of one or two letters (FTS5
+merges every term with that prefix). The tsvector is stored in the row (migration 0004) since reading it
+from TOAST tripled the cost of each test.
+
+Known engine differences the matcher cannot undo (it can only remove candidates): a phrase or NEAR that
+spans the end of a summary and the start of the body; words whose folding differs between engine and
+matcher (``ß`` against ``ss`` on SQLite, accents on a Postgres without the unaccent extension); Chinese and
+Japanese text, which the engines take as runs of characters where the matcher takes single characters;
+phrases and NEAR past the 16,383rd word of a text on Postgres (tsvector positions stop there).
+
+SQLite reads the file through a memory map (``PRAGMA mmap_size`` on the search connection): the walk's
+row lookups then cost about 1 us instead of a system call each.
 
 Every schema object of the search index is named ``fts_*``; ``include_name`` keeps them out of
 schema comparisons against the models.
@@ -31,10 +62,11 @@ schema comparisons against the models.
 
 from __future__ import annotations
 
+import json
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -51,10 +83,17 @@ __all__ = ["SORTS", "SearchHit", "SearchPage", "SearchQuery", "Sort", "export_ro
 FTS_PREFIX = "fts_"
 BM25_WEIGHTS = (5.0, 1.0, 2.0)  # title, body, summary: the column order of fts_versions
 MAX_EXAMINED = 500  # candidates checked per call at most, when the matcher rejects many
-RELEVANCE_WINDOW = 2_000  # the newest matching versions ranked by relevance; older ones follow newest first
-COUNT_CAP = 10_000  # articles counted at most; beyond it the total is COUNT_CAP with total_capped set
+RELEVANCE_WINDOW = 1_000  # the newest matching versions ranked by relevance; older ones follow newest first
+COUNT_CAP = 1_000  # articles counted at most; beyond it the total is COUNT_CAP with total_capped set
+COUNT_VISITS = 1_000  # matching versions read at most to count them (else the total is a lower bound)
 FIRST_CHUNK, MAX_CHUNK = 64, 4_096  # versions read at a time when walking newest first (growing)
+PG_MAX_NEAR = 20  # NEAR/n up to this n becomes the tsquery of every distance; beyond it, AND
+# The expression fts_titles_gin indexes (migration 0004).
+PG_TITLE_VECTOR = "to_tsvector('simple'::regconfig, fts_fold(v.title))"
+PG_SORT_COST = 2  # Postgres: cost of sorting a match the GIN index finds, against testing a version
+PG_TSQUERY = "to_tsquery('simple'::regconfig, fts_unaccent(:match))"
 SQLITE_MMAP_SIZE = 2**31  # bytes of the database file the search reads through a memory map
+_NO_ID = 2**62  # "before" for a walk from the newest version
 
 Sort = Literal["relevance", "newest"]
 SORTS: tuple[Sort, ...] = ("relevance", "newest")
@@ -207,6 +246,20 @@ class _Translator:
             expr = f"NEAR({a.text} {b.text}, {node.distance - 1})"
             columns = {"title": "{title} : ", "body": "{body summary} : ", None: ""}[left[1]]
             return _Expr(columns + expr, a.exact and b.exact)
+        if (
+            self.engine == "postgresql"
+            and isinstance(left[0], Word | Phrase)
+            and isinstance(right[0], Word | Phrase)
+            and left[1] == right[1]
+            and len(_surface_tokens(left[0].text)[0]) == len(_surface_tokens(right[0].text)[0]) == 1
+            and node.distance <= PG_MAX_NEAR
+        ):
+            # "Within n words, either order" as every distance: a <1> b | ... | b <n> a. Still checked by
+            # the matcher (positions stop at 16,383 in a tsvector; a title and body are one position list).
+            a, b = self.term(left[0], left[1]), self.term(right[0], right[1])
+            pairs = [(a.text, b.text), (b.text, a.text)]
+            near = " | ".join(f"{x} <{d}> {y}" for x, y in pairs for d in range(1, node.distance + 1))
+            return _Expr(f"({near})", False)
         # Postgres has no "within n words" operator, nor FTS5 for OR groups: both sides, then the matcher.
         parts = [self.node(node.left, scope), self.node(node.right, scope)]
         known = [p for p in parts if p is not None]
@@ -231,6 +284,8 @@ class _Plan:
     expr: _Expr | None
     source_ids: frozenset[int] | None
     exact: bool
+    title: str | None = None  # Postgres: a tsquery the title must match (implied by expr), for its index
+    title_only: bool = False  # the title tsquery is the whole text condition
 
 
 def _source_values(node: Node) -> list[tuple[str, bool]] | None:
@@ -288,7 +343,14 @@ def _plan(conn: Connection, engine: Engine, tree: Node, wanted: Sequence[str]) -
     elif text_parts:
         expr = translator.conjunction(text_parts, None)
     exact = (expr is not None and expr.exact) or (not text_parts and expr is None)
-    return _Plan(expr, None if allowed is None else frozenset(allowed), exact)
+    title = [
+        translator.term(part.item, None).text
+        for part in text_parts
+        if isinstance(part, Field) and part.name == "title" and isinstance(part.item, Word | Phrase)
+    ]
+    title_query = " & ".join(title) if engine == "postgresql" and title and expr is not None else None
+    only = title_query is not None and len(title) == len(text_parts)
+    return _Plan(expr, None if allowed is None else frozenset(allowed), exact, title_query, only)
 
 
 # --- running it -------------------------------------------------------------------------------------------
@@ -305,7 +367,7 @@ class _Candidate:
 class _Row:
     id: int
     article_id: int
-    score: float
+    keep: bool  # within the query's filters
 
 
 def _filters(
@@ -337,115 +399,241 @@ def _filters(
     return "".join(f" AND {c}" for c in clauses), binds
 
 
+@dataclass(frozen=True)
+class _Slice:
+    """One step of the walk: matching versions read, newest first, and whether none older is left."""
+
+    rows: list[_Row]
+    done: bool
+
+
 class _Versions:
-    """The engine's side: the versions matching the translated query and the filters, newest first."""
+    """The engine's side: the versions matching the translated query, newest first, a slice at a time.
+
+    Each step reads a bounded number of matching versions from the engine's index (newest first, so the
+    engine stops at the LIMIT) and only then applies the filters, so the work per step does not depend on
+    how selective the filters are; ``keep`` on each row says whether it is within them.
+    """
 
     def __init__(self, conn: Connection, engine: Engine, query: SearchQuery, plan: _Plan) -> None:
         self.conn = conn
+        self.engine = engine
+        self.plan = plan
         self.params: dict[str, Any] = {}
         where, self.binds = _filters(query, plan, self.params)
-        joined = "JOIN articles a ON a.id = v.article_id"
-        if plan.expr is None:
-            # No text condition the engine can use: every version within the filters, the matcher decides.
-            self.walk_sql = (
-                f"SELECT v.id AS id, v.article_id AS article_id, 0.0 AS score FROM article_versions v {joined}"
-                f" WHERE 1 = 1{{before}}{where} ORDER BY v.id DESC LIMIT :limit"
-            )
-            self.before = " AND v.id < :before"
-            self.count_sql = (
-                f"SELECT DISTINCT v.article_id FROM article_versions v {joined} WHERE 1 = 1{where}"
-            )
-            return
-        self.params["match"] = plan.expr.text
-        if engine == "sqlite":
-            w_title, w_body, w_summary = BM25_WEIGHTS
-            matching = (
-                f"FROM fts_versions JOIN article_versions v ON v.id = fts_versions.rowid {joined}"
-                f" WHERE fts_versions MATCH :match"
-            )
-            # FTS5 walks its index in descending rowid order and stops at the LIMIT.
-            self.walk_sql = (
-                "SELECT fts_versions.rowid AS id, v.article_id AS article_id,"
-                f" -bm25(fts_versions, {w_title}, {w_body}, {w_summary}) AS score"
-                f" {matching}{{before}}{where} ORDER BY fts_versions.rowid DESC LIMIT :limit"
-            )
-            self.before = " AND fts_versions.rowid < :before"
-            self.count_sql = f"SELECT DISTINCT v.article_id {matching}{where}"
-            return
-        tsquery = "to_tsquery('simple'::regconfig, fts_unaccent(:match))"
-        matching = f"FROM article_versions v {joined} WHERE v.fts_document @@ {tsquery}"
-        # The rank only for the rows the LIMIT keeps, outside the subquery.
-        self.walk_sql = (
-            f"SELECT s.id AS id, s.article_id AS article_id, ts_rank_cd(s.document, {tsquery}) AS score"
-            " FROM (SELECT v.id AS id, v.article_id AS article_id, v.fts_document AS document"
-            f" {matching}{{before}}{where} ORDER BY v.id DESC LIMIT :limit) s ORDER BY s.id DESC"
+        keep = f"CASE WHEN 1 = 1{where} THEN 1 ELSE 0 END AS keep"
+        # Over the versions table itself, the walk brings the columns the filters need along.
+        outer = (
+            f"SELECT v.id AS id, v.article_id AS article_id, {keep} FROM ({{inner}}) v"
+            " JOIN articles a ON a.id = v.article_id ORDER BY v.id DESC"
         )
-        self.before = " AND v.id < :before"
-        self.count_sql = f"SELECT DISTINCT v.article_id {matching}{where}"
+        columns = (
+            "SELECT v.id AS id, v.article_id AS article_id, v.published AS published, v.seen_at AS seen_at"
+        )
+        self.matching = ""  # Postgres: the text condition on v
+        if plan.expr is None:  # no text condition the engine can use: every version, the matcher decides
+            inner = f"{columns} FROM article_versions v WHERE v.id < :before ORDER BY v.id DESC LIMIT :limit"
+        elif engine == "sqlite":  # FTS5 walks its index in descending rowid order and stops at the LIMIT
+            self.params["match"] = plan.expr.text
+            outer = (
+                f"SELECT m.id AS id, v.article_id AS article_id, {keep} FROM ({{inner}}) m"
+                " JOIN article_versions v ON v.id = m.id JOIN articles a ON a.id = v.article_id"
+                " ORDER BY m.id DESC"
+            )
+            inner = (
+                "SELECT rowid AS id FROM fts_versions WHERE fts_versions MATCH :match AND rowid < :before"
+                " ORDER BY rowid DESC LIMIT :limit"
+            )
+        else:
+            self.params["match"] = plan.expr.text
+            self.matching = f"v.fts_document @@ {PG_TSQUERY}"
+            if plan.title is not None:  # implied by the query; lets the planner use the titles' index
+                self.params["title"] = plan.title
+                title = f"{PG_TITLE_VECTOR} @@ to_tsquery('simple'::regconfig, fts_unaccent(:title))"
+                # Only title terms: the titles' index says it all (a weight test reads the whole tsvector).
+                self.matching = title if plan.title_only else f"{self.matching} AND {title}"
+            inner = (
+                f"{columns} FROM article_versions v WHERE {self.matching}"
+                " AND v.id >= :low AND v.id < :before ORDER BY v.id DESC LIMIT :limit"
+            )
+        self.sql = outer.format(inner=inner)
+        self.stats: tuple[int, float] | None = None  # Postgres: the top id and the planner's match estimate
 
-    def _run(self, sql: str, params: dict[str, Any]) -> list[Any]:
-        statement = sa.text(sql).bindparams(*self.binds) if self.binds else sa.text(sql)
+    def _run(self, sql: str, params: dict[str, Any], binds: Sequence[sa.BindParameter[Any]]) -> list[Any]:
+        statement = sa.text(sql).bindparams(*binds) if binds else sa.text(sql)
         try:
             return list(self.conn.execute(statement, params).all())
         except sa.exc.OperationalError as exc:  # pragma: no cover - the translation should always be valid
             raise RuntimeError(f"search engine rejected {params.get('match')!r}: {exc.orig}") from exc
 
-    def newest(self, before: int | None, limit: int) -> list[_Row]:
-        """Up to ``limit`` matching versions older than version ``before`` (None: from the newest)."""
-        params = {**self.params, "limit": limit}
-        if before is not None:
-            params["before"] = before
-        sql = self.walk_sql.format(before=self.before if before is not None else "")
-        return [_Row(r.id, r.article_id, float(r.score or 0.0)) for r in self._run(sql, params)]
+    def newest(self, before: int | None, limit: int) -> _Slice:
+        """The next ``limit`` matching versions (or more) older than version ``before`` (None: the newest)."""
+        if self.engine == "postgresql" and self.plan.expr is not None:
+            return self._pg_newest(before, limit)
+        params = {**self.params, "limit": limit, "before": _NO_ID if before is None else before}
+        found = self._run(self.sql, params, self.binds)
+        return _Slice([_Row(r.id, r.article_id, bool(r.keep)) for r in found], len(found) < limit)
 
-    def count(self, cap: int) -> int:
-        """How many articles have a matching version, counted up to ``cap + 1``."""
-        sql = f"SELECT count(*) AS n FROM ({self.count_sql} LIMIT :cap) c"
-        return int(self._run(sql, {**self.params, "cap": cap + 1})[0].n)
+    def _pg_newest(self, before: int | None, limit: int) -> _Slice:
+        """Postgres: walk the primary key down, or sort the GIN index's matches, whichever is cheaper.
+
+        Walking tests each version on the way (about 1 us with the tsvector in the row): cheap for a word
+        in many versions, as the walk stops at the LIMIT. The GIN index finds every match without testing
+        (phrases and weights are tested) but they must all be sorted: cheap for rare words. The planner
+        cannot weigh the two (it takes the test as free), so the choice is made here from its estimate
+        of the matches, and corrected by the density a walk actually finds.
+        """
+        if self.stats is None:
+            highest = self.conn.execute(sa.text("SELECT coalesce(max(id), 0) + 1 FROM article_versions"))
+            explain = f"EXPLAIN (FORMAT JSON) SELECT 1 FROM article_versions v WHERE {self.matching}"
+            plan = self.conn.execute(sa.text(explain), self.params).scalar_one()
+            plan = json.loads(plan) if isinstance(plan, str) else plan
+            self.stats = int(highest.scalar_one()), max(float(plan[0]["Plan"]["Plan Rows"]), 1.0)
+        top, estimate = self.stats
+        before = top if before is None else before
+        density = min(estimate / top, 1.0)
+        found: list[Any] = []
+        while before > 1 and len(found) < limit:
+            need = limit - len(found)
+            if need / density >= PG_SORT_COST * estimate * before / top:  # sorting the matches is cheaper
+                # Every match is read and sorted whatever the LIMIT: take enough for the count at once.
+                params = {"before": before, "low": 0, "limit": max(need, COUNT_VISITS)}
+                rows = self._pg_run("enable_indexscan", params)
+                found += rows
+                done = len(rows) < params["limit"]
+                return _Slice([_Row(r.id, r.article_id, bool(r.keep)) for r in found], done)
+            low = max(before - int(2 * need / density) - 1_000, 0)
+            rows = self._pg_run("enable_bitmapscan", {"before": before, "low": low, "limit": need})
+            found += rows
+            if len(rows) < need:  # the walk reached low: go on with the density it found
+                density = max(len(rows), 0.5) / (before - low)
+                before = low
+        return _Slice([_Row(r.id, r.article_id, bool(r.keep)) for r in found], len(found) < limit)
+
+    def _pg_run(self, disable: str, params: dict[str, Any]) -> list[Any]:
+        self.conn.exec_driver_sql(f"SET LOCAL {disable} = off")
+        try:
+            return self._run(self.sql, {**self.params, **params}, self.binds)
+        finally:
+            self.conn.exec_driver_sql(f"RESET {disable}")
+
+    def ranks(self, ids: list[int], every: bool) -> dict[int, float]:
+        """Relevance of these versions (higher is better); ``every``: they are all the query matches.
+
+        SQLite: bm25, but only when the versions are every match: bm25 reads every match in the archive
+        for its IDF, which costs hundreds of milliseconds for a word in most articles. Otherwise the
+        versions whose title matches rank first (title weighs most in bm25 too). Postgres: ts_rank_cd,
+        which reads only the version itself.
+        """
+        if not ids or self.plan.expr is None:
+            return {}
+        params = {"match": self.plan.expr.text, "low": min(ids), "high": max(ids)}
+        if self.engine == "postgresql":
+            sql = (
+                f"SELECT v.id AS id, ts_rank_cd(v.fts_document, {PG_TSQUERY}) AS score"
+                " FROM article_versions v"
+                " WHERE v.id IN :ids"
+            )
+            found = self._run(sql, {**params, "ids": ids}, [sa.bindparam("ids", expanding=True)])
+            return {r.id: float(r.score) for r in found}
+        if every:
+            w_title, w_body, w_summary = BM25_WEIGHTS
+            sql = (
+                f"SELECT rowid AS id, -bm25(fts_versions, {w_title}, {w_body}, {w_summary}) AS score"
+                " FROM fts_versions WHERE fts_versions MATCH :match AND rowid BETWEEN :low AND :high"
+            )
+            return {r.id: float(r.score) for r in self._run(sql, params, ())}
+        sql = (
+            "SELECT rowid AS id FROM fts_versions"
+            " WHERE fts_versions MATCH :match AND rowid BETWEEN :low AND :high"
+        )
+        titled = self._run(sql, {**params, "match": f"{{title}} : ({self.plan.expr.text})"}, ())
+        return {r.id: 1.0 for r in titled}
 
 
 class _Ordered:
     """Candidate articles in the order of the results, read from the engine only as far as needed.
 
-    ``relevance``: the articles of the newest RELEVANCE_WINDOW matching versions, by their best rank, then
-    the older ones newest first. ``newest``: by their newest matching version. Either way an article comes
-    once, with its newest matching version (the one a reader wants to see).
+    ``relevance``: the articles of the newest RELEVANCE_WINDOW matching versions (those in the filters),
+    by their best rank, then the older ones newest first. ``newest``: by their newest matching version.
+    Either way an article comes once, with its newest matching version (the one a reader wants to see).
     """
 
     def __init__(self, versions: _Versions, sort: Sort) -> None:
         self.versions = versions
-        self.sort = sort
-        self.total: int | None = None  # set once the number of candidates is known exactly
+        self.ranked = sort != "relevance"  # the window is ranked (or there is none)
+        self.ready: deque[_Candidate] = deque()
+        self.pending: deque[_Row] = deque()  # versions read but not yet made candidates
+        self.handed = 0  # candidates taken so far
+        self.seen: set[int] = set()
+        self.before: int | None = None
+        self.visited = 0
+        self.exhausted = False  # the engine has no older match
+        self.chunk = FIRST_CHUNK
 
-    def __iter__(self) -> Iterator[_Candidate]:
-        seen: set[int] = set()
-        before: int | None = None
-        if self.sort == "relevance":
-            rows = self.versions.newest(None, RELEVANCE_WINDOW)
-            best: dict[int, _Candidate] = {}
-            for row in rows:  # newest first: an article's first row is its newest matching version
-                known = best.get(row.article_id)
-                if known is None:
-                    best[row.article_id] = _Candidate(row.article_id, row.id, row.score)
-                elif row.score > known.rank:
-                    best[row.article_id] = _Candidate(row.article_id, known.version_id, row.score)
-            if len(rows) < RELEVANCE_WINDOW:
-                self.total = len(best)
-            yield from sorted(best.values(), key=lambda c: (-c.rank, -c.article_id))
-            if len(rows) < RELEVANCE_WINDOW:
-                return
-            seen, before = set(best), rows[-1].id
-        chunk = FIRST_CHUNK
-        while True:
-            rows = self.versions.newest(before, chunk)
-            for row in rows:
-                if row.article_id not in seen:
-                    seen.add(row.article_id)
-                    yield _Candidate(row.article_id, row.id, row.score)
-            if len(rows) < chunk:
-                self.total = len(seen)
-                return
-            before, chunk = rows[-1].id, min(chunk * 4, MAX_CHUNK)
+    @property
+    def done(self) -> bool:
+        return self.ranked and self.exhausted and not self.pending
+
+    def _fetch(self, limit: int) -> None:
+        step = self.versions.newest(self.before, limit)
+        self.pending.extend(step.rows)
+        self.visited += len(step.rows)
+        self.before = step.rows[-1].id if step.rows else self.before
+        self.exhausted = step.done
+
+    def _read(self) -> None:
+        """Turn the next versions into candidates, reading from the engine when none are pending."""
+        if not self.ranked:
+            self.ranked = True
+            if len(self.pending) < RELEVANCE_WINDOW and not self.exhausted:
+                self._fetch(RELEVANCE_WINDOW)
+            window = [self.pending.popleft() for _ in range(min(RELEVANCE_WINDOW, len(self.pending)))]
+            newest: dict[int, int] = {}  # article: its newest matching version (rows come newest first)
+            for row in window:
+                if row.keep:
+                    newest.setdefault(row.article_id, row.id)
+            ranks = self.versions.ranks(list(newest.values()), self.exhausted and not self.pending)
+            ranked = [
+                _Candidate(article, version, ranks.get(version, 0.0)) for article, version in newest.items()
+            ]
+            self.ready.extend(sorted(ranked, key=lambda c: (-c.rank, -c.version_id)))
+            self.seen.update(newest)
+            return
+        if not self.pending and not self.exhausted:
+            self._fetch(self.chunk)
+            self.chunk = min(self.chunk * 4, MAX_CHUNK)
+        while self.pending:
+            row = self.pending.popleft()
+            if row.keep and row.article_id not in self.seen:
+                self.seen.add(row.article_id)
+                self.ready.append(_Candidate(row.article_id, row.id, 0.0))
+
+    def take(self, count: int) -> list[_Candidate]:
+        """The next ``count`` candidates (fewer at the end)."""
+        while len(self.ready) < count and not self.done:
+            self._read()
+        taken = [self.ready.popleft() for _ in range(min(count, len(self.ready)))]
+        self.handed += len(taken)
+        return taken
+
+    def more(self) -> bool:
+        """Whether another candidate follows."""
+        while not self.ready and not self.done:
+            self._read()
+        return bool(self.ready)
+
+    def count(self) -> tuple[int, bool]:
+        """The number of candidates up to COUNT_CAP, reading at most COUNT_VISITS matching versions; and
+        whether there are more than that number."""
+        while (
+            not self.done
+            and self.handed + len(self.ready) <= COUNT_CAP
+            and (self.visited < COUNT_VISITS or self.pending or not self.ranked)
+        ):
+            self._read()
+        known = self.handed + len(self.ready)
+        return min(known, COUNT_CAP), known > COUNT_CAP or not self.done
 
 
 @dataclass(frozen=True)
@@ -556,18 +744,14 @@ def search(store: Store, query: SearchQuery) -> SearchPage:
         _tune(conn, engine)
         plan = _plan(conn, engine, tree, query.sources)
         ordered = _Ordered(_Versions(conn, engine, query, plan), query.sort)
-        stream = iter(ordered)
-        cursor = sum(1 for _ in islice(stream, query.offset))
-        examined = 0
-        more = cursor == query.offset
-        leftover = False
-        while more and len(hits) < query.limit and examined < MAX_EXAMINED:
+        skipped = 0
+        while skipped < query.offset and (part := ordered.take(min(query.offset - skipped, MAX_CHUNK))):
+            skipped += len(part)
+        cursor, examined, leftover = skipped, 0, False
+        while len(hits) < query.limit and examined < MAX_EXAMINED:
             want = query.limit - len(hits)
-            batch = list(
-                islice(stream, want if plan.exact else min(max(want * 2, 20), MAX_EXAMINED - examined))
-            )
+            batch = ordered.take(want if plan.exact else min(max(want * 2, 20), MAX_EXAMINED - examined))
             if not batch:
-                more = False
                 break
             chosen = {v.id: v for v in _load_versions(conn, versions.c.id.in_([c.version_id for c in batch]))}
             for i, candidate in enumerate(batch):
@@ -582,10 +766,9 @@ def search(store: Store, query: SearchQuery) -> SearchPage:
                     if len(hits) == query.limit:
                         leftover = i + 1 < len(batch)
                         break
-        if more and not leftover:
-            more = next(stream, None) is not None  # a look-ahead: is there a next page at all?
-        total = ordered.versions.count(COUNT_CAP) if ordered.total is None else ordered.total
-    return SearchPage(hits, min(total, COUNT_CAP), cursor if more else None, total_capped=total > COUNT_CAP)
+        more = leftover or ordered.more()  # a look-ahead: is there a next page at all?
+        total, capped = ordered.count()
+    return SearchPage(hits, total, cursor if more else None, total_capped=capped)
 
 
 def _fallback(
