@@ -198,6 +198,7 @@ class SearchHitOut(BaseModel):
 class SearchOut(BaseModel):
     hits: list[SearchHitOut]
     total: int
+    total_capped: bool = False  # true: at least `total` articles match (counting stopped there)
     next_offset: int | None
 
 
@@ -621,6 +622,7 @@ def get_search(
     return SearchOut(
         hits=[SearchHitOut.model_validate(dataclasses.asdict(h)) for h in page.hits],
         total=page.total,
+        total_capped=page.total_capped,
         next_offset=page.next_offset,
     )
 
