@@ -14,8 +14,11 @@ How a search runs:
 3. The engine reads its matches newest first, a bounded number of versions per step, and only then applies
    the filters (source, dates, watch, story): a step costs the same however selective the filters are, and
    a frequent word stops early. SQLite: FTS5 in descending rowid order. Postgres: down the primary key,
-   testing each version (cheap when many match), or the GIN index's matches sorted by id (cheap when few
-   do), chosen from the planner's estimate of the matches (the planner itself takes the test as free).
+   testing each version (cheap when many match), or the GIN index's matches in the newest slice of ids
+   that should hold enough of them (a BitmapAnd of the GIN index and a primary key range, so only the
+   slice's matching rows are read from the heap; a slice that falls short is followed by a wider, older
+   one), chosen from the planner's estimate of the matches (the planner itself takes the test as free).
+   Every statement is planned for its own values (``plan_cache_mode``), without JIT.
    Each article is one candidate, with its newest matching version (what a reader wants to see).
    - ``sort="relevance"`` (the default): the articles of the newest RELEVANCE_WINDOW (1,000) matching
      versions, best first by the rank of that version, then every older matching article newest first.
@@ -41,10 +44,12 @@ else an upper bound of the hits (see ``_Expr.exact``).
 
 Why (bench/search.py, 1,000,000 versions): an exact count, or ranking every match, of a word in a third
 of the archive reads a third of the archive on every search; the window, the newest-first walk and the
-capped count bound that work. What stays expensive: on Postgres, reading heap pages for words in a few
-percent of versions (the walk tests about 1,000/density versions, the GIN sort fetches every match), so
-such searches depend on the archive being in memory; on SQLite, prefixes of one or two letters (FTS5
-merges every term with that prefix). The tsvector is stored in the row (migration 0004) since reading it
+capped count bound that work. On Postgres the driver prepares a statement after five runs and the server
+then reused one generic plan for both the walk and the index read (and for every slice): that, not the
+heap, was most of the time (p50 87 -> 39-41 ms, p95 516 -> 105-125 ms, with the slices). What stays
+expensive: on Postgres, phrases and NEAR of common words (the GIN index finds every version with both
+words, and each is rechecked on the heap) and a second step when the estimate was far too high; on
+SQLite, prefixes of one or two letters (FTS5 merges every term with that prefix). The tsvector is stored in the row (migration 0004) since reading it
 from TOAST tripled the cost of each test.
 
 Known engine differences the matcher cannot undo (it can only remove candidates): a phrase or NEAR that
@@ -90,7 +95,9 @@ FIRST_CHUNK, MAX_CHUNK = 64, 4_096  # versions read at a time when walking newes
 PG_MAX_NEAR = 20  # NEAR/n up to this n becomes the tsquery of every distance; beyond it, AND
 # The expression fts_titles_gin indexes (migration 0004).
 PG_TITLE_VECTOR = "to_tsvector('simple'::regconfig, fts_fold(v.title))"
-PG_SORT_COST = 2  # Postgres: cost of sorting a match the GIN index finds, against testing a version
+PG_INDEX_COST = 2  # Postgres: cost of a match the GIN index finds, against testing a version on a walk
+PG_SLICE_MARGIN, PG_SLICE_MIN = 1.5, 1_000  # Postgres: ids per step, over those the density predicts
+PG_SLICE_GROWTH = 4  # Postgres: each further step spans at least this many times the ids of the last
 PG_TSQUERY = "to_tsquery('simple'::regconfig, fts_unaccent(:match))"
 SQLITE_MMAP_SIZE = 2**31  # bytes of the database file the search reads through a memory map
 _NO_ID = 2**62  # "before" for a walk from the newest version
@@ -475,13 +482,15 @@ class _Versions:
         return _Slice([_Row(r.id, r.article_id, bool(r.keep)) for r in found], len(found) < limit)
 
     def _pg_newest(self, before: int | None, limit: int) -> _Slice:
-        """Postgres: walk the primary key down, or sort the GIN index's matches, whichever is cheaper.
+        """Postgres: walk the primary key down, or read the GIN index's matches a slice of ids at a time.
 
-        Walking tests each version on the way (about 1 us with the tsvector in the row): cheap for a word
-        in many versions, as the walk stops at the LIMIT. The GIN index finds every match without testing
-        (phrases and weights are tested) but they must all be sorted: cheap for rare words. The planner
-        cannot weigh the two (it takes the test as free), so the choice is made here from its estimate
-        of the matches, and corrected by the density a walk actually finds.
+        Walking tests each version on the way (about 1 us with the tsvector in the row, but it reads every
+        heap page on the way): cheap for a word in many versions, as the walk stops at the LIMIT. Otherwise
+        the newest slice of ids that should hold the matches needed (from the planner's estimate of the
+        matches, then from the density found) is read through the GIN index ANDed with a primary key range
+        (a BitmapAnd), so only the heap pages of the slice's matches are read; a slice that falls short is
+        followed by a wider, older one. The planner cannot weigh walking against the index (it takes the
+        test as free), so the choice is made here from the density.
         """
         if self.stats is None:
             highest = self.conn.execute(sa.text("SELECT coalesce(max(id), 0) + 1 FROM article_versions"))
@@ -493,19 +502,18 @@ class _Versions:
         before = top if before is None else before
         density = min(estimate / top, 1.0)
         found: list[Any] = []
+        span = 0
         while before > 1 and len(found) < limit:
             need = limit - len(found)
-            if need / density >= PG_SORT_COST * estimate * before / top:  # sorting the matches is cheaper
-                # Every match is read and sorted whatever the LIMIT: take enough for the count at once.
-                params = {"before": before, "low": 0, "limit": max(need, COUNT_VISITS)}
-                rows = self._pg_run("enable_indexscan", params)
-                found += rows
-                done = len(rows) < params["limit"]
-                return _Slice([_Row(r.id, r.article_id, bool(r.keep)) for r in found], done)
-            low = max(before - int(2 * need / density) - 1_000, 0)
-            rows = self._pg_run("enable_bitmapscan", {"before": before, "low": low, "limit": need})
+            # Walk when it tests fewer versions than the index finds; never for titles only (the walk would
+            # compute each title's tsvector).
+            walk = not self.plan.title_only and need / density < PG_INDEX_COST * estimate * before / top
+            span = max(int(PG_SLICE_MARGIN * need / density) + PG_SLICE_MIN, PG_SLICE_GROWTH * span)
+            low = max(before - span, 0)
+            disable = "enable_bitmapscan" if walk else "enable_indexscan"
+            rows = self._pg_run(disable, {"before": before, "low": low, "limit": need})
             found += rows
-            if len(rows) < need:  # the walk reached low: go on with the density it found
+            if len(rows) < need:  # the slice ran out: go on below it with the density it found
                 density = max(len(rows), 0.5) / (before - low)
                 before = low
         return _Slice([_Row(r.id, r.article_id, bool(r.keep)) for r in found], len(found) < limit)
@@ -725,9 +733,17 @@ def _hit(matcher: Matcher, version: _Version, rank: float) -> SearchHit | None:
 
 
 def _tune(conn: Connection, engine: Engine) -> None:
-    """Read the SQLite file through a memory map: the index walk and the row lookups skip the page cache."""
+    """SQLite: read the file through a memory map (the index walk and the row lookups skip the page cache).
+
+    Postgres, for this transaction: plan every statement for its own values (the driver prepares a
+    statement run five times, and a cached generic plan would ignore both the slice's ids and which scan
+    ``_pg_newest`` disabled), and no JIT (compiling costs more than these short statements run).
+    """
     if engine == "sqlite":
         conn.exec_driver_sql(f"PRAGMA mmap_size = {SQLITE_MMAP_SIZE}")
+    else:
+        conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+        conn.exec_driver_sql("SET LOCAL jit = off")
 
 
 def search(store: Store, query: SearchQuery) -> SearchPage:
