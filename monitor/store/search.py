@@ -18,6 +18,10 @@ How a search runs:
    that should hold enough of them (a BitmapAnd of the GIN index and a primary key range, so only the
    slice's matching rows are read from the heap; a slice that falls short is followed by a wider, older
    one), chosen from the planner's estimate of the matches (the planner itself takes the test as free).
+   When the matches in all are few (fewer than the slice's own plus 2% of its ids, e.g. a word without
+   statistics of its own, which the planner guesses at 0.5%), or the slice would reach the oldest
+   version, every match of the GIN index is read instead (no primary key range: that bitmap of every id in the slice
+   costs about 70 ns an id, 21 ms for the 300,000 ids of a first slice, against 3-5 us a match).
    Every statement is planned for its own values (``plan_cache_mode``), without JIT.
    Each article is one candidate, with its newest matching version (what a reader wants to see).
    - ``sort="relevance"`` (the default): the articles of the newest RELEVANCE_WINDOW (1,000) matching
@@ -46,7 +50,10 @@ Why (bench/search.py, 1,000,000 versions): an exact count, or ranking every matc
 of the archive reads a third of the archive on every search; the window, the newest-first walk and the
 capped count bound that work. On Postgres the driver prepares a statement after five runs and the server
 then reused one generic plan for both the walk and the index read (and for every slice): that, not the
-heap, was most of the time (p50 87 -> 39-41 ms, p95 516 -> 105-125 ms, with the slices). What stays
+heap, was most of the time (p50 87 -> 39-41 ms, p95 516 -> 105-125 ms, with the slices); reading every
+match instead of a slice when they are few took rare and tail words from 48/58 and 43/52 ms (p50/p95) to
+24/36 and 17/21 ms, NEAR from 139/215 to 94/137 ms, NOT from 65/94 to 42/49 ms (p50 42 -> 29 ms, p95 139
+-> 94 ms). What stays
 expensive: on Postgres, phrases and NEAR of common words (the GIN index finds every version with both
 words, and each is rechecked on the heap) and a second step when the estimate was far too high; on
 SQLite, prefixes of one or two letters (FTS5 merges every term with that prefix). The tsvector is stored in the row (migration 0004) since reading it
@@ -98,6 +105,9 @@ PG_TITLE_VECTOR = "to_tsvector('simple'::regconfig, fts_fold(v.title))"
 PG_INDEX_COST = 2  # Postgres: cost of a match the GIN index finds, against testing a version on a walk
 PG_SLICE_MARGIN, PG_SLICE_MIN = 1.5, 1_000  # Postgres: ids per step, over those the density predicts
 PG_SLICE_GROWTH = 4  # Postgres: each further step spans at least this many times the ids of the last
+# Postgres: cost of one id of a slice's primary key range (the bitmap of every id in it), against reading
+# one match of the GIN index from the heap: 70 ns against 3-5 us (bench/search.py, 1M versions).
+PG_RANGE_COST = 0.02
 PG_TSQUERY = "to_tsquery('simple'::regconfig, fts_unaccent(:match))"
 SQLITE_MMAP_SIZE = 2**31  # bytes of the database file the search reads through a memory map
 _NO_ID = 2**62  # "before" for a walk from the newest version
@@ -464,6 +474,9 @@ class _Versions:
                 " AND v.id >= :low AND v.id < :before ORDER BY v.id DESC LIMIT :limit"
             )
         self.sql = outer.format(inner=inner)
+        # Postgres: every match of the GIN index older than ``before``, without a primary key range to AND
+        # with (``v.id + 0`` is no index condition): cheaper than a slice when the matches are few.
+        self.sql_all = self.sql.replace("v.id >= :low AND v.id < :before", "v.id + 0 < :before")
         self.stats: tuple[int, float] | None = None  # Postgres: the top id and the planner's match estimate
 
     def _run(self, sql: str, params: dict[str, Any], binds: Sequence[sa.BindParameter[Any]]) -> list[Any]:
@@ -510,18 +523,25 @@ class _Versions:
             walk = not self.plan.title_only and need / density < PG_INDEX_COST * estimate * before / top
             span = max(int(PG_SLICE_MARGIN * need / density) + PG_SLICE_MIN, PG_SLICE_GROWTH * span)
             low = max(before - span, 0)
+            # Reading every match of the index (all of them come from the heap, however old) costs less
+            # than the slice's primary key range when the matches are few: rare words, and any step that
+            # would reach the oldest version anyway.
+            matches = max(estimate, density * top)
+            whole = not walk and (low == 0 or matches < span * (PG_RANGE_COST + density))
+            if whole:
+                low = 0
             disable = "enable_bitmapscan" if walk else "enable_indexscan"
-            rows = self._pg_run(disable, {"before": before, "low": low, "limit": need})
+            rows = self._pg_run(disable, {"before": before, "low": low, "limit": need}, whole)
             found += rows
             if len(rows) < need:  # the slice ran out: go on below it with the density it found
                 density = max(len(rows), 0.5) / (before - low)
                 before = low
         return _Slice([_Row(r.id, r.article_id, bool(r.keep)) for r in found], len(found) < limit)
 
-    def _pg_run(self, disable: str, params: dict[str, Any]) -> list[Any]:
+    def _pg_run(self, disable: str, params: dict[str, Any], whole: bool = False) -> list[Any]:
         self.conn.exec_driver_sql(f"SET LOCAL {disable} = off")
         try:
-            return self._run(self.sql, {**self.params, **params}, self.binds)
+            return self._run(self.sql_all if whole else self.sql, {**self.params, **params}, self.binds)
         finally:
             self.conn.exec_driver_sql(f"RESET {disable}")
 
