@@ -625,36 +625,69 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFC", stripped.replace("\0", "\u0306")).replace("’", "'")
 
 
-def _terms(text: str) -> Iterable[tuple[str, bool]]:
-    """(term, looks like a name) for each salient token: stems of non-stopwords, numbers as '#1500'."""
-    text = _URL.sub(" ", _fold(text))
-    previous_end = 0
-    for match in _TOKEN.finditer(text):
-        word = match.group()
-        sentence_start = previous_end == 0 or bool(_SENTENCE_BREAK.search(text, previous_end, match.start()))
-        previous_end = match.end()
-        if word[0].isdigit():
-            number = word.replace(",", "")
-            yield "#" + (number[:-2] if number.endswith(".0") else number), False
-            continue
+_SEP_TOKEN = re.compile(r"(.*?)(" + _TOKEN.pattern + ")", re.DOTALL)
+_WORD_TERMS: dict[str, str | None] = {}  # a token as written -> its term, None for stop words
+
+
+def _word_term(word: str) -> str | None:
+    term = _WORD_TERMS.get(word, "")
+    if term != "":
+        return term
+    if word[0].isdigit():
+        number = word.replace(",", "")
+        found: str | None = "#" + (number[:-2] if number.endswith(".0") else number)
+    else:
         lower = word.lower()
         if lower.endswith("'s"):
             lower = lower[:-2]
-        if len(lower) < 2 or lower in _STOPWORDS:
-            continue
-        yield _stem(lower), word[0].isupper() and not sentence_start
+        found = None if len(lower) < 2 or lower in _STOPWORDS else _stem(lower)
+    if len(_WORD_TERMS) >= _STEMS_MAX:
+        _WORD_TERMS.clear()
+    _WORD_TERMS[word] = found
+    return found
+
+
+def _terms(text: str) -> Iterable[tuple[str, bool]]:
+    """(term, looks like a name) for each salient token: stems of non-stopwords, numbers as '#1500'."""
+    text = _URL.sub(" ", _fold(text))
+    first = True
+    for separator, word in _SEP_TOKEN.findall(text):
+        sentence_start = first or (separator != " " and _SENTENCE_BREAK.search(separator) is not None)
+        first = False
+        term = _word_term(word)
+        if term is not None:
+            yield term, not sentence_start and word[0].isupper() and term[0] != "#"
+
+
+def _count(text: str, weight: float, counts: dict[str, float], names: set[str] | None) -> None:
+    """Add `weight` to `counts` for each salient token of `text` (as `_terms` yields them); put the names
+    in `names` when given. One pass, no intermediate tuples: this runs for every new article."""
+    text = _URL.sub(" ", _fold(text))
+    first = True
+    cache = _WORD_TERMS
+    for separator, word in _SEP_TOKEN.findall(text):
+        term = cache.get(word, "")
+        if term == "":
+            term = _word_term(word)
+        if term is not None:
+            counts[term] = counts.get(term, 0.0) + weight
+            if (
+                names is not None
+                and not first
+                and word[0].isupper()
+                and term[0] != "#"
+                and (separator == " " or _SENTENCE_BREAK.search(separator) is None)
+            ):
+                names.add(term)
+        first = False
 
 
 def features(doc: StoryDoc) -> StoryFeatures:
     """Weighted terms of an article: title words count double, names half again, tf is sublinear."""
     counts: dict[str, float] = {}
     names: set[str] = set()
-    for term, _ in _terms(doc.title):
-        counts[term] = counts.get(term, 0.0) + TITLE_WEIGHT
-    for term, is_name in _terms(doc.body):
-        counts[term] = counts.get(term, 0.0) + 1.0
-        if is_name:
-            names.add(term)
+    _count(doc.title, TITLE_WEIGHT, counts, None)
+    _count(doc.body, 1.0, counts, names)
     weighted = (
         (term, (1.0 + math.log(count)) * (NAME_WEIGHT if term in names else 1.0))
         for term, count in counts.items()
