@@ -647,21 +647,10 @@ def _word_term(word: str) -> str | None:
     return found
 
 
-def _terms(text: str) -> Iterable[tuple[str, bool]]:
-    """(term, looks like a name) for each salient token: stems of non-stopwords, numbers as '#1500'."""
-    text = _URL.sub(" ", _fold(text))
-    first = True
-    for separator, word in _SEP_TOKEN.findall(text):
-        sentence_start = first or (separator != " " and _SENTENCE_BREAK.search(separator) is not None)
-        first = False
-        term = _word_term(word)
-        if term is not None:
-            yield term, not sentence_start and word[0].isupper() and term[0] != "#"
-
-
 def _count(text: str, weight: float, counts: dict[str, float], names: set[str] | None) -> None:
-    """Add `weight` to `counts` for each salient token of `text` (as `_terms` yields them); put the names
-    in `names` when given. One pass, no intermediate tuples: this runs for every new article."""
+    """Add `weight` to `counts` for each salient token of `text` (stems of non-stopwords, numbers as
+    '#1500'); put the names (capitalised inside a sentence) in `names` when given. One regex pass and a
+    cache of token terms: this runs for every new article."""
     text = _URL.sub(" ", _fold(text))
     first = True
     cache = _WORD_TERMS
