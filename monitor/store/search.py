@@ -22,11 +22,19 @@ How a search runs:
    statistics of its own, which the planner guesses at 0.5%), or the slice would reach the oldest
    version, every match of the GIN index is read instead (no primary key range: that bitmap of every id in the slice
    costs about 70 ns an id, 21 ms for the 300,000 ids of a first slice, against 3-5 us a match).
+   A phrase or NEAR (``<->``/``<n>``: the planner estimates it as all its words, often 10-100 times its
+   real density, and the GIN index gives every version with all the words, each rechecked on the heap)
+   sizes its first slice for an eighth of that density (PG_PHRASE_DIVISOR) and SPARSE_WINDOW (200)
+   matches; when the density found is under PG_SPARSE_DENSITY (3%) it stops there (see the relevance
+   window below), else it reads on to the full window. Its walk and its whole-index read are weighed
+   against the rechecks (PG_RECHECK_WALK, PG_RECHECK_RANGE), not against matches.
    Every statement is planned for its own values (``plan_cache_mode``), without JIT.
    Each article is one candidate, with its newest matching version (what a reader wants to see).
    - ``sort="relevance"`` (the default): the articles of the newest RELEVANCE_WINDOW (1,000) matching
      versions, best first by the rank of that version, then every older matching article newest first.
-     When fewer versions match, that is plain relevance over all of them. The rank is bm25 on SQLite
+     When fewer versions match, that is plain relevance over all of them. A sparse phrase or NEAR on
+     Postgres (above) ranks only its newest SPARSE_WINDOW matching versions, and its count reads no
+     further (the page needs 20 hits; each further match costs about ten rechecks). The rank is bm25 on SQLite
      (title weighted 5, summary 2, body 1; ``rank`` is minus bm25 so higher is better) and ts_rank_cd on
      Postgres. FTS5's bm25 reads *every* match for its IDF (50 ms for a word in every article, 300 ms for
      a phrase of two common words, at 1M versions), so when the window is full SQLite ranks it by whether
@@ -53,7 +61,9 @@ then reused one generic plan for both the walk and the index read (and for every
 heap, was most of the time (p50 87 -> 39-41 ms, p95 516 -> 105-125 ms, with the slices); reading every
 match instead of a slice when they are few took rare and tail words from 48/58 and 43/52 ms (p50/p95) to
 24/36 and 17/21 ms, NEAR from 139/215 to 94/137 ms, NOT from 65/94 to 42/49 ms (p50 42 -> 29 ms, p95 139
--> 94 ms). What stays
+-> 94 ms). Stopping a sparse phrase or NEAR at SPARSE_WINDOW matches, with its slices weighed by rechecks,
+took phrases from 22/262 to 22/96 ms and NEAR from 97/135 to 74/145 ms (p50 30 -> 33 ms with other classes
+unchanged, within the noise; p95 90 -> 80 ms). What stays
 expensive: on Postgres, phrases and NEAR of common words (the GIN index finds every version with both
 words, and each is rechecked on the heap) and a second step when the estimate was far too high; on
 SQLite, prefixes of one or two letters (FTS5 merges every term with that prefix). The tsvector is stored in the row (migration 0004) since reading it
@@ -108,6 +118,15 @@ PG_SLICE_GROWTH = 4  # Postgres: each further step spans at least this many time
 # Postgres: cost of one id of a slice's primary key range (the bitmap of every id in it), against reading
 # one match of the GIN index from the heap: 70 ns against 3-5 us (bench/search.py, 1M versions).
 PG_RANGE_COST = 0.02
+# Postgres: a phrase or NEAR (a tsquery with ``<->``/``<n>``) whose matches are sparse (below this share of
+# the versions read) ranks only its newest SPARSE_WINDOW matching versions and counts no further: each match
+# costs a recheck of every version with all its words (about 1 in 10 of them matches, for common words).
+PG_SPARSE_DENSITY, SPARSE_WINDOW = 0.03, 200
+PG_PHRASE_DIVISOR = 8  # a phrase or NEAR: the planner's estimate (all its words) over its density at most
+# Postgres, a phrase or NEAR: the GIN index finds every version with all the words and each is rechecked
+# (about 0.7 us), against testing the tsquery on a walk (1-1.7 us an id) and an id of a slice's primary
+# key range (70 ns): the costs of a candidate on a walk and of a range id, against a recheck.
+PG_RECHECK_WALK, PG_RECHECK_RANGE = 0.7, 0.12
 PG_TSQUERY = "to_tsquery('simple'::regconfig, fts_unaccent(:match))"
 SQLITE_MMAP_SIZE = 2**31  # bytes of the database file the search reads through a memory map
 _NO_ID = 2**62  # "before" for a walk from the newest version
@@ -422,6 +441,7 @@ class _Slice:
 
     rows: list[_Row]
     done: bool
+    sparse: bool = False  # Postgres: a sparse phrase or NEAR stopped at ``least`` (see PG_SPARSE_DENSITY)
 
 
 class _Versions:
@@ -486,15 +506,16 @@ class _Versions:
         except sa.exc.OperationalError as exc:  # pragma: no cover - the translation should always be valid
             raise RuntimeError(f"search engine rejected {params.get('match')!r}: {exc.orig}") from exc
 
-    def newest(self, before: int | None, limit: int) -> _Slice:
-        """The next ``limit`` matching versions (or more) older than version ``before`` (None: the newest)."""
+    def newest(self, before: int | None, limit: int, least: int | None = None) -> _Slice:
+        """The next ``limit`` matching versions (or more) older than version ``before`` (None: the newest);
+        on Postgres only ``least`` of them when the query is a sparse phrase or NEAR (``sparse`` is set)."""
         if self.engine == "postgresql" and self.plan.expr is not None:
-            return self._pg_newest(before, limit)
+            return self._pg_newest(before, limit, limit if least is None else least)
         params = {**self.params, "limit": limit, "before": _NO_ID if before is None else before}
         found = self._run(self.sql, params, self.binds)
         return _Slice([_Row(r.id, r.article_id, bool(r.keep)) for r in found], len(found) < limit)
 
-    def _pg_newest(self, before: int | None, limit: int) -> _Slice:
+    def _pg_newest(self, before: int | None, limit: int, least: int) -> _Slice:
         """Postgres: walk the primary key down, or read the GIN index's matches a slice of ids at a time.
 
         Walking tests each version on the way (about 1 us with the tsvector in the row, but it reads every
@@ -503,7 +524,9 @@ class _Versions:
         matches, then from the density found) is read through the GIN index ANDed with a primary key range
         (a BitmapAnd), so only the heap pages of the slice's matches are read; a slice that falls short is
         followed by a wider, older one. The planner cannot weigh walking against the index (it takes the
-        test as free), so the choice is made here from the density.
+        test as free), so the choice is made here from the density. A phrase or NEAR whose density found is
+        below PG_SPARSE_DENSITY stops at ``least`` matches: each further one costs a recheck of every version
+        with all its words.
         """
         if self.stats is None:
             highest = self.conn.execute(sa.text("SELECT coalesce(max(id), 0) + 1 FROM article_versions"))
@@ -513,21 +536,29 @@ class _Versions:
             self.stats = int(highest.scalar_one()), max(float(plan[0]["Plan"]["Plan Rows"]), 1.0)
         top, estimate = self.stats
         before = top if before is None else before
-        density = min(estimate / top, 1.0)
+        positional = "<" in str(self.params["match"])
+        # A phrase or NEAR is estimated as all its words: far denser than it is. Its first step asks for
+        # ``least``, and the rest only if it proves dense.
+        density = min(estimate / top / (PG_PHRASE_DIVISOR if positional else 1), 1.0)
+        target = least if positional else limit
         found: list[Any] = []
         span = 0
-        while before > 1 and len(found) < limit:
-            need = limit - len(found)
+        while before > 1 and len(found) < target:
+            need = target - len(found)
             # Walk when it tests fewer versions than the index finds; never for titles only (the walk would
             # compute each title's tsvector).
-            walk = not self.plan.title_only and need / density < PG_INDEX_COST * estimate * before / top
+            cost = PG_RECHECK_WALK if positional else PG_INDEX_COST
+            walk = not self.plan.title_only and need / density < cost * estimate * before / top
             span = max(int(PG_SLICE_MARGIN * need / density) + PG_SLICE_MIN, PG_SLICE_GROWTH * span)
             low = max(before - span, 0)
             # Reading every match of the index (all of them come from the heap, however old) costs less
             # than the slice's primary key range when the matches are few: rare words, and any step that
             # would reach the oldest version anyway.
             matches = max(estimate, density * top)
-            whole = not walk and (low == 0 or matches < span * (PG_RANGE_COST + density))
+            if positional:  # every candidate of the index (all the words) is rechecked, matching or not
+                whole = not walk and (low == 0 or estimate < span * (PG_RECHECK_RANGE + estimate / top))
+            else:
+                whole = not walk and (low == 0 or matches < span * (PG_RANGE_COST + density))
             if whole:
                 low = 0
             disable = "enable_bitmapscan" if walk else "enable_indexscan"
@@ -536,7 +567,15 @@ class _Versions:
             if len(rows) < need:  # the slice ran out: go on below it with the density it found
                 density = max(len(rows), 0.5) / (before - low)
                 before = low
-        return _Slice([_Row(r.id, r.article_id, bool(r.keep)) for r in found], len(found) < limit)
+            elif positional:  # the density of the matches read
+                density = len(rows) / (before - rows[-1].id)
+                before = rows[-1].id
+            if positional:
+                target = least if density < PG_SPARSE_DENSITY else limit
+        done = before <= 1 and len(found) < target
+        return _Slice(
+            [_Row(r.id, r.article_id, bool(r.keep)) for r in found], done, target < limit and not done
+        )
 
     def _pg_run(self, disable: str, params: dict[str, Any], whole: bool = False) -> list[Any]:
         self.conn.exec_driver_sql(f"SET LOCAL {disable} = off")
@@ -598,13 +637,17 @@ class _Ordered:
         self.visited = 0
         self.exhausted = False  # the engine has no older match
         self.chunk = FIRST_CHUNK
+        self.window = RELEVANCE_WINDOW  # SPARSE_WINDOW for a sparse phrase or NEAR on Postgres
+        self.visits = COUNT_VISITS  # matching versions read at most to count; the window when sparse
 
     @property
     def done(self) -> bool:
         return self.ranked and self.exhausted and not self.pending
 
-    def _fetch(self, limit: int) -> None:
-        step = self.versions.newest(self.before, limit)
+    def _fetch(self, limit: int, least: int | None = None) -> None:
+        step = self.versions.newest(self.before, limit, least)
+        if step.sparse:
+            self.window = self.visits = min(self.window, SPARSE_WINDOW)
         self.pending.extend(step.rows)
         self.visited += len(step.rows)
         self.before = step.rows[-1].id if step.rows else self.before
@@ -615,8 +658,8 @@ class _Ordered:
         if not self.ranked:
             self.ranked = True
             if len(self.pending) < RELEVANCE_WINDOW and not self.exhausted:
-                self._fetch(RELEVANCE_WINDOW)
-            window = [self.pending.popleft() for _ in range(min(RELEVANCE_WINDOW, len(self.pending)))]
+                self._fetch(RELEVANCE_WINDOW, min(SPARSE_WINDOW, RELEVANCE_WINDOW))
+            window = [self.pending.popleft() for _ in range(min(self.window, len(self.pending)))]
             newest: dict[int, int] = {}  # article: its newest matching version (rows come newest first)
             for row in window:
                 if row.keep:
@@ -657,7 +700,7 @@ class _Ordered:
         while (
             not self.done
             and self.handed + len(self.ready) <= COUNT_CAP
-            and (self.visited < COUNT_VISITS or self.pending or not self.ranked)
+            and (self.visited < self.visits or self.pending or not self.ranked)
         ):
             self._read()
         known = self.handed + len(self.ready)
