@@ -20,9 +20,9 @@ from monitor.errors import ConfigError, MonitorError
 from monitor.outbox import Outbox
 from monitor.outbox import release_dead_leases as release_dead_alert_leases
 from monitor.output import emit
-from monitor.service import Service, make_fetcher
+from monitor.service import Service, ServiceOptions, make_fetcher
 from monitor.store.db import current_revision, head_revision, make_engine, upgrade
-from monitor.watching import WatchStep
+from monitor.watching import attach as attach_watches
 
 
 def _setup_logging(verbose: int) -> None:
@@ -126,20 +126,12 @@ def run(ctx: click.Context, tick: float, http: str | None) -> None:
         asyncio.run(_run_daemon(app, tick, address))
 
 
-def attach_watches(app: App, service: Service) -> WatchStep:
-    """Evaluate the watches, group stories and queue alerts in the transaction of every stored version."""
-    step = WatchStep(app.settings)
-    step.load(app.store, datetime.now(UTC))
-    service.after_store.append(step)
-    return step
-
-
 async def _run_daemon(app: App, tick: float, address: tuple[str, int] | None = None) -> None:
     fetcher = make_fetcher(app.settings)
     service = Service(app.settings, app.store, fetcher)
-    attach_watches(app, service)
     outbox = Outbox(app.settings, app.store)
     try:
+        await attach_watches(service)
         daemon = Daemon(service, tick_seconds=tick)
         freed = await service.db(release_dead_alert_leases, app.store, lease_owner_alive)
         if freed:
@@ -237,12 +229,10 @@ def poll(ctx: click.Context, sources: tuple[str, ...], articles: bool, fmt: str)
 
 async def _poll(app: App, names: list[str], articles: bool = False) -> list[Any]:
     fetcher = make_fetcher(app.settings)
-    from monitor.service import ServiceOptions
-
     service = Service(app.settings, app.store, fetcher, ServiceOptions(parse_workers=1))
-    attach_watches(app, service)
     outbox = Outbox(app.settings, app.store)
     try:
+        await attach_watches(service)
         await service.sync_sources()
         if articles:
             done: list[Any] = await service.check_articles(names or None)
@@ -275,21 +265,12 @@ def sources(ctx: click.Context, fmt: str) -> None:
     now = datetime.now(UTC)
     rows = []
     for h in health:
-        state = "ok"
-        if not h.enabled:
-            state = "disabled"
-        elif h.disabled_reason:
-            state = "gone"
-        elif h.last_polled_at is None:
-            state = "new"
-        elif h.consecutive_errors:
-            state = f"failing x{h.consecutive_errors}"
         rows.append(
             {
                 "name": h.name,
                 "kind": h.kind,
                 "url": h.url,
-                "state": state,
+                "state": h.state,
                 "last_polled_at": h.last_polled_at,
                 "last_status": h.last_status,
                 "last_error": h.disabled_reason or h.last_error,

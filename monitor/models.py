@@ -216,3 +216,41 @@ class SourceHealth:
     next_check_at: datetime | None
     articles: int
     versions: int
+
+    @property
+    def state(self) -> str:
+        """ok, new, disabled, gone (the server answered 410) or "failing xN"."""
+        if not self.enabled:
+            return "disabled"
+        if self.disabled_reason:
+            return "gone"
+        if self.last_polled_at is None:
+            return "new"
+        if self.consecutive_errors:
+            return f"failing x{self.consecutive_errors}"
+        return "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class VersionText:
+    """One stored version as matching, grouping and search read it: the body is the summary and body as
+    the matcher sees them (`version_body`), the tags the version's and its source's."""
+
+    version_id: int
+    article_id: int
+    n: int
+    title: str
+    body: str
+    published: datetime | None  # the version's, else the article's
+    seen_at: datetime
+    source: str
+    url: str
+    story_id: int | None
+    tags: tuple[str, ...]
+
+
+def version_body(summary: str | None, body: str | None) -> str:
+    """The text a version is matched on: the summary first unless the body repeats it, then the body."""
+    if body and summary and not body.startswith(summary[:80]):
+        return f"{summary}\n\n{body}"
+    return body or summary or ""

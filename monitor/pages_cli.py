@@ -4,45 +4,22 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 
 import click
 
 from monitor.cliutil import format_option, handles_errors, open_from
-from monitor.core.versions import diff_json, diff_versions, render_ansi, render_html, render_text, word_diff
+from monitor.core.versions import (
+    diff_json,
+    diff_versions,
+    history_rows,
+    render_ansi,
+    render_html,
+    render_text,
+    version_text,
+)
 from monitor.errors import NotFoundError
 from monitor.output import emit, plain
 from monitor.store.tracking import article_history
-
-
-def _version_rows(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    rows = []
-    previous: dict[str, Any] | None = None
-    for version in history:
-        if previous is None:
-            added, removed, headline = len((version["title"] + " " + version["body"]).split()), 0, False
-        else:
-            body = word_diff(_text(previous), _text(version))
-            title = word_diff(previous["title"], version["title"])
-            added, removed, headline = body.added + title.added, body.removed + title.removed, title.changed
-        rows.append(
-            {
-                "n": version["n"],
-                "seen_at": version["seen_at"],
-                "title": version["title"],
-                "words_added": added,
-                "words_removed": removed,
-                "headline_changed": headline,
-                "reverts_to": version["reverts_to"],
-                "words": len(_text(version).split()),
-            }
-        )
-        previous = version
-    return rows
-
-
-def _text(version: dict[str, Any]) -> str:
-    return version["body"] or version["summary"] or ""
 
 
 @click.command("show")
@@ -54,7 +31,7 @@ def show(ctx: click.Context, article_id: int, fmt: str) -> None:
     """An article with its versions: n, seen_at, title, words added/removed, headline changes."""
     with open_from(ctx, migrate=False) as app:
         article, history, events = article_history(app.store, article_id)
-    rows = _version_rows(history)
+    rows = history_rows(history)
     if fmt == "json":
         json.dump(
             plain({"article": article, "versions": rows, "events": events}),
@@ -100,7 +77,7 @@ def diff(ctx: click.Context, article_id: int, from_n: int | None, to_n: int | No
         if n not in by_n:
             raise NotFoundError(f"article {article_id} has no version {n} (it has 1-{history[-1]['n']})")
     old, new = by_n[from_n], by_n[to_n]
-    changes = diff_versions(old["title"], _text(old), new["title"], _text(new))
+    changes = diff_versions(old["title"], version_text(old), new["title"], version_text(new))
     if fmt == "json":
         out = {
             "article": article_id,

@@ -11,8 +11,8 @@ import uuid
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, cast
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -20,9 +20,12 @@ from sqlalchemy.engine import Connection
 from monitor.config import Settings
 from monitor.core.match import MatchDoc, Matcher, WatchSpec, compile_watches
 from monitor.core.stories import StoryDoc, StoryFeatures, StoryIndex, features
-from monitor.models import StoredVersion
-from monitor.store.repo import Store, articles, insert_ignoring, sources, versions
+from monitor.models import StoredVersion, VersionText, version_body
+from monitor.store.repo import Store, articles, insert_ignoring, load_version_texts, sources, versions
 from monitor.store.tables import Alert, Match, Story, StoryWatch
+
+if TYPE_CHECKING:
+    from monitor.service import Service
 
 log = logging.getLogger("monitor.watch")
 
@@ -57,25 +60,6 @@ class _Statements:
 
 def watch_specs(settings: Settings) -> list[WatchSpec]:
     return [WatchSpec(name=w.name, query=w.query, stem=w.stem, sources=w.sources) for w in settings.watches]
-
-
-@dataclass(frozen=True)
-class _Text:
-    article_id: int
-    version_id: int
-    source: str
-    tags: tuple[str, ...]
-    title: str
-    body: str
-    published: datetime | None
-    seen_at: datetime
-    story_id: int | None
-
-
-def _insert_ignore(conn: Connection, table: sa.Table, rows: list[dict[str, Any]], keys: list[str]) -> int:
-    if not rows:
-        return 0
-    return int(conn.execute(insert_ignoring(conn, table, keys), rows).rowcount or 0)
 
 
 class WatchStep:
@@ -117,7 +101,11 @@ class WatchStep:
             )
             for row in conn.execute(query):
                 doc = StoryDoc(
-                    row.id, row.name, row.title, _body(row.summary, row.body), row.published or row.first_seen
+                    row.id,
+                    row.name,
+                    row.title,
+                    version_body(row.summary, row.body),
+                    row.published or row.first_seen,
                 )
                 self._index(features(doc), row.story_id, row.first_seen)
                 count += 1
@@ -154,46 +142,13 @@ class WatchStep:
             _, article_id = self._added.popleft()
             self.index.remove(article_id)
 
-    def _texts(self, conn: Connection, version_ids: Sequence[int | None]) -> dict[int, _Text]:
+    def _texts(self, conn: Connection, version_ids: Sequence[int | None]) -> dict[int, VersionText]:
         ids = [v for v in version_ids if v]
         if not ids:
             return {}
-        query = (
-            sa.select(
-                versions.c.id,
-                versions.c.article_id,
-                versions.c.title,
-                versions.c.summary,
-                versions.c.body,
-                versions.c.tags,
-                versions.c.published,
-                versions.c.seen_at,
-                sources.c.name,
-                sources.c.tags.label("source_tags"),
-                articles.c.story_id,
-                articles.c.published.label("article_published"),
-            )
-            .join(articles, articles.c.id == versions.c.article_id)
-            .join(sources, sources.c.id == articles.c.source_id)
-            .where(versions.c.id.in_(ids))
-        )
-        found = {}
-        for r in conn.execute(query):
-            tags = tuple(dict.fromkeys([*(r.tags or []), *(r.source_tags or [])]))
-            found[r.id] = _Text(
-                r.article_id,
-                r.id,
-                r.name,
-                tags,
-                r.title,
-                _body(r.summary, r.body),
-                r.published or r.article_published,
-                r.seen_at,
-                r.story_id,
-            )
-        return found
+        return {t.version_id: t for t in load_version_texts(conn, versions.c.id.in_(ids))}
 
-    def _assign_story(self, conn: Connection, text: _Text, now: datetime) -> int:
+    def _assign_story(self, conn: Connection, text: VersionText, now: datetime) -> int:
         doc = StoryDoc(text.article_id, text.source, text.title, text.body, text.published or text.seen_at)
         feats = features(doc)
         found = self.index.assign(feats)
@@ -225,7 +180,7 @@ class WatchStep:
     def _record(
         self,
         conn: Connection,
-        text: _Text,
+        text: VersionText,
         story_id: int,
         watch: str,
         terms: list[str],
@@ -271,15 +226,19 @@ class WatchStep:
             }
             for channel in self.channels.get(watch, ())
         ]
-        _insert_ignore(conn, alerts, rows, ["story_id", "watch", "channel"])
+        if rows:
+            conn.execute(insert_ignoring(conn, alerts, ["story_id", "watch", "channel"]), rows)
         log.info("watch %s flagged story %d: %s (%s)", watch, story_id, text.title, text.source)
 
 
-def _body(summary: str | None, body: str | None) -> str:
-    if body and summary and not body.startswith(summary[:80]):
-        return f"{summary}\n\n{body}"
-    return body or summary or ""
-
-
-def _doc(text: _Text) -> MatchDoc:
+def _doc(text: VersionText) -> MatchDoc:
     return MatchDoc(title=text.title, body=text.body, source=text.source, tags=text.tags)
+
+
+async def attach(service: Service) -> WatchStep:
+    """Evaluate the watches, group stories and queue alerts in the transaction of every version the
+    service stores; the story index is rebuilt from the recent archive first (on the database threads)."""
+    step = WatchStep(service.settings)
+    await service.db(step.load, service.store, datetime.now(UTC))
+    service.after_store.append(step)
+    return step

@@ -6,8 +6,9 @@ import difflib
 import hashlib
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from monitor.core.normalize import normalize_text
 
@@ -173,3 +174,36 @@ def render_html(diff: WordDiff) -> str:
 
 def diff_json(diff: WordDiff) -> list[dict[str, object]]:
     return [{"op": o.op, "old": " ".join(o.old), "new": " ".join(o.new)} for o in diff.ops]
+
+
+def history_rows(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One summary row per version of an article (as `article_history` reads them): n, seen_at, title,
+    words added and removed against the version before, headline changed, reverts_to, words."""
+    rows = []
+    previous: Mapping[str, Any] | None = None
+    for version in history:
+        if previous is None:
+            added, removed, headline = len((version["title"] + " " + version["body"]).split()), 0, False
+        else:
+            body = word_diff(version_text(previous), version_text(version))
+            title = word_diff(previous["title"], version["title"])
+            added, removed, headline = body.added + title.added, body.removed + title.removed, title.changed
+        rows.append(
+            {
+                "n": version["n"],
+                "seen_at": version["seen_at"],
+                "title": version["title"],
+                "words_added": added,
+                "words_removed": removed,
+                "headline_changed": headline,
+                "reverts_to": version["reverts_to"],
+                "words": len(version_text(version).split()),
+            }
+        )
+        previous = version
+    return rows
+
+
+def version_text(version: Mapping[str, Any]) -> str:
+    """The text a version's diff compares: its body, else its summary."""
+    return version["body"] or version["summary"] or ""

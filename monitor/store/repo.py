@@ -23,6 +23,8 @@ from monitor.models import (
     SourcePollState,
     SourceSpec,
     StoredVersion,
+    VersionText,
+    version_body,
 )
 from monitor.store.db import is_sqlite
 from monitor.store.tables import Article, ArticleVersion, Fetch, Source
@@ -545,3 +547,47 @@ class Store:
                     ("fetches", fetches),
                 )
             }
+
+
+def load_version_texts(
+    conn: Connection, where: sa.ColumnElement[bool], order_by: Sequence[Any] = ()
+) -> list[VersionText]:
+    """The versions matching `where` with their article's and source's fields, in one query."""
+    query = (
+        sa.select(
+            versions.c.id,
+            versions.c.article_id,
+            versions.c.n,
+            versions.c.title,
+            versions.c.summary,
+            versions.c.body,
+            versions.c.tags,
+            versions.c.published,
+            versions.c.seen_at,
+            articles.c.url,
+            articles.c.story_id,
+            articles.c.published.label("article_published"),
+            sources.c.name,
+            sources.c.tags.label("source_tags"),
+        )
+        .join(articles, articles.c.id == versions.c.article_id)
+        .join(sources, sources.c.id == articles.c.source_id)
+        .where(where)
+        .order_by(*order_by)
+    )
+    return [
+        VersionText(
+            version_id=r.id,
+            article_id=r.article_id,
+            n=r.n,
+            title=r.title,
+            body=version_body(r.summary, r.body),
+            published=r.published or r.article_published,
+            seen_at=r.seen_at,
+            source=r.name,
+            url=r.url,
+            story_id=r.story_id,
+            tags=tuple(dict.fromkeys([*(r.tags or []), *(r.source_tags or [])])),
+        )
+        for r in conn.execute(query)
+    ]

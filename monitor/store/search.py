@@ -97,7 +97,8 @@ from sqlalchemy.engine import Connection
 from monitor.core.match import MatchDoc, Matcher, WatchSpec, compile_watches
 from monitor.core.query import And, Field, Near, Node, Not, Or, Phrase, Word, parse_query
 from monitor.core.text import tokenize, tokens_with_offsets
-from monitor.store.repo import Store, articles, sources, versions
+from monitor.models import VersionText
+from monitor.store.repo import Store, articles, load_version_texts, sources, versions
 from monitor.store.tables import UTCDateTime
 
 __all__ = ["SORTS", "SearchHit", "SearchPage", "SearchQuery", "Sort", "export_rows", "include_name", "search"]
@@ -707,81 +708,22 @@ class _Ordered:
         return min(known, COUNT_CAP), known > COUNT_CAP or not self.done
 
 
-@dataclass(frozen=True)
-class _Version:
-    id: int
-    article_id: int
-    n: int
-    title: str
-    body: str
-    published: datetime | None
-    seen_at: datetime
-    source: str
-    url: str
-    story_id: int | None
-    tags: tuple[str, ...]
+def _load_versions(conn: Connection, where: sa.ColumnElement[bool]) -> list[VersionText]:
+    return load_version_texts(conn, where, (versions.c.article_id, versions.c.n.desc()))
 
 
-def _body(summary: str | None, body: str | None) -> str:
-    """The body as the matcher sees it (the same rule as monitor.watching): summary first unless repeated."""
-    if body and summary and not body.startswith(summary[:80]):
-        return f"{summary}\n\n{body}"
-    return body or summary or ""
-
-
-def _load_versions(conn: Connection, where: sa.ColumnElement[bool]) -> list[_Version]:
-    query = (
-        sa.select(
-            versions.c.id,
-            versions.c.article_id,
-            versions.c.n,
-            versions.c.title,
-            versions.c.summary,
-            versions.c.body,
-            versions.c.tags,
-            versions.c.published,
-            versions.c.seen_at,
-            articles.c.url,
-            articles.c.story_id,
-            articles.c.published.label("article_published"),
-            sources.c.name,
-            sources.c.tags.label("source_tags"),
-        )
-        .join(articles, articles.c.id == versions.c.article_id)
-        .join(sources, sources.c.id == articles.c.source_id)
-        .where(where)
-        .order_by(versions.c.article_id, versions.c.n.desc())
-    )
-    return [
-        _Version(
-            id=r.id,
-            article_id=r.article_id,
-            n=r.n,
-            title=r.title,
-            body=_body(r.summary, r.body),
-            published=r.published or r.article_published,
-            seen_at=r.seen_at,
-            source=r.name,
-            url=r.url,
-            story_id=r.story_id,
-            tags=tuple(dict.fromkeys([*(r.tags or []), *(r.source_tags or [])])),
-        )
-        for r in conn.execute(query)
-    ]
-
-
-def _in_range(version: _Version, query: SearchQuery) -> bool:
+def _in_range(version: VersionText, query: SearchQuery) -> bool:
     when = version.published or version.seen_at
     return (query.since is None or when >= query.since) and (query.until is None or when < query.until)
 
 
-def _hit(matcher: Matcher, version: _Version, rank: float) -> SearchHit | None:
+def _hit(matcher: Matcher, version: VersionText, rank: float) -> SearchHit | None:
     found = matcher.match(MatchDoc(version.title, version.body, version.source, version.tags))
     if not found:
         return None
     return SearchHit(
         article_id=version.article_id,
-        version_id=version.id,
+        version_id=version.version_id,
         version_n=version.n,
         source=version.source,
         url=version.url,
@@ -832,7 +774,10 @@ def search(store: Store, query: SearchQuery) -> SearchPage:
             batch = ordered.take(want if plan.exact else min(max(want * 2, 20), MAX_EXAMINED - examined))
             if not batch:
                 break
-            chosen = {v.id: v for v in _load_versions(conn, versions.c.id.in_([c.version_id for c in batch]))}
+            chosen = {
+                v.version_id: v
+                for v in _load_versions(conn, versions.c.id.in_([c.version_id for c in batch]))
+            }
             for i, candidate in enumerate(batch):
                 cursor += 1
                 examined += 1
@@ -855,7 +800,7 @@ def _fallback(
 ) -> SearchHit | None:
     """The newest other version of the article that truly matches (the engine's pick did not)."""
     for version in _load_versions(conn, versions.c.article_id == candidate.article_id):
-        if version.id != candidate.version_id and _in_range(version, query):
+        if version.version_id != candidate.version_id and _in_range(version, query):
             hit = _hit(matcher, version, candidate.rank)
             if hit is not None:
                 return hit

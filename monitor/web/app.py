@@ -20,12 +20,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from monitor import __version__
 from monitor.config import Settings
-from monitor.core.versions import VersionDiff, diff_json, diff_versions
+from monitor.core.versions import VersionDiff, diff_json, diff_versions, history_rows, version_text
 from monitor.daemon import Health
 from monitor.errors import NotFoundError, QueryError
-from monitor.models import SourceHealth
-from monitor.pages_cli import _text as version_text
-from monitor.pages_cli import _version_rows as version_rows
 from monitor.store.repo import Store, articles, sources
 from monitor.store.search import SearchPage, SearchQuery, search
 from monitor.store.tracking import article_history
@@ -236,25 +233,13 @@ def utc(when: datetime | None) -> datetime | None:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
-def source_state(health: SourceHealth) -> str:
-    if not health.enabled:
-        return "disabled"
-    if health.disabled_reason:
-        return "gone"
-    if health.last_polled_at is None:
-        return "new"
-    if health.consecutive_errors:
-        return f"failing x{health.consecutive_errors}"
-    return "ok"
-
-
 def source_rows(store: Store) -> list[SourceOut]:
     return [
         SourceOut(
             name=h.name,
             kind=h.kind.value,
             url=h.url,
-            state=source_state(h),
+            state=h.state,
             enabled=h.enabled,
             disabled_reason=h.disabled_reason,
             last_polled_at=h.last_polled_at,
@@ -322,7 +307,7 @@ class History:
         return ArticleDetail.model_validate(
             {
                 **self.article,
-                "versions": version_rows(self.versions),
+                "versions": history_rows(self.versions),
                 "events": self.events,
             }
         )
