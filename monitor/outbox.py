@@ -44,7 +44,7 @@ from monitor.core.render import (
     render_alert,
     render_digest,
 )
-from monitor.core.versions import render_text, word_diff
+from monitor.core.versions import render_text, version_text, word_diff
 from monitor.notify.channels import ChannelSettings, DeliveryError, DeliveryResult, send
 from monitor.store.repo import Store, articles, process_owner, sources, versions
 from monitor.store.tables import Alert, Match
@@ -148,22 +148,27 @@ class Outbox:
             if self._client is None:
                 self._client = httpx.AsyncClient(follow_redirects=False)
             now = self.clock()
+            report = DeliveryReport()
+            due = await self._db(self._due_channels, now)  # a read: an idle pass takes no write lock
+            if not due:
+                return report
             resting = {name for name, (until, _) in self._resting.items() if until > now}
-            immediate = [n for n, c in self.channels.items() if c.mode == "immediate" and n not in resting]
-            claimed: list[Claimed] = await self._db(self._claim, now, immediate, self.batch)
+            ready = [n for n in due if n in self.channels and n not in resting]
+            immediate = [n for n in ready if self.channels[n].mode == "immediate"]
+            claimed: list[Claimed] = (
+                await self._db(self._claim, now, immediate, self.batch) if immediate else []
+            )
             by_channel: dict[str, list[Claimed]] = {}
             for alert in claimed:
                 by_channel.setdefault(alert.channel, []).append(alert)
             jobs = [self._deliver_immediate(name, items) for name, items in by_channel.items()]
             if digests:
-                for name, channel in self.channels.items():
-                    if channel.mode == "digest" and name not in resting:
-                        jobs.append(self._deliver_digest(name, now))
-            report = DeliveryReport()
+                jobs.extend(self._deliver_digest(n, now) for n in ready if self.channels[n].mode == "digest")
             for part in await asyncio.gather(*jobs):
                 report.add(part)
-            unknown = await self._db(self._fail_unknown_channels, now)
-            report.failed += unknown
+            unknown = [n for n in due if n not in self.channels]
+            if unknown:
+                report.failed += await self._db(self._fail_unknown_channels, now, unknown)
             return report
 
     async def deliver_all(self, *, digests: bool = False, max_passes: int = 1000) -> DeliveryReport:
@@ -309,7 +314,7 @@ class Outbox:
         return report
 
     def _claim_digest(self, channel: ChannelSettings, now: datetime) -> list[Claimed]:
-        with self.store.write() as conn:
+        with self.store.read() as conn:
             last_sent = conn.execute(
                 sa.select(sa.func.max(alerts.c.sent_at)).where(
                     alerts.c.channel == channel.name, alerts.c.status == "sent"
@@ -320,12 +325,13 @@ class Outbox:
                     alerts.c.channel == channel.name, alerts.c.status == "pending"
                 )
             ).scalar_one_or_none()
-            if oldest is None:
-                return []
-            anchor = digest_anchor(_aware(last_sent), [_aware(oldest) or now])
-            due = channel.next_digest_at(anchor) if anchor else None
-            if due is None or due > now:
-                return []
+        if oldest is None:
+            return []
+        anchor = digest_anchor(_aware(last_sent), [_aware(oldest) or now])
+        due = channel.next_digest_at(anchor) if anchor else None
+        if due is None or due > now:
+            return []
+        with self.store.write() as conn:
             return self._lease(conn, now, [channel.name], self.batch)
 
     # --- store work (runs in threads) ---------------------------------------------------------
@@ -339,12 +345,7 @@ class Outbox:
     def _lease(self, conn: Connection, now: datetime, channels: list[str], limit: int) -> list[Claimed]:
         query = (
             sa.select(alerts)
-            .where(
-                alerts.c.status == "pending",
-                alerts.c.channel.in_(channels),
-                alerts.c.next_attempt_at <= now,
-                sa.or_(alerts.c.lease_until.is_(None), alerts.c.lease_until <= now),
-            )
+            .where(*self._due_where(now), alerts.c.channel.in_(channels))
             .order_by(alerts.c.next_attempt_at, alerts.c.id)
             .limit(limit)
         )
@@ -410,16 +411,32 @@ class Outbox:
                     values["next_attempt_at"] = result.retry_at
                 conn.execute(alerts.update().where(alerts.c.id == alert_id).values(**values))
 
-    def _fail_unknown_channels(self, now: datetime) -> int:
+    def _due_channels(self, now: datetime) -> list[str]:
+        """The channels with alerts due now and not leased."""
+        with self.store.read() as conn:
+            return list(
+                conn.execute(
+                    sa.select(alerts.c.channel)
+                    .where(*self._due_where(now))
+                    .distinct()
+                    .order_by(alerts.c.channel)
+                ).scalars()
+            )
+
+    @staticmethod
+    def _due_where(now: datetime) -> tuple[sa.ColumnElement[bool], ...]:
+        return (
+            alerts.c.status == "pending",
+            alerts.c.next_attempt_at <= now,
+            sa.or_(alerts.c.lease_until.is_(None), alerts.c.lease_until <= now),
+        )
+
+    def _fail_unknown_channels(self, now: datetime, channels: list[str]) -> int:
         """Alerts for a channel no longer in the config fail with a clear error (retry them once it is back)."""
         with self.store.write() as conn:
             result = conn.execute(
                 alerts.update()
-                .where(
-                    alerts.c.status == "pending",
-                    alerts.c.channel.not_in(list(self.channels) or [""]),
-                    alerts.c.next_attempt_at <= now,
-                )
+                .where(*self._due_where(now), alerts.c.channel.in_(channels))
                 .values(
                     status="failed",
                     last_error=sa.literal("channel ")
@@ -493,7 +510,7 @@ class Outbox:
 
 def _changes(prior: Any, new: Any) -> Changes:
     title = word_diff(prior.title or "", new.title or "")
-    body = word_diff(prior.body or prior.summary or "", new.body or new.summary or "")
+    body = word_diff(version_text(prior._mapping), version_text(new._mapping))
     added = [*title.added_words(), *body.added_words()]
     removed = [*title.removed_words(), *body.removed_words()]
     parts = []
