@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from monitor.config import Settings, parse_settings
 from monitor.service import Service, ServiceOptions, make_fetcher
 from monitor.store.repo import Store
+from monitor.watching import attach
 
 
 def settings_for(sources: list[dict[str, Any]], **defaults: Any) -> Settings:
@@ -19,3 +24,31 @@ def settings_for(sources: list[dict[str, Any]], **defaults: Any) -> Settings:
 
 def service_for(settings: Settings, store: Store, **options: Any) -> Service:
     return Service(settings, store, make_fetcher(settings), ServiceOptions(parse_workers=1, **options))
+
+
+def poll_watching(settings: Settings, store: Store, *names: str) -> None:
+    """Poll the named sources (default: all) once as the daemon does: with the watch step attached.
+
+    In a thread of its own, so it works where an event loop is already running (Playwright's sync API)."""
+
+    async def go() -> None:
+        service = service_for(settings, store)
+        try:
+            await attach(service)
+            await service.sync_sources()
+            await service.poll_sources(list(names) or None)
+        finally:
+            await service.fetcher.aclose()
+            service.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, go()).result()
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -14,15 +13,7 @@ from monitor.store.repo import Store, articles, fetches, sources, versions
 from tests.cli import start_daemon, write_config
 from tests.fixtures.feeds import mt_news_feed, other_outlet_atom
 from tests.fixtures.server import LoopbackServer, Route
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.helpers import wait_for
 
 
 def count(store: Store, table: sa.Table, *where: sa.ColumnElement[bool]) -> int:

@@ -27,7 +27,8 @@ from monitor.watching import matches
 from tests.cli import env_for, write_config
 from tests.fixtures.feeds import Item, filler_items, labelled_items, mt_item, mt_rss, other_outlet_atom
 from tests.fixtures.server import LoopbackServer, Route
-from tests.test_watching import poll_all, settings
+from tests.helpers import poll_watching
+from tests.test_watching import settings
 
 DAY = datetime(2024, 10, 18, 12, 0, tzinfo=UTC)
 BASE = "https://www.themoscowtimes.com"
@@ -61,7 +62,7 @@ def archive(store: Store, server: LoopbackServer) -> Settings:
     config = settings(
         server, [{"name": "nk-troops", "query": '"North Korea" AND troop*', "channels": ["hook"]}]
     )
-    poll_all(config, store)
+    poll_watching(config, store)
     return config
 
 
@@ -331,7 +332,7 @@ def test_new_versions_are_searchable_at_once(store: Store, server: LoopbackServe
         for i in feed_items()
     ]
     server.routes["/rss/news"] = Route.feed(mt_rss(edited))
-    poll_all(config, store, "moscow-times")
+    poll_watching(config, store, "moscow-times")
     (hit,) = search(store, SearchQuery("zanzibar")).hits
     assert hit.version_n == 2 and hit.title == "Greek letters"
     # A word of both versions finds the article once, at its newest version.
@@ -354,7 +355,7 @@ def test_export_has_every_article_with_all_its_versions(store: Store, server: Lo
         replace(i, description=i.description + " Zanzibar.") if "alpha" in i.link else i for i in feed_items()
     ]
     server.routes["/rss/news"] = Route.feed(mt_rss(edited))
-    poll_all(config, store, "moscow-times")
+    poll_watching(config, store, "moscow-times")
     rows = list(export_rows(store, None))
     assert len(rows) == store.counts()["articles"] and [r["id"] for r in rows] == sorted(
         r["id"] for r in rows

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +9,12 @@ import sqlalchemy as sa
 import yaml
 
 from monitor.config import Settings, parse_settings
-from monitor.service import Service, ServiceOptions, make_fetcher
 from monitor.store.repo import Store
-from monitor.watching import WatchStep, alerts, matches, stories, story_watches
+from monitor.watching import alerts, matches, stories, story_watches
 from tests.cli import run_cli
 from tests.fixtures.feeds import labelled_items, mt_item, mt_rss, other_outlet_atom
 from tests.fixtures.server import LoopbackServer, Route
+from tests.helpers import poll_watching
 
 
 def settings(server: LoopbackServer, watches: list[dict[str, Any]]) -> Settings:
@@ -35,22 +33,6 @@ def settings(server: LoopbackServer, watches: list[dict[str, Any]]) -> Settings:
     return parse_settings(yaml.safe_dump(data), "test.yaml", env={})
 
 
-def poll_all(config: Settings, store: Store, *names: str) -> None:
-    async def go() -> None:
-        service = Service(config, store, make_fetcher(config), ServiceOptions(parse_workers=1))
-        step = WatchStep(config)
-        step.load(store, datetime.now(UTC))
-        service.after_store.append(step)
-        try:
-            await service.sync_sources()
-            await service.poll_sources(list(names) or None)
-        finally:
-            await service.fetcher.aclose()
-            service.close()
-
-    asyncio.run(go())
-
-
 def rows(store: Store, table: sa.Table) -> list[Any]:
     with store.read() as conn:
         return list(conn.execute(sa.select(table).order_by(table.c.id)))
@@ -66,8 +48,8 @@ def test_two_outlets_one_story_one_alert_per_channel(store: Store, server: Loopb
     config = settings(
         server, [{"name": "nk-troops", "query": '"North Korea" AND troop*', "channels": ["hook", "ops"]}]
     )
-    poll_all(config, store, "moscow-times")
-    poll_all(config, store, "kyiv-post")
+    poll_watching(config, store, "moscow-times")
+    poll_watching(config, store, "kyiv-post")
     found = rows(store, matches)
     assert len(found) == 2 and [m.flagged for m in found] == [True, False]
     assert found[0].story_id == found[1].story_id
@@ -78,13 +60,13 @@ def test_two_outlets_one_story_one_alert_per_channel(store: Store, server: Loopb
     assert sorted(a.channel for a in queued) == ["hook", "ops"]
     assert {a.event for a in queued} == {"new_story"} and {a.status for a in queued} == {"pending"}
     # Polling again changes nothing: no second match, flag or alert.
-    poll_all(config, store)
+    poll_watching(config, store)
     assert len(rows(store, matches)) == 2 and len(rows(store, alerts)) == 2
 
 
 def test_unrelated_articles_make_their_own_stories(store: Store, server: LoopbackServer) -> None:
     serve_seeds(server)
-    poll_all(settings(server, []), store)
+    poll_watching(settings(server, []), store)
     with store.read() as conn:
         members = conn.execute(
             sa.text("SELECT story_id, count(*) FROM articles GROUP BY story_id ORDER BY 2 DESC")
@@ -108,10 +90,10 @@ def test_an_edit_that_adds_the_watched_words_alerts(store: Store, server: Loopba
     config = settings(
         server, [{"name": "troops", "query": "troop*", "channels": ["hook"], "sources": ["moscow-times"]}]
     )
-    poll_all(config, store, "moscow-times")
+    poll_watching(config, store, "moscow-times")
     assert rows(store, matches) == []
     server.routes["/rss/news"] = Route.feed(mt_rss([item]))  # the edit adds "troops"
-    poll_all(config, store, "moscow-times")
+    poll_watching(config, store, "moscow-times")
     (match,) = rows(store, matches)
     assert match.flagged and "troop" in [t.lower() for t in match.terms]
     (alert,) = rows(store, alerts)
@@ -126,7 +108,7 @@ def test_an_edit_that_adds_the_watched_words_alerts(store: Store, server: Loopba
             ]
         )
     )
-    poll_all(config, store, "moscow-times")
+    poll_watching(config, store, "moscow-times")
     assert len(rows(store, matches)) == 1
 
 

@@ -21,12 +21,11 @@ from monitor.config import Settings, parse_settings
 from monitor.core.outbox import after_failure, retry_delay, snippet_from_marked
 from monitor.notify.webhook import verify_signature
 from monitor.outbox import Outbox, alerts
-from monitor.service import Service, ServiceOptions, make_fetcher
 from monitor.store.repo import Store
-from monitor.watching import WatchStep
 from tests.cli import run_cli, start_daemon
 from tests.fixtures.feeds import labelled_items, mt_item, mt_rss, other_outlet_atom
 from tests.fixtures.server import LoopbackServer, Route
+from tests.helpers import poll_watching, wait_for
 from tests.notify.conftest import SMTP_PASSWORD, SMTP_USER, Receiver, Reply, SMTPServer, free_port
 
 SECRET = "s3cret"
@@ -58,22 +57,6 @@ def serve_seeds(server: LoopbackServer) -> None:
     server.routes["/feed.atom"] = Route.feed(other_outlet_atom(), content_type="application/atom+xml")
 
 
-def poll(config: Settings, store: Store, *names: str) -> None:
-    async def go() -> None:
-        service = Service(config, store, make_fetcher(config), ServiceOptions(parse_workers=1))
-        step = WatchStep(config)
-        step.load(store, datetime.now(UTC))
-        service.after_store.append(step)
-        try:
-            await service.sync_sources()
-            await service.poll_sources(list(names) or None)
-        finally:
-            await service.fetcher.aclose()
-            service.close()
-
-    asyncio.run(go())
-
-
 class Clock:
     def __init__(self) -> None:
         self.now = datetime.now(UTC)
@@ -98,15 +81,6 @@ def deliver(outbox: Outbox) -> Any:
 def alert_rows(store: Store) -> list[Any]:
     with store.read() as conn:
         return list(conn.execute(sa.select(alerts).order_by(alerts.c.id)))
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 # --- pure decisions ---------------------------------------------------------------------------
@@ -154,8 +128,8 @@ def test_one_signed_webhook_and_one_email_per_story(
         },
     ]
     config = settings_of(config_data(server, channels))
-    poll(config, store, "moscow-times")
-    poll(config, store, "kyiv-post")  # the same story from a second outlet: no second alert
+    poll_watching(config, store, "moscow-times")
+    poll_watching(config, store, "kyiv-post")  # the same story from a second outlet: no second alert
     report = deliver(Outbox(config, store))
     assert (report.sent, report.retrying, report.failed) == (2, 0, 0)
     (request,) = receiver.requests
@@ -184,7 +158,7 @@ def test_a_dead_channel_holds_up_nothing_and_is_delivered_once_when_it_comes_bac
     config = settings_of(
         config_data(server, [hook("down", f"http://127.0.0.1:{dead_port}/hook"), hook("up", receiver.url())])
     )
-    poll(config, store)
+    poll_watching(config, store)
     clock = Clock()
     outbox = Outbox(config, store, clock=clock, rng=random.Random(3))
     first = deliver(outbox)
@@ -212,7 +186,7 @@ def test_server_errors_are_retried_then_give_up_keeping_the_last_error(
 ) -> None:
     serve_seeds(server)
     config = settings_of(config_data(server, [hook("hook", receiver.url(), max_attempts=3)]))
-    poll(config, store)
+    poll_watching(config, store)
     clock = Clock()
     outbox = Outbox(config, store, clock=clock, rng=random.Random(5))
     receiver.reply(Reply(500, b"boom"), Reply(503, b"busy"), Reply(502, b"bad gateway"))
@@ -241,7 +215,7 @@ def test_a_refused_message_fails_alone_without_resting_the_channel(
     config = settings_of(
         config_data(server, [hook("hook", receiver.url())], query='"north korea" OR kharkiv OR court')
     )
-    poll(config, store)
+    poll_watching(config, store)
     count = len(alert_rows(store))
     assert count >= 2
     receiver.reply(Reply(400, b"bad payload"))  # the first message refused outright
@@ -258,7 +232,7 @@ def test_digest_channels_bundle_pending_alerts_when_due(
             server, [hook("digest", receiver.url(), every="30m")], query='"north korea" OR kharkiv OR court'
         )
     )
-    poll(config, store)
+    poll_watching(config, store)
     pending = len(alert_rows(store))
     assert pending >= 2
     clock = Clock()
@@ -278,7 +252,7 @@ def test_unknown_channels_fail_with_a_clear_error(
 ) -> None:
     serve_seeds(server)
     data = config_data(server, [hook("old", receiver.url())])
-    poll(settings_of(data), store)
+    poll_watching(settings_of(data), store)
     data["channels"] = [hook("new", receiver.url())]
     data["watches"][0]["channels"] = ["new"]
     assert deliver(Outbox(settings_of(data), store)).failed == 1

@@ -6,9 +6,7 @@ import asyncio
 import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -17,13 +15,12 @@ import yaml
 from fastapi import FastAPI
 
 from monitor.config import Settings, parse_settings
-from monitor.service import Service, ServiceOptions, make_fetcher
 from monitor.store.repo import Store
-from monitor.watching import WatchStep
 from monitor.web_cli import serve_http
 from tests.fixtures.feeds import atom, labelled_items, mt_item, mt_rss, other_item
 from tests.fixtures.seeds import other_seed
 from tests.fixtures.server import LoopbackServer, Route
+from tests.helpers import poll_watching
 
 WATCH = "nk-troops"
 ADDED = "Seoul said on Saturday that the Storm Corps units had reached the Kursk front."
@@ -41,24 +38,6 @@ def web_settings(server: LoopbackServer) -> Settings:
         "channels": [{"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/hook"}],
     }
     return parse_settings(yaml.safe_dump(data), "test.yaml", env={})
-
-
-def poll(config: Settings, store: Store, *names: str) -> None:
-    async def go() -> None:
-        service = Service(config, store, make_fetcher(config), ServiceOptions(parse_workers=1))
-        step = WatchStep(config)
-        step.load(store, datetime.now(UTC))
-        service.after_store.append(step)
-        try:
-            await service.sync_sources()
-            await service.poll_sources(list(names) or None)
-        finally:
-            await service.fetcher.aclose()
-            service.close()
-
-    # In a thread of its own: Playwright's sync API keeps an event loop running in the test's thread.
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, go()).result()
 
 
 def kyiv_feed(*, edited: bool) -> bytes:
@@ -85,10 +64,10 @@ def build_archive(store: Store, server: LoopbackServer) -> Archive:
     server.routes["/rss/news"] = Route.feed(mt_rss([mt_item(), *filler]))
     server.routes["/feed.atom"] = Route.feed(kyiv_feed(edited=False), content_type="application/atom+xml")
     config = web_settings(server)
-    poll(config, store, "moscow-times")
-    poll(config, store, "kyiv-post")
+    poll_watching(config, store, "moscow-times")
+    poll_watching(config, store, "kyiv-post")
     server.routes["/feed.atom"] = Route.feed(kyiv_feed(edited=True), content_type="application/atom+xml")
-    poll(config, store, "kyiv-post")
+    poll_watching(config, store, "kyiv-post")
     with store.read() as conn:
         rows = conn.exec_driver_sql(
             "SELECT a.id, s.name, a.story_id, a.version_count, a.key FROM articles a"
