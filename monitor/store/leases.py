@@ -286,11 +286,11 @@ def take_host_slot(
             if slot in taken:
                 continue
             inserted = conn.execute(
-                insert_ignoring(conn, host_slots, ["host", "slot"]).values(
-                    host=host, slot=slot, owner=owner, until=until
-                )
-            ).rowcount
-            if inserted:
+                insert_ignoring(conn, host_slots, ["host", "slot"])
+                .values(host=host, slot=slot, owner=owner, until=until)
+                .returning(host_slots.c.slot)  # psycopg reports no rowcount for ON CONFLICT DO NOTHING
+            ).first()
+            if inserted is not None:
                 return slot
     return None
 
