@@ -24,12 +24,12 @@ from datetime import datetime, timedelta
 from monitor.core.story_terms import terms as text_terms
 
 # A new article joins a story when its score against the story is at least STORY_THRESHOLD.
-STORY_THRESHOLD = 0.45
+STORY_THRESHOLD = 0.4
 # The watch step keeps an article silent (its story was flagged already) only at or above this score
 # against the article that flagged the story; below it, it alerts as a new story.
-CONFIDENT_SAME_EVENT = 0.5
+CONFIDENT_SAME_EVENT = 0.48
 # Evidence counts in full up to FULL_WEIGHT_WITHIN apart, then fades linearly to nothing at WINDOW.
-FULL_WEIGHT_WITHIN = timedelta(hours=18)
+FULL_WEIGHT_WITHIN = timedelta(hours=12)
 WINDOW = timedelta(hours=48)
 
 TITLE_WEIGHT = 2.0  # a title word counts as two body occurrences
@@ -40,10 +40,9 @@ KEY_RARITY = 2.5  # a title word, name or figure this rare (or rarer) looks cand
 MAX_CANDIDATES = 24  # candidate stories scored per assignment, most shared key rarity first
 MAX_POSTINGS = 2000  # a key held by more stories than this is too common to look candidates up by
 
-# How the evidence adds up (weights sum to 1); saturation points of the absolute evidence.
-W_COSINE, W_TITLE, W_NAMES, W_FIGURES = 0.35, 0.35, 0.2, 0.1
-NAMES_FULL = 8.0  # shared name rarity that counts in full (two rare names, or three ordinary ones)
-FIGURES_FULL = 2.0  # shared figures that count in full
+# How the evidence adds up (weights sum to 1).
+W_COSINE, W_TITLE = 0.3, 0.7
+SAME_OUTLET = 0.6  # one outlet rarely reports one event twice: its second report needs more evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,48 +170,50 @@ def _figures(f: StoryFeatures) -> set[str]:
 
 @dataclass(slots=True)
 class _Story:
-    """A story as a whole: the sum of its members' term weights and how many members carry each title
-    word, name and figure. Bounded by the vocabulary of its members, whatever their number."""
+    """A story as a whole: the sum of its members' term weights, how many members carry each term, the
+    rarity mass of each title word over its members, and when each outlet last reported it. Bounded by
+    its members' vocabulary, whatever their number; every score against it costs O(terms of the query)."""
 
     members: dict[int, datetime] = field(default_factory=dict)
     sums: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
     norm2: float = 0.0
-    title: dict[str, int] = field(default_factory=dict)
-    names: dict[str, int] = field(default_factory=dict)
-    figures: dict[str, int] = field(default_factory=dict)
-    latest: datetime | None = None
+    title_mass: dict[str, float] = field(default_factory=dict)
+    title_total: float = 0.0
+    outlets: dict[str, int] = field(default_factory=dict)
 
     def change(self, f: StoryFeatures, sign: int) -> None:
-        sums = self.sums
+        sums, counts = self.sums, self.counts
         for term, w in f.terms:
             old = sums.get(term, 0.0)
             new = old + sign * w
             self.norm2 += new * new - old * old
-            if sign < 0 and new <= 1e-9:
-                del sums[term]
+            n = counts.get(term, 0) + sign
+            if n <= 0:
+                del sums[term], counts[term]
             else:
-                sums[term] = new
-        for counter, keys in (
-            (self.title, (t for t, _ in f.title)),
-            (self.names, (t for t, _ in f.names)),
-            (self.figures, _figures(f)),
-        ):
-            for key in keys:
-                n = counter.get(key, 0) + sign
-                if n > 0:
-                    counter[key] = n
-                else:
-                    counter.pop(key, None)
+                sums[term], counts[term] = new, n
+        for term, r in f.title:
+            mass = self.title_mass.get(term, 0.0) + sign * r
+            self.title_total += sign * r
+            if mass <= 1e-9:
+                self.title_mass.pop(term, None)
+            else:
+                self.title_mass[term] = mass
+        left = self.outlets.get(f.source, 0) + sign
+        if left > 0:
+            self.outlets[f.source] = left
+        else:
+            self.outlets.pop(f.source, None)
         if sign > 0:
             self.members[f.article_id] = f.published
-            if self.latest is None or f.published > self.latest:
-                self.latest = f.published
         else:
             self.members.pop(f.article_id, None)
-            if not self.members:
-                self.norm2 = 0.0
-                self.sums.clear()
-            self.latest = max(self.members.values(), default=None)
+            if not self.members:  # start clean: no float residue
+                self.norm2, self.title_total = 0.0, 0.0
+                sums.clear()
+                counts.clear()
+                self.title_mass.clear()
 
 
 def _norm(f: StoryFeatures) -> float:
@@ -220,26 +221,26 @@ def _norm(f: StoryFeatures) -> float:
 
 
 def _score(f: StoryFeatures, story: _Story, closest: datetime) -> float:
-    """The evidence that `f` reports the event of `story`, in [0, 1]."""
+    """The evidence that `f` reports the event of `story`, in [0, 1]: the mean of the rarity-weighted
+    cosine with the story's summed terms and the title cover (the lesser of: the share of f's title
+    rarity found in the story's members, and the share of the story's title rarity found in f), faded
+    by time from the closest member and lowered when the outlet already reported the story."""
     factor = time_factor(f.published, closest)
-    if factor == 0.0 or not story.members:
-        return 0.0
     n = len(story.members)
-    sums = story.sums
+    if factor == 0.0 or n == 0:
+        return 0.0
+    sums, counts = story.sums, story.counts
     dot = sum(w * sums.get(term, 0.0) for term, w in f.terms)
     norm = _norm(f) * math.sqrt(max(story.norm2, 0.0))
-    cosine = dot / norm if norm > 0.0 else 0.0
-    title_total = sum(r for _, r in f.title)
-    title = sum(r * story.title.get(t, 0) for t, r in f.title) / (n * title_total) if title_total else 0.0
-    names = sum(r * story.names.get(t, 0) for t, r in f.names) / n
-    figures = sum(story.figures.get(t, 0) for t in _figures(f)) / n
-    evidence = (
-        W_COSINE * cosine
-        + W_TITLE * title
-        + W_NAMES * min(1.0, names / NAMES_FULL)
-        + W_FIGURES * min(1.0, figures / FIGURES_FULL)
-    )
-    return factor * min(1.0, evidence)
+    cosine = min(1.0, dot / norm) if norm > 0.0 else 0.0
+    own_total = sum(r for _, r in f.title)
+    own = sum(r * counts.get(t, 0) for t, r in f.title) / (n * own_total) if own_total > 0.0 else 0.0
+    mass = story.title_mass
+    theirs = sum(mass.get(t, 0.0) for t, _ in f.terms) / story.title_total if story.title_total > 0 else 0.0
+    evidence = W_COSINE * cosine + W_TITLE * min(own, theirs)
+    if f.source in story.outlets:
+        evidence *= SAME_OUTLET
+    return factor * evidence
 
 
 def _story_of(f: StoryFeatures) -> _Story:
@@ -250,8 +251,8 @@ def _story_of(f: StoryFeatures) -> _Story:
 
 def same_event_score(a: StoryFeatures, b: StoryFeatures) -> float:
     """How sure it is that two articles report the same specific occurrence, in [0, 1] and symmetric:
-    rarity-weighted term cosine, shared title words, shared names and figures, faded by time apart.
-    Independent of any index, so it means the same on a fresh archive as on a full one."""
+    rarity-weighted term cosine and title cover, faded by time apart, lowered for one outlet's two
+    reports. Independent of any index, so it means the same on a fresh archive as on a full one."""
     return (_score(a, _story_of(b), b.published) + _score(b, _story_of(a), a.published)) / 2.0
 
 
