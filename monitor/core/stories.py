@@ -15,6 +15,7 @@ alert, a missed one costs at most a duplicate.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import json
 import math
@@ -175,6 +176,7 @@ class _Story:
     its members' vocabulary, whatever their number; every score against it costs O(terms of the query)."""
 
     members: dict[int, datetime] = field(default_factory=dict)
+    by_time: list[tuple[datetime, int]] = field(default_factory=list)  # sorted: the closest in O(log n)
     sums: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     norm2: float = 0.0
@@ -205,15 +207,27 @@ class _Story:
             self.outlets[f.source] = left
         else:
             self.outlets.pop(f.source, None)
+        key = (f.published, f.article_id)
         if sign > 0:
             self.members[f.article_id] = f.published
+            bisect.insort(self.by_time, key)
         else:
             self.members.pop(f.article_id, None)
+            at = bisect.bisect_left(self.by_time, key)
+            if at < len(self.by_time) and self.by_time[at] == key:
+                del self.by_time[at]
             if not self.members:  # start clean: no float residue
                 self.norm2, self.title_total = 0.0, 0.0
                 sums.clear()
                 counts.clear()
                 self.title_mass.clear()
+
+    def closest(self, when: datetime) -> tuple[datetime, int]:
+        """The member published closest to `when` (the earlier one on a tie), as (published, id)."""
+        by_time = self.by_time
+        at = bisect.bisect_left(by_time, (when, -1))
+        near = [by_time[i] for i in (at - 1, at) if 0 <= i < len(by_time)]
+        return min(near, key=lambda item: (abs(item[0] - when), item[0], item[1]))
 
 
 def _norm(f: StoryFeatures) -> float:
@@ -347,10 +361,9 @@ class StoryIndex:
             story = self._stories[story_id]
             if f.article_id in story.members:
                 continue
-            closest = min(story.members.values(), key=lambda p: abs(p - f.published))
-            score = _score(f, story, closest)
+            published, matched = story.closest(f.published)
+            score = _score(f, story, published)
             if score >= self.threshold and score > best.score:
-                matched = min(story.members, key=lambda a: (abs(story.members[a] - f.published), a))
                 best = StoryAssignment(story_id, matched, score)
         return best
 
