@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -148,14 +150,40 @@ class WatchConfig(_Strict):
     stem: Literal["en", "ru"] | None = None
 
 
+class FleetSettings(_Strict):
+    """How the daemons sharing one database lease work and notice each other."""
+
+    lease: Duration = timedelta(minutes=10)  # a poll, page check or delivery this long is given up on
+    heartbeat: Duration = timedelta(seconds=5)  # each process writes its heartbeat row this often
+    dead_after: Duration = timedelta(seconds=30)  # no heartbeat this long: its leases go to the others
+    db_pool: int = Field(default=8, ge=1, le=200)  # database connections per process
+
+
+class RetentionSettings(_Strict):
+    """How long bookkeeping rows are kept; `None` keeps them for ever. Versions are kept unless told."""
+
+    fetches: Duration | None = timedelta(days=30)
+    alerts: Duration | None = timedelta(days=90)  # sent or failed ones; pending alerts are never pruned
+    matches: Duration | None = timedelta(days=30)  # unflagged matches of stories no longer open
+    versions: Duration | None = None
+    every: Duration = timedelta(hours=1)
+
+
 class Settings(_Strict):
     """The whole validated configuration."""
 
     database: str | None = None
     defaults: Defaults = Defaults()
+    fleet: FleetSettings = FleetSettings()
+    retention: RetentionSettings = RetentionSettings()
     sources: tuple[SourceConfig, ...] = ()
     watches: tuple[WatchConfig, ...] = ()
     channels: tuple[ChannelSettings, ...] = ()
+
+    def config_hash(self) -> str:
+        """A hash of everything the fleet must agree on (all but the database URL), to spot mixed configs."""
+        data = self.model_dump(mode="json", exclude={"database"})
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def source(self, name: str) -> SourceConfig | None:
         return next((s for s in self.sources if s.name == name), None)
@@ -253,6 +281,10 @@ def _model_at(path: Path_) -> type[BaseModel] | None:
         return Settings
     if path == ("defaults",):
         return Defaults
+    if path == ("fleet",):
+        return FleetSettings
+    if path == ("retention",):
+        return RetentionSettings
     if len(path) == 2 and isinstance(path[0], str) and isinstance(path[1], int):
         return models.get(path[0])
     return None
