@@ -17,9 +17,10 @@ from monitor.cliutil import Globals, format_option, handles_errors, open_from
 from monitor.config import config_path, database_url, load_settings
 from monitor.daemon import Daemon, lease_owner_alive
 from monitor.errors import ConfigError, MonitorError
+from monitor.metrics import Metrics
 from monitor.outbox import Outbox
 from monitor.outbox import release_dead_leases as release_dead_alert_leases
-from monitor.output import emit
+from monitor.output import TABLE_ZONE, emit
 from monitor.service import Service, ServiceOptions, make_fetcher
 from monitor.store.db import current_revision, head_revision, make_engine, upgrade
 from monitor.watching import attach as attach_watches
@@ -49,11 +50,13 @@ def _setup_logging(verbose: int) -> None:
     help="Database URL [default: $MONITOR_DATABASE_URL, else the config's database, else sqlite:///data/monitor.db].",
 )
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("--utc", is_flag=True, help="Show table times in UTC [default: the local zone, named].")
 @click.version_option(__version__, prog_name="monitor")
 @click.pass_context
-def main(ctx: click.Context, config: str | None, db: str | None, verbose: int) -> None:
+def main(ctx: click.Context, config: str | None, db: str | None, verbose: int, utc: bool) -> None:
     """news-monitor: poll news feeds and pages, keep every version, alert on watches."""
     _setup_logging(verbose)
+    TABLE_ZONE.set(UTC if utc else None)
     ctx.obj = Globals(config, db)
 
 
@@ -131,8 +134,10 @@ async def _run_daemon(app: App, tick: float, address: tuple[str, int] | None = N
     service = Service(app.settings, app.store, fetcher)
     outbox = Outbox(app.settings, app.store)
     try:
-        await attach_watches(service)
+        step = await attach_watches(service)
         daemon = Daemon(service, tick_seconds=tick)
+        metrics = Metrics(app.store, role="daemon", story_index=lambda: len(step.index))
+        daemon.on_result.append(metrics.record)
         freed = await service.db(release_dead_alert_leases, app.store, lease_owner_alive)
         if freed:
             logging.getLogger("monitor.alerts").info(
@@ -143,14 +148,17 @@ async def _run_daemon(app: App, tick: float, address: tuple[str, int] | None = N
         stop_http = asyncio.Event()
         if address is not None:
             from monitor.web.app import create_app
-            from monitor.web_cli import TOKEN_ENV, serve_http
+            from monitor.web_cli import TOKEN_ENV, serve_http, warn_if_open
 
+            token = os.environ.get(TOKEN_ENV) or None
+            warn_if_open(*address, token)
             web = create_app(
                 app.store,
                 app.settings,
-                token=os.environ.get(TOKEN_ENV) or None,
+                token=token,
                 health=daemon.health,
                 tick_seconds=tick,
+                metrics=metrics,
             )
             serving = asyncio.create_task(serve_http(web, *address, stop_http), name="http")
 

@@ -16,6 +16,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.service import Service
+from monitor.systemd import Notifier
 
 log = logging.getLogger("monitor.daemon")
 
@@ -48,8 +49,16 @@ class Health:
 class Daemon:
     """Ticks on a schedule, leases due sources from the store and polls them, at most `concurrency` at once."""
 
-    def __init__(self, service: Service, *, tick_seconds: float = 1.0, grace_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        service: Service,
+        *,
+        tick_seconds: float = 1.0,
+        grace_seconds: float = 30.0,
+        notifier: Notifier | None = None,
+    ) -> None:
         self.service = service
+        self.notifier = notifier or Notifier()
         self.tick_seconds = tick_seconds
         self.grace_seconds = grace_seconds
         self.health = Health()
@@ -58,6 +67,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._ticking = asyncio.Lock()
         self.periodic: list[tuple[float, Callable[[], Awaitable[None]]]] = []
+        self.on_result: list[Callable[[object], None]] = []  # e.g. Metrics.record, per poll or page check
 
     def stop(self) -> None:
         self._stop.set()
@@ -90,9 +100,11 @@ class Daemon:
         log.info(
             "daemon started: %d sources, concurrency %d", len(self.service.settings.sources), self.capacity
         )
+        self.notifier.ready(f"{len(self.service.settings.sources)} sources")
         try:
             await self._stop.wait()
         finally:
+            self.notifier.stopping()
             scheduler.shutdown(wait=False)
             await self._drain()
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -116,6 +128,7 @@ class Daemon:
                 pages = await self.service.claim_due_articles(room) if room > 0 else []
                 self.health.last_tick_at = datetime.now(UTC)
                 self.health.last_tick_error = None
+                self.notifier.watchdog()
             except Exception as exc:
                 self.health.last_tick_error = f"{type(exc).__name__}: {exc}"
                 log.error("cannot read due sources: %s", self.health.last_tick_error)
@@ -134,8 +147,10 @@ class Daemon:
 
     async def _run(self, key: str, work: Coroutine[Any, Any, object]) -> None:
         try:
-            await work
+            result = await work
             self.health.polls += 1
+            for observe in self.on_result:
+                observe(result)
         finally:
             self._in_flight.pop(key, None)
             self.health.in_flight = len(self._in_flight)
