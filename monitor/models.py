@@ -166,6 +166,7 @@ class PollSummary:
     error: str | None = None
     next_check_at: datetime | None = None
     notes: tuple[str, ...] = field(default=())
+    size: int = 0  # bytes of the body fetched
 
 
 @dataclass(frozen=True, slots=True)

@@ -321,6 +321,7 @@ class Service:
             new=sum(1 for v in stored if v.is_new_article),
             changed=sum(1 for v in stored if not v.is_new_article),
             ms=response.duration_ms,
+            size=response.size,
             error=outcome.fetch_error,
             next_check_at=outcome.source.next_check_at,
             notes=tuple(
