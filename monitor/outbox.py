@@ -469,6 +469,7 @@ class Outbox:
                     articles.c.published.label("article_published"),
                     sources.c.name.label("source"),
                 )
+                .select_from(matches)
                 .join(versions, about)
                 .join(articles, articles.c.id == versions.c.article_id)
                 .join(sources, sources.c.id == articles.c.source_id)
