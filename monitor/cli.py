@@ -19,8 +19,9 @@ from monitor.config import config_path, database_url, load_settings
 from monitor.daemon import Daemon
 from monitor.errors import ConfigError, MonitorError
 from monitor.fleet import ROLES, FleetGate
+from monitor.metrics import Metrics
 from monitor.outbox import Outbox
-from monitor.output import emit
+from monitor.output import TABLE_ZONE, emit
 from monitor.service import Service, ServiceOptions, make_fetcher
 from monitor.store.db import current_revision, head_revision, make_engine, upgrade
 from monitor.store.retention import prune, prune_if_mine
@@ -51,11 +52,13 @@ def _setup_logging(verbose: int) -> None:
     help="Database URL [default: $MONITOR_DATABASE_URL, else the config's database, else sqlite:///data/monitor.db].",
 )
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("--utc", is_flag=True, help="Show table times in UTC [default: the local zone, named].")
 @click.version_option(__version__, prog_name="monitor")
 @click.pass_context
-def main(ctx: click.Context, config: str | None, db: str | None, verbose: int) -> None:
+def main(ctx: click.Context, config: str | None, db: str | None, verbose: int, utc: bool) -> None:
     """news-monitor: poll news feeds and pages, keep every version, alert on watches."""
     _setup_logging(verbose)
+    TABLE_ZONE.set(UTC if utc else None)
     ctx.obj = Globals(config, db)
 
 
@@ -184,9 +187,14 @@ async def _run_daemon(
         gate = fetcher.gate = FleetGate(app.store, service.owner, app.settings.defaults.per_host)
     outbox = Outbox(app.settings, app.store, lease=fleet.lease)
     try:
-        if "poll" in roles:
-            await attach_watches(service)
+        step = await attach_watches(service) if "poll" in roles else None
         daemon = Daemon(service, tick_seconds=tick, roles=roles)
+        metrics = Metrics(
+            app.store,
+            role=",".join(roles),
+            story_index=lambda: len(step.index) if step is not None else 0,
+        )
+        daemon.on_result.append(metrics.record)
         if "deliver" in roles:
             daemon.periodic.append((max(tick, 1.0), outbox.run_once))
         daemon.periodic.append((app.settings.retention.every.total_seconds(), _pruner(app, service.owner)))
@@ -194,14 +202,17 @@ async def _run_daemon(
         stop_http = asyncio.Event()
         if address is not None:
             from monitor.web.app import create_app
-            from monitor.web_cli import TOKEN_ENV, serve_http
+            from monitor.web_cli import TOKEN_ENV, serve_http, warn_if_open
 
+            token = os.environ.get(TOKEN_ENV) or None
+            warn_if_open(*address, token)
             web = create_app(
                 app.store,
                 app.settings,
-                token=os.environ.get(TOKEN_ENV) or None,
+                token=token,
                 health=daemon.health,
                 tick_seconds=tick,
+                metrics=metrics,
             )
             serving = asyncio.create_task(serve_http(web, *address, stop_http), name="http")
 

@@ -38,6 +38,20 @@ DEFAULT_USER_AGENT = (
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
+NO_MAX_AGE = timedelta.max  # `max_age: none`: articles of any age alert
+
+
+def _parse_max_age(value: object) -> timedelta:
+    """A duration, or `none` (also YAML null) to let articles of any age alert."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
+        return NO_MAX_AGE
+    if isinstance(value, timedelta | str | int | float):
+        return parse_duration(value)
+    raise ValueError(f"{value!r} is not a duration or none")
+
+
+MaxAge = Annotated[timedelta, BeforeValidator(_parse_max_age)]
+AlertOn = Literal["story", "edits", "outlets"]
 Path_ = tuple[str | int, ...]
 
 
@@ -60,6 +74,9 @@ class Defaults(_Strict):
     min_interval: Duration = timedelta(minutes=2)
     max_interval: Duration = timedelta(hours=6)
     robots: bool | None = None  # None: obey robots.txt for pages, not for feeds
+    # An article published longer ago than this when first seen (or undated, on a source's first poll)
+    # is matched and grouped but alerts nobody: a new source's backlog is no flood.
+    max_age: MaxAge = timedelta(days=2)
 
 
 def _check_url(value: str | None) -> str | None:
@@ -148,6 +165,10 @@ class WatchConfig(_Strict):
     channels: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     stem: Literal["en", "ru"] | None = None
+    # story: a new story, or an edit that makes an article newly match; edits: every later edit of an
+    # alerted article; outlets: another outlet reports a flagged story (once per outlet).
+    alert_on: tuple[AlertOn, ...] = ("story",)
+    max_age: MaxAge | None = None  # None: the defaults' max_age
 
 
 class FleetSettings(_Strict):

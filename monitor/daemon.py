@@ -18,6 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from monitor.fleet import ROLES
 from monitor.service import Service
 from monitor.store import leases
+from monitor.systemd import Notifier
 
 log = logging.getLogger("monitor.daemon")
 
@@ -60,8 +61,10 @@ class Daemon:
         tick_seconds: float = 1.0,
         grace_seconds: float = 30.0,
         roles: tuple[str, ...] = ROLES,
+        notifier: Notifier | None = None,
     ) -> None:
         self.service = service
+        self.notifier = notifier or Notifier()
         self.tick_seconds = tick_seconds
         self.grace_seconds = grace_seconds
         self.roles = roles
@@ -73,6 +76,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._ticking = asyncio.Lock()
         self.periodic: list[tuple[float, Callable[[], Awaitable[None]]]] = []
+        self.on_result: list[Callable[[object], None]] = []  # e.g. Metrics.record, per poll or page check
 
     def stop(self) -> None:
         self._stop.set()
@@ -123,9 +127,11 @@ class Daemon:
             ",".join(self.roles),
             self.config_hash,
         )
+        self.notifier.ready(f"{len(self.service.settings.sources)} sources")
         try:
             await self._stop.wait()
         finally:
+            self.notifier.stopping()
             scheduler.shutdown(wait=False)
             await self._drain()
             await self.service.retry_releases()
@@ -194,6 +200,7 @@ class Daemon:
                 pages = await self.service.claim_due_articles(room) if room > 0 else []
                 self.health.last_tick_at = datetime.now(UTC)
                 self.health.last_tick_error = None
+                self.notifier.watchdog()
             except Exception as exc:
                 self.health.last_tick_error = f"{type(exc).__name__}: {exc}"
                 log.error("cannot read due sources: %s", self.health.last_tick_error)
@@ -212,8 +219,10 @@ class Daemon:
 
     async def _run(self, key: str, work: Coroutine[Any, Any, object]) -> None:
         try:
-            await work
+            result = await work
             self.health.polls += 1
+            for observe in self.on_result:
+                observe(result)
         finally:
             self._in_flight.pop(key, None)
             self.health.in_flight = len(self._in_flight)

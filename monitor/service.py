@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -66,9 +66,10 @@ class WriteBatcher:
     skipped; once started, it commits or rolls back as a whole.
     """
 
-    def __init__(self, store: Store, max_batch: int = 64) -> None:
+    def __init__(self, store: Store, max_batch: int = 64, steps: Sequence[AfterStore] = ()) -> None:
         self.store = store
         self.max_batch = max_batch
+        self.steps = steps  # their finish() runs last in each transaction, discard() after a rollback
         self._queue: queue.SimpleQueue[tuple[Callable[[Connection, PollWrites], Any], Future[Any]] | None] = (
             queue.SimpleQueue()
         )
@@ -115,7 +116,11 @@ class WriteBatcher:
                 writes = PollWrites()
                 results = [unit(conn, writes) for unit, _ in batch]
                 self.store.flush_writes(conn, writes)
+                for step in self.steps:
+                    step.finish(conn)
         except Exception as exc:
+            for step in self.steps:
+                step.discard()
             if len(batch) > 1:
                 for item in batch:
                     self._write([item])
@@ -129,9 +134,16 @@ class WriteBatcher:
 
 
 class AfterStore(Protocol):
-    """A step that runs inside the writing transaction after new versions are stored (matching, alerts)."""
+    """A step over the versions each unit of a write transaction stored (stories, matching, alerts)."""
 
-    def __call__(self, conn: Connection, stored: Sequence[StoredVersion], now: datetime) -> None: ...
+    def __call__(self, conn: Connection, stored: Sequence[StoredVersion], now: datetime) -> None:
+        """Take note of what one unit stored."""
+
+    def finish(self, conn: Connection) -> None:
+        """Apply what the transaction's units stored, last before it commits."""
+
+    def discard(self) -> None:
+        """The transaction rolled back: forget what its units stored."""
 
 
 @dataclass
@@ -209,7 +221,7 @@ class Service:
         self._by_name = {s.name: s for s in settings.sources}
         self.owner = process_owner()
         self.unreleased: set[tuple[str, int]] = set()  # ("s"|"a", id) whose release failed: retried later
-        self.writer = WriteBatcher(store)
+        self.writer = WriteBatcher(store, steps=self.after_store)
         self._ignore_cache: dict[str, tuple[re.Pattern[str], ...]] = {}
 
     async def db(self, work: Callable[..., T], *args: Any) -> T:
@@ -307,6 +319,8 @@ class Service:
                 state, response, parsed, prior, now, policy, follow_links=config.follow_links or is_page
             )
             stored = self.store.apply_outcome(conn, outcome, response.final_url, writes)
+            if state.last_success_at is None:  # the source's first poll: what it finds is its backlog
+                stored = [replace(v, first_poll=True) for v in stored]
             if is_page and self._page_is_the_article(response, parsed):
                 stored += self._check_source_page(conn, state, config, response, parsed, now)
             if stored:
@@ -321,6 +335,7 @@ class Service:
             new=sum(1 for v in stored if v.is_new_article),
             changed=sum(1 for v in stored if not v.is_new_article),
             ms=response.duration_ms,
+            size=response.size,
             error=outcome.fetch_error,
             next_check_at=outcome.source.next_check_at,
             notes=tuple(

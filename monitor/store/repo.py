@@ -598,6 +598,7 @@ def load_version_texts(
             articles.c.url,
             articles.c.story_id,
             articles.c.published.label("article_published"),
+            articles.c.first_seen,
             sources.c.name,
             sources.c.tags.label("source_tags"),
         )
@@ -619,6 +620,7 @@ def load_version_texts(
             url=r.url,
             story_id=r.story_id,
             tags=tuple(dict.fromkeys([*(r.tags or []), *(r.source_tags or [])])),
+            first_seen=r.first_seen,
         )
         for r in conn.execute(query)
     ]

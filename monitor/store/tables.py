@@ -217,8 +217,27 @@ class StoryWatch(Base):
     __table_args__ = (UniqueConstraint("story_id", "watch"),)
 
 
+class StoryMember(Base):
+    """An article's place in its story, in the order assignments committed (`id`), with its story features.
+
+    Writers assign under one lock, so ids grow in commit order: a writer catches up on every row past the
+    last id it saw, and a start loads the index from these rows without re-deriving the features."""
+
+    __tablename__ = "story_members"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), unique=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    features: Mapped[Any | None] = mapped_column(JSON)  # StoryFeatures.to_json(); None: derive from the text
+
+
 class Alert(Base):
-    """The outbox: one row per (story, watch, channel), written with the match that causes it."""
+    """The outbox: one row per event, watch and channel (`event_key`), written with the match that causes it.
+
+    `event_key` names the event: `story:S` (a watch flagged story S), `article:A` (article A matched inside a
+    flagged story without being surely the same event), `edit:V` (version V edits an alerted article),
+    `outlet:S:O` (source O reported flagged story S)."""
 
     __tablename__ = "alerts"
 
@@ -228,7 +247,10 @@ class Alert(Base):
     watch: Mapped[str] = mapped_column(String(200))
     channel: Mapped[str] = mapped_column(String(200))
     match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
+    # The version the alert is about when it is not the match's (an edit, another outlet's report).
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("article_versions.id", ondelete="CASCADE"))
     event: Mapped[str] = mapped_column(String(30))
+    event_key: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sent | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -239,7 +261,8 @@ class Alert(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(200))  # host:pid of the process delivering it
 
     __table_args__ = (
-        UniqueConstraint("story_id", "watch", "channel"),
+        UniqueConstraint("watch", "channel", "event_key"),
+        Index("ix_alerts_story_id", "story_id"),
         Index("ix_alerts_status_next", "status", "next_attempt_at"),
     )
 
