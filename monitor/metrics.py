@@ -51,9 +51,9 @@ class Metrics:
             ["status"],
             registry=r,
         )
-        Gauge("monitor_process_role", "This process's role (1 for its role).", ["role"], registry=r).labels(
-            role
-        ).set(1)
+        roles = Gauge("monitor_process_role", "This process's roles (1 for each).", ["role"], registry=r)
+        for part in role.split(","):  # a daemon's roles come comma-separated: poll,deliver,http
+            roles.labels(part).set(1)
         r.register(_ArchiveCollector(store, story_index))
 
     def record(self, result: object) -> None:

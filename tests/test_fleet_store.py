@@ -269,6 +269,7 @@ def _old_archive(store: Store, now: datetime) -> None:
                 conn.execute(
                     alerts.insert().values(
                         delivery_id=f"{key}-{channel}",
+                        event_key=f"story:{story}",
                         story_id=story,
                         watch="w",
                         channel=channel,
