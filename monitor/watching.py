@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -32,6 +32,7 @@ from monitor.core.stories import (
     features,
     same_event_score,
 )
+from monitor.core.watchprep import DraftInsight
 from monitor.models import StoredVersion, VersionText
 from monitor.store.repo import Store, articles, insert_ignoring, load_version_texts, versions
 from monitor.store.stories import (
@@ -77,6 +78,15 @@ class _Statements:
 
 
 @dataclass(frozen=True)
+class _Unit:
+    """What one poll stored, with what its parse worker worked out (by draft key)."""
+
+    stored: Sequence[StoredVersion]
+    now: datetime
+    prepared: Mapping[str, DraftInsight] | None
+
+
+@dataclass(frozen=True)
 class _Work:
     """One stored version with what the step worked out before taking the story lock."""
 
@@ -118,7 +128,7 @@ class WatchStep:
         self._pruned_at: datetime | None = None
         self._prepared: dict[str, _Statements] = {}
         self._added: deque[tuple[datetime, int]] = deque()  # (first seen, article id), oldest first
-        self._pending: list[tuple[Sequence[StoredVersion], datetime]] = []
+        self._pending: list[_Unit] = []
 
     def max_age(self, watch: str) -> timedelta:
         config = self.watches.get(watch)
@@ -163,8 +173,14 @@ class WatchStep:
 
     # --- the batch ------------------------------------------------------------------------------
 
-    def __call__(self, conn: Connection, stored: Sequence[StoredVersion], now: datetime) -> None:
-        self._pending.append((stored, now))
+    def __call__(
+        self,
+        conn: Connection,
+        stored: Sequence[StoredVersion],
+        now: datetime,
+        prepared: Mapping[str, DraftInsight] | None = None,
+    ) -> None:
+        self._pending.append(_Unit(stored, now, prepared))
 
     def discard(self) -> None:
         """The batch rolled back: forget what it gathered."""
@@ -181,23 +197,31 @@ class WatchStep:
         for item in work:
             self._apply(conn, item)
 
-    def _prepare(
-        self, conn: Connection, pending: list[tuple[Sequence[StoredVersion], datetime]]
-    ) -> list[_Work]:
-        """Read the texts, work out features and watch hits: everything that needs no lock."""
-        wanted = [s for stored, _ in pending for s in stored if s.kind != "revert"]
+    def _prepare(self, conn: Connection, pending: list[_Unit]) -> list[_Work]:
+        """Read the texts, work out features and watch hits unless the parse workers did: no lock needed."""
+        wanted = [s for unit in pending for s in unit.stored if s.kind != "revert"]
         texts = self._texts(conn, [s.version_id for s in wanted])
         priors = self._texts(
             conn, [s.prior_version_id for s in wanted if s.prior_version_id and s.kind == "edit"]
         )
         work = []
-        for stored, now in pending:
+        for unit in pending:
+            now = unit.now
             if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
                 self._prune(now - STORY_WINDOW)
                 self._pruned_at = now
-            for item in stored:
+            for item in unit.stored:
                 text = texts.get(item.version_id)
                 if text is None or item.kind == "revert":
+                    continue
+                insight = unit.prepared.get(item.key) if unit.prepared and item.kind == "new" else None
+                if insight is not None and text.story_id is None:
+                    feats = insight.features
+                    if feats is not None:
+                        feats = replace(feats, article_id=text.article_id)
+                    else:
+                        feats = features(story_doc(text))
+                    work.append(_Work(item, text, feats, list(insight.hits), now))
                     continue
                 prior = (
                     priors.get(item.prior_version_id)
@@ -444,5 +468,11 @@ async def attach(service: Service) -> WatchStep:
     service stores; the story index is loaded from the stored memberships first (on the database threads)."""
     step = WatchStep(service.settings)
     await service.db(step.load, service.store, datetime.now(UTC))
-    service.after_store.append(step)
+    install(service, step)
     return step
+
+
+def install(service: Service, step: WatchStep) -> None:
+    """Run the step on every unit the service stores; its parse workers prepare each draft for it."""
+    service.after_store.append(step)
+    service.watch_specs = tuple(watch_specs(step.settings))

@@ -69,7 +69,12 @@ def members(conn: Connection, *, after_id: int = 0, since: datetime | None = Non
         )
         .join(articles, articles.c.id == story_members.c.article_id)
         .join(sources, sources.c.id == articles.c.source_id)
-        .join(versions, sa.and_(versions.c.article_id == articles.c.id, versions.c.n == 1))
+        .outerjoin(  # the text only where the features were not stored: a start reads no bodies
+            versions,
+            sa.and_(
+                versions.c.article_id == articles.c.id, versions.c.n == 1, story_members.c.features.is_(None)
+            ),
+        )
         .where(story_members.c.id > after_id)
         .order_by(story_members.c.id)
     )
@@ -83,7 +88,7 @@ def members(conn: Connection, *, after_id: int = 0, since: datetime | None = Non
             r.first_seen,
             r.features,
             r.name,
-            r.title,
+            r.title or "",
             version_body(r.summary, r.body),
             r.published,
         )
