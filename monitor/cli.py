@@ -21,6 +21,7 @@ from monitor.metrics import Metrics
 from monitor.outbox import Outbox
 from monitor.outbox import release_dead_leases as release_dead_alert_leases
 from monitor.output import TABLE_ZONE, emit
+from monitor.reload import Reloader
 from monitor.service import Service, ServiceOptions, make_fetcher
 from monitor.store.db import current_revision, head_revision, make_engine, upgrade
 from monitor.watching import attach as attach_watches
@@ -138,6 +139,9 @@ async def _run_daemon(app: App, tick: float, address: tuple[str, int] | None = N
         daemon = Daemon(service, tick_seconds=tick)
         metrics = Metrics(app.store, role="daemon", story_index=lambda: len(step.index))
         daemon.on_result.append(metrics.record)
+        reloader = Reloader(app.config_path, app.settings)
+        reloader.appliers += [service.apply_settings, step.reconfigure, outbox.reconfigure]
+        daemon.reloader = reloader
         freed = await service.db(release_dead_alert_leases, app.store, lease_owner_alive)
         if freed:
             logging.getLogger("monitor.alerts").info(
@@ -160,6 +164,7 @@ async def _run_daemon(app: App, tick: float, address: tuple[str, int] | None = N
                 tick_seconds=tick,
                 metrics=metrics,
             )
+            reloader.appliers.append(lambda settings: setattr(web.state.web, "settings", settings))
             serving = asyncio.create_task(serve_http(web, *address, stop_http), name="http")
 
             def http_ended(task: asyncio.Task[None]) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from monitor.reload import Reloader
 from monitor.service import Service
 from monitor.systemd import Notifier
 
@@ -68,6 +69,7 @@ class Daemon:
         self._ticking = asyncio.Lock()
         self.periodic: list[tuple[float, Callable[[], Awaitable[None]]]] = []
         self.on_result: list[Callable[[object], None]] = []  # e.g. Metrics.record, per poll or page check
+        self.reloader: Reloader | None = None  # SIGHUP and a changed config file reload it
 
     def stop(self) -> None:
         self._stop.set()
@@ -78,6 +80,8 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self._on_signal, sig)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, self._on_hangup)
         freed = await self.service.db(self.service.store.release_dead_leases, lease_owner_alive)
         if freed:
             log.info("resumed %d sources left leased by a process that is gone", freed)
@@ -107,7 +111,7 @@ class Daemon:
             self.notifier.stopping()
             scheduler.shutdown(wait=False)
             await self._drain()
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
             log.info("daemon stopped after %d polls", self.health.polls)
@@ -116,11 +120,28 @@ class Daemon:
         log.info("received %s: stopping after in-flight polls", sig.name)
         self._stop.set()
 
+    def _on_hangup(self) -> None:
+        if self.reloader is None:
+            log.info("received SIGHUP: nothing to reload")
+            return
+        log.info("received SIGHUP: reloading %s at the next tick", self.reloader.path)
+        self.reloader.request()
+
+    async def _reload(self) -> None:
+        if self.reloader is None:
+            return
+        try:
+            if await self.reloader.check():
+                self.notifier.ready(f"{len(self.service.settings.sources)} sources")
+        except Exception as exc:  # a reload must never stop the daemon
+            log.error("config reload failed, keeping the running config: %s: %s", type(exc).__name__, exc)
+
     async def tick(self) -> None:
-        """Lease as many due sources as there is room for and start polling them."""
+        """Reload the config if it changed, then lease as many due sources as there is room for and poll them."""
         if self._stop.is_set() or self._ticking.locked():
             return
         async with self._ticking:
+            await self._reload()
             try:
                 room = self.capacity * 2 - len(self._in_flight)
                 states = await self.service.claim_due(room) if room > 0 else []

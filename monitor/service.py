@@ -221,6 +221,13 @@ class Service:
     async def sync_sources(self) -> None:
         await self.db(self.store.sync_sources, source_specs(self.settings), self.options.clock())
 
+    async def apply_settings(self, settings: Settings) -> None:
+        """Take a reloaded config: new sources are due at once, removed ones are no longer polled."""
+        self.settings = settings
+        self._by_name = {s.name: s for s in settings.sources}
+        self._ignore_cache.clear()
+        await self.sync_sources()
+
     # --- one poll -------------------------------------------------------------------------------
 
     async def poll(self, state: SourcePollState) -> PollSummary:

@@ -75,6 +75,12 @@ class WatchStep:
         self._prepared: dict[str, _Statements] = {}
         self._added: deque[tuple[datetime, int]] = deque()  # (first seen, article id), oldest first
 
+    def reconfigure(self, settings: Settings) -> None:
+        """Recompile the watches of a reloaded config (the story index stays: stories do not change)."""
+        matcher = compile_watches(watch_specs(settings))
+        self.settings, self.matcher = settings, matcher
+        self.channels = {w.name: w.channels for w in settings.watches}
+
     def load(self, store: Store, now: datetime) -> int:
         """Rebuild the story index from the recent archive (on start)."""
         since = now - STORY_WINDOW
