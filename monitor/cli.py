@@ -267,12 +267,14 @@ async def _poll(app: App, names: list[str], articles: bool = False) -> list[Any]
         service.close()
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @format_option
 @click.pass_context
 @handles_errors
 def sources(ctx: click.Context, fmt: str) -> None:
-    """Each source's health: last poll, status, errors, next check, articles."""
+    """Each source's health: last poll, status, errors, next check, articles (`sources add|remove` edit them)."""
+    if ctx.invoked_subcommand is not None:
+        return
     with open_from(ctx, migrate=False) as app:
         health = app.store.source_health()
     now = datetime.now(UTC)
@@ -317,9 +319,10 @@ from monitor import pages_cli  # noqa: E402
 
 pages_cli.register(main)
 
-from monitor import alerts_cli, search_cli, watch_cli, web_cli  # noqa: E402
+from monitor import alerts_cli, search_cli, sources_cli, watch_cli, web_cli  # noqa: E402
 
 watch_cli.register(main)
 alerts_cli.register(main)
 search_cli.register(main)
 web_cli.register(main)
+sources_cli.register(main, sources)

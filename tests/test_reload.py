@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,15 @@ def test_sighup_and_a_changed_file_reload_and_a_bad_config_is_refused(
         after = polls(store, "kyiv-post")
         wait_for(lambda: polls(store, "kyiv-post") >= after + 2, what="two more polls of the kept source")
         assert polls(store, "moscow-times") <= stopped + 1  # at most one that was already in flight
+
+        # `monitor sources add` edits the file; the running daemon polls the new source.
+        added = run_cli(
+            ["sources", "add", "moscow-again", server.url("/rss/news") + "?again"], config, db_url
+        )
+        assert added.returncode == 0, added.stderr
+        wait_for(lambda: polls(store, "moscow-again") >= 1, what="the source added from the CLI polled")
+        listed = run_cli(["sources", "--format", "json"], config, db_url)
+        assert {s["name"] for s in json.loads(listed.stdout)} == {"kyiv-post", "moscow-again"}
         assert daemon.poll() is None
     finally:
         daemon.send_signal(signal.SIGTERM)
