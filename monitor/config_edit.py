@@ -159,7 +159,7 @@ def _take_trailing(seq: CommentedSeq) -> str:
         slot[2].value = own
     else:
         slot[2] = None
-    return rest
+    return str(rest)
 
 
 def _put_trailing(seq: CommentedSeq, rest: str) -> None:
