@@ -19,7 +19,7 @@ from tests.helpers import poll_watching
 
 def settings(server: LoopbackServer, watches: list[dict[str, Any]]) -> Settings:
     data = {
-        "defaults": {"timeout": "5s", "per_host": 4},
+        "defaults": {"timeout": "5s", "per_host": 4, "max_age": "none"},
         "sources": [
             {"name": "moscow-times", "feed": server.url("/rss/news")},
             {"name": "kyiv-post", "feed": server.url("/feed.atom")},
@@ -116,7 +116,7 @@ def test_matches_and_stories_commands(db_url: str, server: LoopbackServer, tmp_p
     serve_seeds(server)
     config_file = tmp_path / "feeds.yaml"
     data = {
-        "defaults": {"timeout": "5s"},
+        "defaults": {"timeout": "5s", "max_age": "none"},
         "sources": [
             {"name": "moscow-times", "feed": server.url("/rss/news")},
             {"name": "kyiv-post", "feed": server.url("/feed.atom")},

@@ -206,6 +206,8 @@ class SearchOut(BaseModel):
 
 class SchedulerOut(BaseModel):
     alive: bool
+    roles: list[str] = Field(description="what this daemon does: poll, deliver, http")
+    worker: str = Field(description="host:pid, as its leases name it")
     started_at: datetime
     last_tick_at: datetime | None
     last_tick_error: str | None
@@ -446,6 +448,8 @@ def scheduler_state(health: Health, tick_seconds: float, now: datetime) -> Sched
     last = health.last_tick_at or health.started_at
     return SchedulerOut(
         alive=now - last <= window and (health.last_tick_at is not None or health.last_tick_error is None),
+        roles=list(health.roles),
+        worker=health.owner,
         started_at=health.started_at,
         last_tick_at=health.last_tick_at,
         last_tick_error=health.last_tick_error,
