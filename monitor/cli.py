@@ -22,6 +22,7 @@ from monitor.fleet import ROLES, FleetGate
 from monitor.metrics import Metrics
 from monitor.outbox import Outbox
 from monitor.output import TABLE_ZONE, emit
+from monitor.reload import Reloader
 from monitor.service import Service, ServiceOptions, make_fetcher
 from monitor.store.db import current_revision, head_revision, make_engine, upgrade
 from monitor.store.retention import prune, prune_if_mine
@@ -195,6 +196,11 @@ async def _run_daemon(
             story_index=lambda: len(step.index) if step is not None else 0,
         )
         daemon.on_result.append(metrics.record)
+        reloader = Reloader(app.config_path, app.settings)
+        reloader.appliers += [service.apply_settings, outbox.reconfigure]
+        if step is not None:
+            reloader.appliers.append(step.reconfigure)
+        daemon.reloader = reloader
         if "deliver" in roles:
             daemon.periodic.append((max(tick, 1.0), outbox.run_once))
         daemon.periodic.append((app.settings.retention.every.total_seconds(), _pruner(app, service.owner)))
@@ -214,6 +220,7 @@ async def _run_daemon(
                 tick_seconds=tick,
                 metrics=metrics,
             )
+            reloader.appliers.append(lambda settings: setattr(web.state.web, "settings", settings))
             serving = asyncio.create_task(serve_http(web, *address, stop_http), name="http")
 
             def http_ended(task: asyncio.Task[None]) -> None:
@@ -335,12 +342,14 @@ async def _poll(app: App, names: list[str], articles: bool = False) -> list[Any]
         service.close()
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @format_option
 @click.pass_context
 @handles_errors
 def sources(ctx: click.Context, fmt: str) -> None:
-    """Each source's health: last poll, status, errors, next check, articles."""
+    """Each source's health: last poll, status, errors, next check, articles (`sources add|remove` edit them)."""
+    if ctx.invoked_subcommand is not None:
+        return
     with open_from(ctx, migrate=False) as app:
         health = app.store.source_health()
     now = datetime.now(UTC)
@@ -385,9 +394,10 @@ from monitor import pages_cli  # noqa: E402
 
 pages_cli.register(main)
 
-from monitor import alerts_cli, search_cli, watch_cli, web_cli  # noqa: E402
+from monitor import alerts_cli, search_cli, sources_cli, watch_cli, web_cli  # noqa: E402
 
 watch_cli.register(main)
 alerts_cli.register(main)
 search_cli.register(main)
 web_cli.register(main)
+sources_cli.register(main, sources)

@@ -289,6 +289,13 @@ class Service:
             log.info("released %d leases that could not be released while the database was away", done)
         return done
 
+    async def apply_settings(self, settings: Settings) -> None:
+        """Take a reloaded config: new sources are due at once, removed ones are no longer polled."""
+        self.settings = settings
+        self._by_name = {s.name: s for s in settings.sources}
+        self._ignore_cache.clear()
+        await self.sync_sources()
+
     # --- one poll -------------------------------------------------------------------------------
 
     async def poll(self, state: SourcePollState) -> PollSummary:
