@@ -26,6 +26,7 @@ from monitor.core.query import parse_query
 from monitor.core.schedule import SchedulePolicy
 from monitor.errors import ConfigError, QueryError
 from monitor.models import SourceKind
+from monitor.netpolicy import FetchPolicy
 from monitor.notify.channels import AppriseChannel, ChannelSettings, EmailChannel, WebhookChannel, _Channel
 
 DEFAULT_CONFIG = "config/feeds.yaml"
@@ -83,6 +84,7 @@ class SourceConfig(_Strict):
     max_interval: Duration | None = None
     timeout: Duration | None = None
     follow_links: bool = False
+    allow_private: bool = False  # links, listings and redirects may reach private/loopback addresses
     recheck: tuple[Duration, ...] | None = None
     ignore: tuple[str, ...] = ()
 
@@ -111,6 +113,10 @@ class SourceConfig(_Strict):
     @property
     def url(self) -> str:
         return self.feed or self.page or ""
+
+    def fetch_policy(self) -> FetchPolicy:
+        """What this source's fetches may reach: its own host and port as configured; private only if allowed."""
+        return FetchPolicy(source_url=self.url, allow_private=self.allow_private)
 
     def policy(self, defaults: Defaults) -> SchedulePolicy:
         """The schedule policy of this source, its own settings over the defaults."""

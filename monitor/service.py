@@ -249,6 +249,7 @@ class Service:
             last_modified=state.last_modified,
             obey_robots=config.obeys_robots(defaults),
             read_timeout=config.timeout.total_seconds() if config.timeout else None,
+            policy=config.fetch_policy(),
         )
         parsed = await self._parse_body(state, config, response)
         now = self.options.clock()
@@ -398,6 +399,7 @@ class Service:
             obey_robots=config.obeys_robots_for_pages(self.settings.defaults),
             read_timeout=config.timeout.total_seconds() if config.timeout else None,
             accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+            policy=config.fetch_policy(),
         )
         page: PageText | None = None
         error: str | None = None
