@@ -199,12 +199,10 @@ class Daemon:
         )
         if freed.sources:
             log.info("resumed %d sources left leased by a process that is gone", freed.sources)
-        if freed.pages or freed.alerts:
-            log.info(
-                "resumed %d article pages and %d alerts left leased by a process that is gone",
-                freed.pages,
-                freed.alerts,
-            )
+        if freed.pages:
+            log.info("resumed %d article pages left leased by a process that is gone", freed.pages)
+        if freed.alerts:
+            log.info("resumed %d alerts left leased by a process that is gone", freed.alerts)
 
     async def tick(self) -> None:
         """Reload the config if it changed, then lease as many due sources as there is room for and poll them."""
