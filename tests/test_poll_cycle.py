@@ -314,7 +314,7 @@ def test_cli_poll_then_an_edit_then_poll_articles_and_a_body_only_watch(
         config = write_config(
             tmp_path / "feeds.yaml",
             [{"name": "mt", "feed": server.url("/rss/news"), "follow_links": True}],
-            watches=[{"name": "images", "query": f'"{BODY_ONLY}"', "channels": ["hook"]}],
+            watches=[{"name": "images", "query": f'"{BODY_ONLY}"', "channels": ["hook"], "max_age": "none"}],
             channels=[{"name": "hook", "type": "webhook", "url": receiver.url()}],
         )
         assert BODY_ONLY not in SEED.title.lower() and BODY_ONLY not in SEED.excerpt.lower()

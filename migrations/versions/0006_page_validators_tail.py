@@ -1,7 +1,7 @@
 """articles: page validators and the re-check tail; sources.last_problem
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-02 14:30:00
 
 ``articles.page_etag``/``page_last_modified`` make page re-checks conditional GETs (an unchanged page
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from monitor.core.track import PageCheck, TrackedArticle
 from monitor.models import StoredVersion
-from monitor.store.repo import Store, articles, fetches, sources, versions
+from monitor.store.repo import Store, articles, fetches, host_is_resting, process_owner, sources, versions
 from monitor.store.tables import ArticleEvent
 
 events = cast(sa.Table, ArticleEvent.__table__)
@@ -68,6 +68,7 @@ def claim_due_articles(
     now: datetime,
     limit: int | None,
     lease: timedelta,
+    owner: str | None = None,
     *,
     source_names: Sequence[str] | None = None,
     tail_budget: Mapping[str, int] | None = None,
@@ -77,11 +78,18 @@ def claim_due_articles(
 
     Pages on their ladder come first, soonest due first. Pages past their ladder (the slow tail) come
     after, newest first, at most `tail_budget[source]` (else `default_budget`) per source in one claim,
-    so however large the archive grows a cycle's cost stays bounded.
+    so however large the archive grows a cycle's cost stays bounded. The lease names its owner, so when
+    that process dies the others give the pages back at once.
     """
     if limit is not None and limit <= 0:
         return []
-    due = sa.and_(articles.c.next_check_at <= now, sources.c.enabled, sources.c.in_config)
+    owner = owner or process_owner()
+    due = sa.and_(
+        articles.c.next_check_at <= now,
+        sources.c.enabled,
+        sources.c.in_config,
+        ~host_is_resting(articles.c.url, now),
+    )
     if source_names:
         due = sa.and_(due, sources.c.name.in_(list(source_names)))
     budgets = tail_budget or {}
@@ -122,7 +130,9 @@ def claim_due_articles(
             ids = [r.id for r in rows]
             for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
                 conn.execute(
-                    articles.update().where(articles.c.id.in_(chunk)).values(next_check_at=now + lease)
+                    articles.update()
+                    .where(articles.c.id.in_(chunk))
+                    .values(next_check_at=now + lease, lease_owner=owner)
                 )
     return [_tracked(r) for r in rows]
 
@@ -171,6 +181,7 @@ def apply_page_check(conn: Connection, check: PageCheck, source_id: int, url: st
         "check_errors": check.check_errors,
         "last_error": check.last_error,
         "in_tail": check.in_tail,
+        "lease_owner": None,
     }
     if check.last_error is None and check.fetch_status in (200, 304):
         values["page_etag"] = check.etag
