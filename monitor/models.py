@@ -56,6 +56,7 @@ class FetchResponse:
     duration_ms: float = 0.0
     size: int = 0
     started_at: datetime | None = None
+    blocked: bool = False  # refused by the fetch policy (a private address): asking again will not help
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +167,7 @@ class PollSummary:
     error: str | None = None
     next_check_at: datetime | None = None
     notes: tuple[str, ...] = field(default=())
+    size: int = 0  # bytes of the body fetched
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +199,7 @@ class StoredVersion:
     kind: str = "new"
     prior_version_id: int | None = None
     reverts_to: int | None = None
+    first_poll: bool = False  # stored by its source's first successful poll (its backlog)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +250,7 @@ class VersionText:
     url: str
     story_id: int | None
     tags: tuple[str, ...]
+    first_seen: datetime | None = None  # the article's
 
 
 def version_body(summary: str | None, body: str | None) -> str:
