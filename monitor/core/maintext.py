@@ -84,13 +84,14 @@ def _start_of(tree: Any, first_line: str) -> Any | None:
 
 def standfirst(tree: Any, text: str) -> str | None:
     """The intro paragraph between the headline and the main text, when the text lacks it."""
-    lines = [line for line in text.splitlines() if words(line) >= 3]
+    headline = next(tree.iter("h1"), None)
+    title = normalize_text(headline.text_content()) if headline is not None else ""
+    lines = [line for line in map(normalize_text, text.splitlines()) if words(line) >= 3 and line != title]
     if not lines:
         return None
-    start = _start_of(tree, normalize_text(lines[0]))
+    start = _start_of(tree, lines[0])
     if start is None:
         return None
-    headline = next(tree.iter("h1"), None)
     after_headline = headline is None
     for element in tree.iter():
         if element is start:
