@@ -9,8 +9,9 @@ Each step was kept because it raised the score on the dev split of trafilatura's
   articleBody, <article>, all paragraphs), when they find clearly more;
 - the standfirst (intro, lead, teaser, abstract, excerpt ... by class), which trafilatura drops as
   boilerplate, when it sits between the headline and the first paragraph of the main text;
-- lines that only point elsewhere ("Read more: ...", "Lea también: ...", "Lesen Sie auch: ...") or credit
-  a photo ("Foto: ...", "© AFP"), and share or comment counters.
+- lines that only point elsewhere ("Read more: ...", "Lea también: ...", "Lesen Sie auch: ..."), credit
+  a photo ("Foto: ...", "© AFP"), label a widget ("Bild anzeigen", "Weitere Themen"), count shares or
+  comments, or, among the last few, invite to subscribe, sign up or follow.
 """
 
 from __future__ import annotations
@@ -40,6 +41,21 @@ _CREDIT = re.compile(
     r"|crédits? photos?|fot\.|copyright)( ?(credits?|source|quelle))?\s*[:©]",
     re.I,
 )
+# Lines that are only a widget's or a section's label.
+_LABELS = frozenset(
+    {
+        "advertisement", "anzeige", "werbung", "publicidad", "share", "teilen", "drucken", "print",
+        "loading", "wird geladen", "bild anzeigen", "bild schließen", "tags", "temas", "schlagworte",
+        "related", "read more", "weiterlesen", "mehr zum thema", "weitere themen", "empfohlene beiträge",
+        "auch interessant", "lesen sie auch", "das könnte sie auch interessieren", "contenido relacionado",
+        "noticias relacionadas", "à lire aussi", "lire aussi", "leggi anche", "czytaj też", "zobacz też",
+    }
+)  # fmt: skip
+# Near the end of an article: the invitation to subscribe, sign up or follow.
+_SIGN_UP = re.compile(
+    r"newsletter|subscri|abonnier|sign up|suscrib|registrier|never miss|follow (us|the)|download the", re.I
+)
+_TAIL_LINES = 4
 _COUNTER = re.compile(r"^\s*[\d.,]+\s*[KkMm]?\s+(shares?|comments?|views?|likes?)\s*$", re.I)
 _INTRO_CLASS = re.compile(
     r"intro|lead|standfirst|teaser|summary|abstract|excerpt|subtitle|\bdek\b|deck|vorspann|description",
@@ -60,7 +76,8 @@ def words(text: str) -> int:
 def _is_promo(line: str) -> bool:
     count = words(line)
     return (
-        (count <= 30 and bool(_CROSS_REFERENCE.match(line)))
+        line.lower().rstrip(":") in _LABELS
+        or (count <= 30 and bool(_CROSS_REFERENCE.match(line)))
         or (count <= 15 and (bool(_CREDIT.match(line)) or line.startswith("©")))
         or (count <= 12 and "©" in line)
         or bool(_COUNTER.match(line))
@@ -69,8 +86,13 @@ def _is_promo(line: str) -> bool:
 
 def clean_lines(text: str) -> list[str]:
     """The text's non-empty lines, white space folded, without promos, credits and counters."""
-    lines = (normalize_text(line) for line in text.splitlines())
-    return [line for line in lines if line and not _is_promo(line)]
+    lines = [line for line in map(normalize_text, text.splitlines()) if line]
+    tail = len(lines) - _TAIL_LINES
+    return [
+        line
+        for n, line in enumerate(lines)
+        if not _is_promo(line) and not (n >= tail and words(line) <= 30 and _SIGN_UP.search(line))
+    ]
 
 
 def _start_of(tree: Any, first_line: str) -> Any | None:

@@ -77,6 +77,13 @@ def test_promo_and_credit_lines_go_and_sentences_like_them_stay() -> None:
     assert clean_lines("\n".join(lines)) == lines[-3:]
 
 
+def test_widget_labels_go_and_sign_up_lines_go_only_at_the_end() -> None:
+    body = ["The council's newsletter, which residents can subscribe to, listed every vote of the year."]
+    body += [f"Paragraph {n} says the council met on Tuesday and voted on the budget." for n in range(5)]
+    tail = ["Bild anzeigen", "Weitere Themen", "Subscribe now to our daily edition for the full story."]
+    assert clean_lines("\n".join(body + tail)) == body
+
+
 def test_little_text_falls_back_to_the_structured_article_body() -> None:
     body = " ".join(
         f"Sentence {n} of the article body as the publisher gave it to search engines." for n in range(12)
