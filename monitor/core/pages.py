@@ -121,7 +121,7 @@ def _fallback_metadata(tree: Any, url: str) -> dict[str, Any]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        found = extract_metadata(tree, default_url=url)
+        found = extract_metadata(tree, default_url=url, extensive=False)
     return dict(found.as_dict()) if found is not None else {}
 
 
