@@ -58,7 +58,8 @@ _SIGN_UP = re.compile(
 _TAIL_LINES = 4
 _COUNTER = re.compile(r"^\s*[\d.,]+\s*[KkMm]?\s+(shares?|comments?|views?|likes?)\s*$", re.I)
 _INTRO_CLASS = re.compile(
-    r"intro|lead|standfirst|teaser|summary|abstract|excerpt|subtitle|\bdek\b|deck|vorspann|description",
+    r"intro|lead|lede|standfirst|teaser|summary|abstract|excerpt|subtitle|\bdek\b|deck|vorspann|description"
+    r"|chap[oe]|bajada|entradilla|copete|sommario|occhiello|linha-fina|sutia|zajawka",
     re.I,
 )
 # Never a standfirst, nor inside one: headlines, pictures, lists, forms, dates.
