@@ -10,7 +10,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -21,9 +21,11 @@ from sqlalchemy.engine import Connection
 from monitor.config import Settings, SourceConfig
 from monitor.core.decide import Parsed, decide_poll, needs_parse
 from monitor.core.feeds import parse_feed_drafts
+from monitor.core.match import WatchSpec
 from monitor.core.normalize import canonical_url
 from monitor.core.pageread import extract_page_text, read_page
 from monitor.core.track import DEFAULT_LADDER, PageCheck, PageText, TrackedArticle, decide_page_check
+from monitor.core.watchprep import DraftInsight, WatchContext, parse_feed_for_watches
 from monitor.errors import ParseError
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.fleet import apply_config
@@ -136,8 +138,14 @@ class WriteBatcher:
 class AfterStore(Protocol):
     """A step over the versions each unit of a write transaction stored (stories, matching, alerts)."""
 
-    def __call__(self, conn: Connection, stored: Sequence[StoredVersion], now: datetime) -> None:
-        """Take note of what one unit stored."""
+    def __call__(
+        self,
+        conn: Connection,
+        stored: Sequence[StoredVersion],
+        now: datetime,
+        prepared: Mapping[str, DraftInsight] | None = None,
+    ) -> None:
+        """Take note of what one unit stored (with what the parse workers worked out, by draft key)."""
 
     def finish(self, conn: Connection) -> None:
         """Apply what the transaction's units stored, last before it commits."""
@@ -204,6 +212,8 @@ class Service:
         self.fetcher = fetcher
         self.options = options or ServiceOptions()
         self.after_store: list[AfterStore] = []
+        # Set by the watch step: the parse workers also work out each draft's story features and watch hits.
+        self.watch_specs: tuple[WatchSpec, ...] | None = None
         self._db: ThreadPoolExecutor = ThreadPoolExecutor(
             max_workers=1 if store.sqlite else min(8, settings.defaults.concurrency),
             thread_name_prefix="monitor-db",
@@ -332,7 +342,7 @@ class Service:
                 stored += self._check_source_page(conn, state, config, response, parsed, now)
             if stored:
                 for step in self.after_store:
-                    step(conn, stored, now)
+                    step(conn, stored, now, parsed.insights if parsed else None)
             return outcome, stored
 
         outcome, stored = await self.writer.submit(unit)
@@ -416,15 +426,22 @@ class Service:
             drafts = tuple(_pending_draft(link) for link in dict.fromkeys(reading.links))
             return Parsed(ParsedFeed(title=None, link=None, entries=()), drafts, page=reading)
         headers = {"content-type": response.content_type or ""}
+        insights = None
         try:
-            feed, drafts = await loop.run_in_executor(
-                self._parse, parse_feed_drafts, response.body, headers, response.final_url
-            )
+            if self.watch_specs is not None:
+                context = WatchContext(config.name, config.tags, self.watch_specs)
+                feed, drafts, insights = await loop.run_in_executor(
+                    self._parse, parse_feed_for_watches, response.body, headers, response.final_url, context
+                )
+            else:
+                feed, drafts = await loop.run_in_executor(
+                    self._parse, parse_feed_drafts, response.body, headers, response.final_url
+                )
         except ParseError as exc:
             return Parsed(None, error=str(exc))
         except Exception as exc:  # feedparser crashing on hostile input, or a dead worker
             return Parsed(None, error=f"{type(exc).__name__}: {exc}")
-        return Parsed(feed, drafts)
+        return Parsed(feed, drafts, insights=insights)
 
     # --- many polls -----------------------------------------------------------------------------
 
