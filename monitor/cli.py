@@ -17,6 +17,7 @@ from monitor.app import App
 from monitor.cliutil import Globals, format_option, handles_errors, open_from
 from monitor.config import config_path, database_url, load_settings
 from monitor.daemon import Daemon
+from monitor.encode import hide_urls, mask_text, mask_url
 from monitor.errors import ConfigError, MonitorError
 from monitor.fleet import ROLES, FleetGate
 from monitor.metrics import Metrics
@@ -29,11 +30,26 @@ from monitor.store.retention import prune, prune_if_mine
 from monitor.watching import attach as attach_watches
 
 
+class _SecretFilter(logging.Filter):
+    """Mask passwords in URLs in every log line; hide whole URLs in Apprise's (its tokens sit in paths)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        hide = record.name.startswith(("apprise", "urllib3", "requests"))
+        masked = hide_urls(message) if hide else mask_text(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
 def _setup_logging(verbose: int) -> None:
     level = logging.DEBUG if verbose > 1 else logging.INFO
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)-7s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S"
     )
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _SecretFilter) for f in handler.filters):
+            handler.addFilter(_SecretFilter())
     if verbose < 2:
         for noisy in ("httpx", "httpcore", "apscheduler", "alembic", "trafilatura", "htmldate"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -73,7 +89,7 @@ def check(ctx: click.Context) -> None:
     settings = load_settings(path)
     click.echo(
         f"{path}: ok ({len(settings.sources)} sources, {len(settings.watches)} watches, "
-        f"{len(settings.channels)} channels; database {database_url(g.db, settings)})"
+        f"{len(settings.channels)} channels; database {mask_url(database_url(g.db, settings))})"
     )
 
 

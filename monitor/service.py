@@ -22,8 +22,9 @@ from monitor.config import Settings, SourceConfig
 from monitor.core.decide import Parsed, decide_poll, needs_parse
 from monitor.core.feeds import parse_feed_drafts
 from monitor.core.match import WatchSpec
-from monitor.core.normalize import canonical_url
+from monitor.core.normalize import article_key, canonical_url
 from monitor.core.pageread import extract_page_text, read_page
+from monitor.core.schedule import next_check
 from monitor.core.track import DEFAULT_LADDER, PageCheck, PageText, TrackedArticle, decide_page_check
 from monitor.core.watchprep import DraftInsight, WatchContext, parse_feed_for_watches
 from monitor.errors import ParseError
@@ -309,10 +310,82 @@ class Service:
             return await self._poll(state, config)
         except Exception as exc:  # a bug or a database outage must not stop the daemon
             log.exception("poll %s: unexpected %s", state.name, type(exc).__name__)
-            await self.release("s", state.id)
-            return PollSummary(
-                state.name, None, 0, 0, 0.0, error=f"internal error: {type(exc).__name__}: {exc}"
-            )
+            error = _one_line(f"internal error: {type(exc).__name__}: {exc}")
+            try:  # back off like any failure, so a poll that always fails is not retried every tick
+                await self.db(
+                    self.store.record_poll_failure, state.id, error, self._backoff(state, config), self._now()
+                )
+            except Exception:
+                log.exception("poll %s: cannot record its failure", state.name)
+                await self.release("s", state.id)
+            return PollSummary(state.name, None, 0, 0, 0.0, error=error)
+
+    def _now(self) -> datetime:
+        return self.options.clock()
+
+    def _backoff(self, state: SourcePollState, config: SourceConfig) -> datetime:
+        now = self.options.clock()
+        return next_check(
+            now,
+            config.policy(self.settings.defaults),
+            seed=state.name,
+            consecutive_errors=state.consecutive_errors + 1,
+        )
+
+    async def _salvage(
+        self,
+        state: SourcePollState,
+        config: SourceConfig,
+        response: FetchResponse,
+        parsed: Parsed | None,
+        now: datetime,
+        failure: Exception,
+    ) -> PollSummary:
+        """The poll's transaction failed: store each entry on its own, then record the error with a backoff."""
+        policy = config.policy(self.settings.defaults)
+        follow = config.follow_links or config.kind is SourceKind.PAGE
+        drafts = parsed.drafts if parsed else ()
+
+        def one(draft: ArticleDraft) -> Callable[[Connection, PollWrites], list[StoredVersion]]:
+            def unit(conn: Connection, _writes: PollWrites) -> list[StoredVersion]:
+                assert parsed is not None
+                prior = self.store.prior_articles(conn, state.id, [draft.key])
+                alone = replace(parsed, drafts=(draft,))
+                outcome = decide_poll(state, response, alone, prior, now, policy, follow_links=follow)
+                stored = self.store.write_changes(conn, state.id, outcome.changes, now, outcome.track_pages)
+                if stored:
+                    for step in self.after_store:
+                        step(conn, stored, now, parsed.insights)
+                return stored
+
+            return unit
+
+        results = await asyncio.gather(*(self.writer.submit(one(d)) for d in drafts), return_exceptions=True)
+        stored = [v for r in results if isinstance(r, list) for v in r]
+        lost = [r for r in results if isinstance(r, BaseException)]
+        reason = _one_line(f"{type(failure).__name__}: {failure}")
+        if lost:
+            first = _one_line(f"{type(lost[0]).__name__}: {lost[0]}")
+            error = f"cannot store {len(lost)} of {len(drafts)} entries: {first}"
+        else:
+            error = f"cannot store the poll: {reason}"
+        log.warning("%s: %s", state.name, error)
+        await self.db(
+            self.store.record_poll_failure,
+            state.id,
+            error,
+            self._backoff(state, config),
+            now,
+            response.status,
+        )
+        return PollSummary(
+            source=state.name,
+            status=response.status,
+            new=sum(1 for v in stored if v.is_new_article),
+            changed=sum(1 for v in stored if not v.is_new_article),
+            ms=response.duration_ms,
+            error=error,
+        )
 
     async def _poll(self, state: SourcePollState, config: SourceConfig) -> PollSummary:
         defaults = self.settings.defaults
@@ -322,6 +395,7 @@ class Service:
             last_modified=state.last_modified,
             obey_robots=config.obeys_robots(defaults),
             read_timeout=config.timeout.total_seconds() if config.timeout else None,
+            policy=config.fetch_policy(),
         )
         parsed = await self._parse_body(state, config, response)
         now = self.options.clock()
@@ -345,7 +419,11 @@ class Service:
                     step(conn, stored, now, parsed.insights if parsed else None)
             return outcome, stored
 
-        outcome, stored = await self.writer.submit(unit)
+        try:
+            outcome, stored = await self.writer.submit(unit)
+        except Exception as exc:
+            log.warning("%s: cannot store the poll (%s); storing its entries one by one", state.name, exc)
+            return await self._salvage(state, config, response, parsed, now, exc)
         summary = PollSummary(
             source=state.name,
             status=outcome.fetch_status,
@@ -385,7 +463,7 @@ class Service:
         now: datetime,
     ) -> list[StoredVersion]:
         """A page: source that is a single article: its poll is that article's check."""
-        key = canonical_url(state.url)
+        key = article_key(canonical_url(state.url))
         if response.status == 200:
             ensure_article(conn, state.id, key, state.url, now)
         tracked = tracked_by_key(conn, state.id, key)
@@ -482,6 +560,7 @@ class Service:
             obey_robots=config.obeys_robots_for_pages(self.settings.defaults),
             read_timeout=config.timeout.total_seconds() if config.timeout else None,
             accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+            policy=config.fetch_policy(),
         )
         page: PageText | None = None
         error: str | None = None
@@ -570,7 +649,7 @@ class PageCheckSummary:
 def _pending_draft(url: str) -> ArticleDraft:
     """An article known only by its link (from a listing page): its page check makes version 1."""
     return ArticleDraft(
-        key=canonical_url(url),
+        key=article_key(canonical_url(url)),
         url=url,
         title=url,
         summary="",
@@ -581,6 +660,12 @@ def _pending_draft(url: str) -> ArticleDraft:
         tags=(),
         content_hash="",
     )
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """An error message as one short line (database errors span many)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _log_summary(summary: PollSummary, outcome: PollOutcome) -> None:

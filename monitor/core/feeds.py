@@ -18,7 +18,7 @@ import feedparser
 import lxml.html
 from lxml import etree
 
-from monitor.core.normalize import canonical_url, normalize_text
+from monitor.core.normalize import article_key, canonical_url, normalize_text
 from monitor.core.versions import content_fingerprint
 from monitor.errors import ParseError
 from monitor.models import ArticleDraft, FeedEntry, ParsedFeed
@@ -53,6 +53,8 @@ _BLOCK_TAGS = frozenset(
 # feedparser complaints about HTTP metadata, not about the feed: the feed parsed fine.
 _BENIGN = frozenset({"NonXMLContentType", "CharacterEncodingOverride", "CharacterEncodingUnknown"})
 _SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "iframe", "svg"})
+
+_MAX_TTL_MINUTES = 7 * 24 * 60
 
 
 def html_to_text(markup: str) -> str:
@@ -133,11 +135,11 @@ def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str) -> Parsed
     entries: list[FeedEntry] = []
     for raw in result.entries:
         entries.append(_entry(raw, base_url))
-    ttl: int | None = None
+    ttl: int | None = None  # clamped: a server cannot push a source out for more than a week
     raw_ttl = feed.get("ttl")
     if raw_ttl:
         try:
-            ttl = max(0, int(str(raw_ttl).strip())) * 60
+            ttl = min(max(0, int(str(raw_ttl).strip()[:12])), _MAX_TTL_MINUTES) * 60
         except ValueError:
             ttl = None
     link = feed.get("link")
@@ -188,9 +190,9 @@ def _entry(raw: Any, base_url: str) -> FeedEntry:
 def entry_key(entry: FeedEntry) -> str | None:
     """The article identity within its source: the guid, else the canonical URL."""
     if entry.guid:
-        return entry.guid
+        return article_key(entry.guid)
     if entry.url:
-        return canonical_url(entry.url)
+        return article_key(canonical_url(entry.url))
     return None
 
 
