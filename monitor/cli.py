@@ -419,10 +419,11 @@ from monitor import pages_cli  # noqa: E402
 
 pages_cli.register(main)
 
-from monitor import alerts_cli, search_cli, sources_cli, watch_cli, web_cli  # noqa: E402
+from monitor import alerts_cli, dryrun_cli, search_cli, sources_cli, watch_cli, web_cli  # noqa: E402
 
 watch_cli.register(main)
 alerts_cli.register(main)
 search_cli.register(main)
 web_cli.register(main)
 sources_cli.register(main, sources)
+dryrun_cli.register(main)
