@@ -14,7 +14,6 @@ import unicodedata
 from dataclasses import dataclass
 
 import Stemmer
-import wordfreq
 
 _ENGLISH_STOPWORDS = frozenset(
     [
@@ -563,6 +562,8 @@ _WORD_TERMS: dict[str, tuple[str, float] | None] = {}  # a token as written -> (
 
 
 def _rarity(lower: str) -> float:
+    import wordfreq  # on first use: 0.3 s of imports that commands computing no features skip
+
     lang = "ru" if _CYRILLIC.search(lower) else "en"
     return max(0.0, RARITY_CEILING - wordfreq.zipf_frequency(lower, lang, wordlist="small"))
 
