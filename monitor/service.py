@@ -129,6 +129,8 @@ class WriteBatcher:
             else:
                 batch[0][1].set_exception(exc)
             return
+        for step in self.steps:
+            step.committed()
         for (_, future), result in zip(batch, results, strict=True):
             future.set_result(result)
 
@@ -150,6 +152,9 @@ class AfterStore(Protocol):
 
     def discard(self) -> None:
         """The transaction rolled back: forget what its units stored."""
+
+    def committed(self) -> None:
+        """The transaction committed."""
 
 
 @dataclass
