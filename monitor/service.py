@@ -139,6 +139,8 @@ class WriteBatcher:
             else:
                 batch[0][1].set_exception(exc)
             return
+        for step in self.steps:
+            step.committed()
         for (_, future), result in zip(batch, results, strict=True):
             future.set_result(result)
 
@@ -160,6 +162,9 @@ class AfterStore(Protocol):
 
     def discard(self) -> None:
         """The transaction rolled back: forget what its units stored."""
+
+    def committed(self) -> None:
+        """The transaction committed."""
 
 
 @dataclass
