@@ -66,6 +66,9 @@ _SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "iframe", "sv
 _HTML = etree.HTMLParser()
 
 
+_BREAK = "\ue000"  # a private-use character marks block boundaries in the serialised text
+
+
 def html_to_text(markup: str) -> str:
     """Plain text of an HTML fragment: paragraphs split by blank lines, scripts and styles dropped."""
     if "<" not in markup:
@@ -78,6 +81,19 @@ def html_to_text(markup: str) -> str:
     body = root.find("body") if root is not None else None
     if body is None:
         return normalize_text(markup)
+    if _BREAK in markup:
+        return _walk_text(body)
+    # Mark every block's start and end, drop what is never text, and let libxml2 serialise the rest.
+    etree.strip_elements(body, *_SKIP_TAGS, with_tail=False)
+    for block in body.iter(*_BLOCK_TAGS):
+        block.text = _BREAK + block.text if block.text else _BREAK
+        block.tail = _BREAK + block.tail if block.tail else _BREAK
+    text = etree.tostring(body, method="text", encoding=str, with_tail=False)
+    return "\n\n".join(part for chunk in text.split(_BREAK) if (part := normalize_text(chunk)))
+
+
+def _walk_text(body: Any) -> str:
+    """html_to_text's element walk, for the odd fragment that contains the block marker itself."""
     blocks: list[str] = []
     current: list[str] = []
     append = current.append

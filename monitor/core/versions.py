@@ -31,6 +31,7 @@ _QUOTES = str.maketrans(
         "\u2014": "-",
     }
 )
+_DIGIT = re.compile(r"\d")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?)\]])")
 _SPACE_AFTER_OPEN = re.compile(r"([(\[])\s+")
 _LONE_SEPARATORS = re.compile(r"(?<!\S)[·•|/]+(?!\S)")
@@ -38,7 +39,8 @@ _LONE_SEPARATORS = re.compile(r"(?<!\S)[·•|/]+(?!\S)")
 
 def cosmetic_form(text: str, ignore: Sequence[re.Pattern[str]] = ()) -> str:
     """The text as versions compare it: no stamps or counters, straight quotes, tight punctuation."""
-    for pattern in (*COSMETIC, *ignore):
+    # Both stamp patterns need a digit: a text without one skips them (they cost half of a feed's parse).
+    for pattern in (*COSMETIC, *ignore) if _DIGIT.search(text) else ignore:
         text = pattern.sub(" ", text)
     text = normalize_text(_LONE_SEPARATORS.sub(" ", text)).translate(_QUOTES)
     return _SPACE_AFTER_OPEN.sub(r"\1", _SPACE_BEFORE_PUNCT.sub(r"\1", text))
