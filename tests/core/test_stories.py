@@ -1,5 +1,6 @@
-"""Story grouping on plain data: the seed reports form one story, unrelated reports do not join it, and the
-labelled set (tests/data/stories) is grouped with precision >= 0.95 at recall >= 0.8."""
+"""Same-event grouping on plain data: the seed reports form one story and score as confidently one event,
+unrelated reports and later events of the topic do not join it, labelled real feeds (tests/data/real_stories)
+are grouped with high precision and lose no alert, and the old set (tests/data/stories) still holds."""
 
 from __future__ import annotations
 
@@ -10,16 +11,19 @@ from pathlib import Path
 
 import pytest
 
+from monitor.core.match import MatchDoc, WatchSpec, compile_watches
 from monitor.core.stories import (
+    CONFIDENT_SAME_EVENT,
     STORY_THRESHOLD,
     WINDOW,
     StoryDoc,
+    StoryFeatures,
     StoryIndex,
-    TermStats,
     features,
-    same_story,
+    same_event_score,
     time_factor,
 )
+from tests.fixtures import real_feeds
 from tests.fixtures.seeds import mt_seed, other_seed
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "stories"
@@ -100,9 +104,8 @@ def test_later_events_of_the_same_topic_start_their_own_stories() -> None:
 def test_time_apart_fades_the_score_to_nothing() -> None:
     mt, other = seed_docs()
     late = StoryDoc(3, other.source, other.title, other.body, mt.published + WINDOW + timedelta(hours=1))
-    stats = TermStats.of([features(mt), features(other)])
-    assert same_story(features(mt), features(other), stats) >= STORY_THRESHOLD
-    assert same_story(features(mt), features(late), stats) == 0.0
+    assert same_event_score(features(mt), features(other)) >= CONFIDENT_SAME_EVENT
+    assert same_event_score(features(mt), features(late)) == 0.0
     t = datetime(2024, 10, 18, tzinfo=UTC)
     assert time_factor(t, t + timedelta(hours=6)) == 1.0
     assert 0.0 < time_factor(t, t + timedelta(hours=30)) < 1.0
@@ -111,16 +114,45 @@ def test_time_apart_fades_the_score_to_nothing() -> None:
 
 def test_features_fold_stem_and_weigh_titles() -> None:
     a = features(
-        StoryDoc(1, "x", "Troops deployed", "Sánchez meeting the troops.", datetime(2024, 1, 1, tzinfo=UTC))
+        StoryDoc(
+            1, "x", "Troops deployed", "Meeting Sánchez and the troops.", datetime(2024, 1, 1, tzinfo=UTC)
+        )
     )
-    b = features(StoryDoc(2, "x", "troop deploys", "Sanchez meets a troop", datetime(2024, 1, 1, tzinfo=UTC)))
+    b = features(
+        StoryDoc(2, "x", "troop deploys", "meets sanchez, a troop", datetime(2024, 1, 1, tzinfo=UTC))
+    )
     assert {t for t, _ in a.terms} == {t for t, _ in b.terms}
-    weights = dict(a.terms)
-    assert weights["troop"] > weights["sanchez"] / 1.5  # title words count double
+    assert {t for t, _ in a.title} == {"troop", "deploy"} and {t for t, _ in a.names} == {"sanchez"}
     day = datetime(2024, 1, 1, tzinfo=UTC)
     ru = features(StoryDoc(3, "x", "Войска КНДР", "Северная Корея отправила войска", day))
     ru2 = features(StoryDoc(4, "x", "войск кндр", "северной корея отправил войск", day))
     assert {t for t, _ in ru.terms} == {t for t, _ in ru2.terms}
+
+
+def test_rarity_does_not_depend_on_the_index() -> None:
+    """A fresh archive weighs a rare name above a common word: the weights come from wordfreq."""
+    f = features(StoryDoc(1, "x", "x", "The minister met Rahman.", datetime(2024, 1, 1, tzinfo=UTC)))
+    weights = dict(f.terms)
+    assert weights["rahman"] > weights["minist"] * 1.5
+
+
+def test_the_seed_reports_are_confidently_one_event_both_ways() -> None:
+    a, b = (features(d) for d in seed_docs())
+    assert same_event_score(a, b) == same_event_score(b, a) >= CONFIDENT_SAME_EVENT
+    assert 0.0 <= same_event_score(a, a) <= 1.0
+
+
+def test_features_round_trip_through_json() -> None:
+    """Stored features load back equal, whatever the script; the JSON is compact and stable."""
+    for doc in [*seed_docs(), *(d for d, _, _ in labelled())]:
+        f = features(doc)
+        text = f.to_json()
+        assert StoryFeatures.from_json(text) == f
+        assert StoryFeatures.from_json(text).to_json() == text
+    ru = features(StoryDoc(5, "x", "Пуск ракеты", "КНДР запустила ракету, сообщил Сеул.", datetime.now(UTC)))
+    assert StoryFeatures.from_json(ru.to_json()) == ru and "ракет" in ru.to_json()
+    with pytest.raises(ValueError, match="not stored story features"):
+        StoryFeatures.from_json('{"a": 1}')
 
 
 def test_prune_and_remove_forget_articles() -> None:
@@ -167,3 +199,81 @@ def test_assignment_depends_only_on_the_calls_made(order: str) -> None:
         sid = a.story_id if a.story_id is not None else doc.article_id
         first.add(doc, sid)
         second.add(doc, sid)
+
+
+needs_corpus = pytest.mark.skipif(not real_feeds.available(), reason="../shared/corpora/real-feeds is absent")
+
+
+def _real_part(held_out: bool) -> tuple[list[real_feeds.RealItem], dict[int, int], dict[int, str]]:
+    items = [it for it in real_feeds.week_items() if (it.doc.published.day > 16) == held_out]
+    label = real_feeds.labels()
+    story = cluster([it.doc for it in items])
+    return items, story, {it.doc.article_id: label.get(it.key, it.key) for it in items}
+
+
+@needs_corpus
+@pytest.mark.parametrize("held_out", [False, True], ids=["dev", "held-out"])
+def test_real_feeds_are_grouped_into_events_with_high_precision(held_out: bool) -> None:
+    """Labelled real reporting (tests/data/real_stories): grouped pairs are same-event pairs. Recall is
+    what it is on one-line feed summaries (bench/stories.py prints it): asserted at what was measured."""
+    items, story, event = _real_part(held_out)
+    assert len(items) > 100 and len(set(real_feeds.labels().values())) == 15
+    tp = fp = fn = 0
+    for a, b in itertools.combinations(sorted(event), 2):
+        grouped, same = story[a] == story[b], event[a] == event[b]
+        tp += grouped and same
+        fp += grouped and not same
+        fn += same and not grouped
+    assert tp + fn >= 10 and tp >= 4
+    assert tp / (tp + fp) >= 0.95 and tp / (tp + fn) >= 0.25, (tp, fp, fn)
+
+
+@needs_corpus
+@pytest.mark.parametrize("held_out", [False, True], ids=["dev", "held-out"])
+def test_when_in_doubt_no_matched_event_goes_without_an_alert(held_out: bool) -> None:
+    """Watches on common words over real feeds: an article of a flagged story stays silent only when it
+    scores CONFIDENT_SAME_EVENT against the article that flagged it; every matched event alerts."""
+    items, story, event = _real_part(held_out)
+    watches = {"iran": "iran", "ur": "ukraine OR russia", "trump": "trump", "gi": "gaza OR israel"}
+    matcher = compile_watches(WatchSpec(n, q) for n, q in watches.items())
+    feats = {it.doc.article_id: features(it.doc) for it in items}
+    for watch in watches:
+        flagger: dict[int, int] = {}
+        matched: set[str] = set()
+        alerted: set[str] = set()
+        for it in items:
+            d = it.doc
+            if not any(h.watch == watch for h in matcher.match(MatchDoc(d.title, d.body, d.source))):
+                continue
+            matched.add(event[d.article_id])
+            first = flagger.get(story[d.article_id])
+            if first is None or same_event_score(feats[d.article_id], feats[first]) < CONFIDENT_SAME_EVENT:
+                alerted.add(event[d.article_id])
+                flagger.setdefault(story[d.article_id], d.article_id)
+        assert len(matched) >= 2 and matched == alerted, watch
+
+
+def test_a_second_report_from_the_same_outlet_needs_more_evidence() -> None:
+    mt, other = seed_docs()
+    a, b = features(mt), features(other)
+    same = features(StoryDoc(2, mt.source, other.title, other.body, other.published))
+    assert same_event_score(a, same) < same_event_score(a, b)
+
+
+def test_a_story_is_compared_as_a_whole_so_it_cannot_chain() -> None:
+    """A joins B's story; C shares only B's other half: the story as a whole does not take it."""
+    day = datetime(2026, 2, 17, 12, tzinfo=UTC)
+    a = StoryDoc(1, "x", "Robert Duvall dies aged 95", "Actor Robert Duvall died at his Virginia ranch.", day)
+    b = StoryDoc(
+        2,
+        "y",
+        "Robert Duvall, star of The Godfather, dies at 95; Oscar nominees announced",
+        "Robert Duvall died at his ranch in Virginia. Separately, the Oscar nominees were announced.",
+        day,
+    )
+    c = StoryDoc(3, "z", "Oscar nominees announced", "The Academy announced the Oscar nominees.", day)
+    index = StoryIndex()
+    index.add(a, 1)
+    assert index.assign(b).story_id == 1
+    index.add(b, 1)
+    assert index.assign(c).is_new
