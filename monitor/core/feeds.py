@@ -17,7 +17,7 @@ from __future__ import annotations
 import calendar
 import io
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urljoin
@@ -194,6 +194,9 @@ _RSS1_ITEM = "{http://purl.org/rss/1.0/}item"
 _ITEM_TAGS = frozenset({"item", _RSS1_ITEM, *(f"{{{ns}}}entry" for ns in _ATOM)})
 _RDF_ABOUT = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}about"
 _DC_DATE = "{http://purl.org/dc/elements/1.1/}date"
+_DATE_NAMES = frozenset(
+    {"pubDate", "date", "published", "updated", "issued", "modified", "created", "lastBuildDate"}
+)
 _PUBLISHED_TAGS = ("pubDate", "{http://purl.org/rss/1.0/}pubDate", *(f"{{{ns}}}published" for ns in _ATOM))
 
 
@@ -204,7 +207,9 @@ class _Document:
     has_content: bool  # content:encoded or Atom content somewhere: else a "content" is the description
     has_description: bool  # description or Atom summary somewhere: else a description is made up
     described: tuple[bool, ...]  # per item, in document order: has it a description of its own?
+    dated: tuple[bool, ...]  # per item: has it a date element? (else fastfeedparser may read the guid)
     guids: frozenset[str]  # ids the document carries: any other id fastfeedparser made up from the link
+    permalinks: frozenset[str]  # RSS guids that are links (no isPermaLink="false"): the link when none
     dc_dates_only: bool  # dc:date and no pubDate/published: feedparser calls those dates "updated"
 
 
@@ -213,13 +218,22 @@ def _document(root: Any) -> _Document:
     items = list(root.iter(*_ITEM_TAGS))
     described_items = {el.getparent() for el in root.iter(*_DESCRIPTION_TAGS)}
     described = tuple(item in described_items for item in items)
+    dated = tuple(
+        any(isinstance(c.tag, str) and etree.QName(c).localname in _DATE_NAMES for c in item)
+        for item in items
+    )
     guids = frozenset(
         text.strip() for el in root.iter(*_GUID_TAGS) if isinstance(text := el.text, str) and text.strip()
     ) | frozenset(about.strip() for el in root.iter(_RSS1_ITEM) if (about := el.get(_RDF_ABOUT)))
     dc_dates_only = (
         next(root.iter(_DC_DATE), None) is not None and next(root.iter(*_PUBLISHED_TAGS), None) is None
     )
-    return _Document(has_content, any(described), described, guids, dc_dates_only)
+    permalinks = frozenset(
+        text.strip()
+        for el in root.iter("guid")
+        if isinstance(text := el.text, str) and text.strip() and el.get("isPermaLink", "").lower() != "false"
+    )
+    return _Document(has_content, any(described), described, dated, guids, permalinks, dc_dates_only)
 
 
 def parse_feed_fast(body: bytes, headers: Mapping[str, str], base_url: str) -> ParsedFeed | None:
@@ -283,6 +297,8 @@ def _fast_entry(raw: Mapping[str, Any], base_url: str, document: _Document, n: i
     url = _join(base_url, link) if isinstance(link, str) and link.strip() else None
     guid = raw.get("id")
     guid = guid.strip() if isinstance(guid, str) and guid.strip() in document.guids else None
+    if url is None and guid is not None and guid in document.permalinks:
+        url = _join(base_url, guid)  # feedparser's guidislink
     contents = [item["value"] for item in (raw.get("content") or []) if item.get("value")]
     description = raw.get("description") or ""
     if contents and not document.has_content:
@@ -307,8 +323,9 @@ def _fast_entry(raw: Mapping[str, Any], base_url: str, document: _Document, n: i
             if (term := tag.get("term") or tag.get("label"))
         )
     )
-    published = _iso(raw.get("published"))
-    updated = _iso(raw.get("updated"))
+    dated = document.dated[n] if len(document.dated) > n else True
+    published = _iso(raw.get("published")) if dated else None
+    updated = _iso(raw.get("updated")) if dated else None
     if document.dc_dates_only and updated is None:
         updated = published
     return FeedEntry(
@@ -437,6 +454,11 @@ def entry_drafts(feed: ParsedFeed) -> tuple[ArticleDraft, ...]:
 def parse_feed_drafts(
     body: bytes, headers: Mapping[str, str], base_url: str, parser: Parser = "hybrid"
 ) -> tuple[ParsedFeed, tuple[ArticleDraft, ...]]:
-    """Parse a feed and build its drafts in one call (the unit of work sent to a parse worker)."""
+    """The unit of work a parse worker runs: a pure function of the bytes, sent to the worker once.
+
+    What comes back is compact: the feed without its entries (the drafts carry everything a poll keeps),
+    so no text crosses the process boundary twice. Work that depends only on a draft (story features,
+    watch matching) belongs here too, on the worker's core rather than the writer's.
+    """
     feed = parse_feed(body, headers, base_url, parser)
-    return feed, entry_drafts(feed)
+    return replace(feed, entries=()), entry_drafts(feed)

@@ -11,8 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from monitor.core.feeds import html_to_text, parse_feed, parse_feed_fast, parse_feed_reference
-from monitor.errors import ParseError
+from monitor.config import parse_settings
+from monitor.core.feeds import (
+    html_to_text,
+    parse_feed,
+    parse_feed_drafts,
+    parse_feed_fast,
+    parse_feed_reference,
+)
+from monitor.errors import ConfigError, ParseError
 from monitor.models import ArticleDraft, ParsedFeed
 from tests.fixtures.feeds import mt_news_feed
 
@@ -21,8 +28,8 @@ BASE = "https://feed.example/rss"
 
 # Text (content hash) differences: feedparser files a media caption as the entry's text.
 MEDIA_CAPTIONS = {
-    "660a52f7dc6a1948": "EL PAÍS: feedparser puts media:title (the photo caption) first in the content",
-    "16dc10cf98d1ee82": "TheWeek: feedparser puts media:title (the photo caption) first in the content",
+    "660a52f7dc6a1948": "EL PAÍS: feedparser puts media:text (the photo caption) first in the content",
+    "16dc10cf98d1ee82": "TheWeek: feedparser puts media:text (the photo caption) first in the content",
     "5357198db71ce075": "ABC: feedparser takes media:description (the photo caption) as a second content",
     "14333881097406c7": "Rest of World: feedparser's summary is media:description, not the description",
 }
@@ -135,4 +142,38 @@ def test_hostile_link_is_dropped_not_raised() -> None:
         b"<item><title>x</title><guid>g</guid><link>http://[::1/x</link></item></channel></rss>"
     )
     (entry,) = parse_feed(body, {}, BASE).entries
-    assert entry.url is None and entry.guid == "g"
+    assert entry.guid == "g" and entry.url in (None, "https://feed.example/g")
+
+
+LINKLESS = (
+    b'<?xml version="1.0"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+    b"<channel><title>t</title><item><title>x</title><guid>a/1</guid><description>Short.</description>"
+    b"<content:encoded><![CDATA[<p>The report.</p>]]></content:encoded></item></channel></rss>"
+)
+MOJIBAKE = (
+    '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title><item>'
+    '<title>Martine \u00c3\u00a9crit</title><guid isPermaLink="false">g</guid></item></channel></rss>'
+).encode()
+
+
+def test_results_come_back_compact_and_a_guid_that_is_a_link_is_the_link() -> None:
+    feed, (draft,) = parse_feed_drafts(LINKLESS, {}, BASE)
+    assert feed.entries == () and feed.title == "t"  # the drafts carry the entries' text, once
+    assert (draft.summary, draft.body, draft.url) == ("Short.", "The report.", "https://feed.example/a/1")
+    assert parse_feed_drafts(LINKLESS, {}, BASE, "feedparser")[1] == (draft,)
+
+
+def test_parser_setting_chooses_the_path() -> None:
+    # A document whose title is mojibake: feedparser repairs it, the fast path keeps the document's text.
+    assert parse_feed_drafts(MOJIBAKE, {}, BASE)[1][0].title == "Martine \u00c3\u00a9crit"
+    assert parse_feed_drafts(MOJIBAKE, {}, BASE, "feedparser")[1][0].title == "Martine \u00e9crit"
+
+
+def test_parser_setting_is_checked() -> None:
+    assert (
+        parse_settings("defaults: {parser: feedparser}\n", "f.yaml", env={}).defaults.parser == "feedparser"
+    )
+    assert parse_settings("{}\n", "f.yaml", env={}).defaults.parser == "hybrid"
+    with pytest.raises(ConfigError) as caught:
+        parse_settings("defaults: {parser: fastest}\n", "f.yaml", env={})
+    assert "defaults.parser" in caught.value.problems[0]
