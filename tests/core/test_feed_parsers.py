@@ -177,3 +177,14 @@ def test_parser_setting_is_checked() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_settings("defaults: {parser: fastest}\n", "f.yaml", env={})
     assert "defaults.parser" in caught.value.problems[0]
+
+
+def test_external_entities_are_never_read() -> None:
+    body = (
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY leak SYSTEM "file:///etc/passwd">]>'
+        b'<rss version="2.0"><channel><title>t</title><item><title>a &leak; b</title><guid>g</guid>'
+        b"<description>&leak;</description></item></channel></rss>"
+    )
+    for parser in ("hybrid", "feedparser"):
+        _, drafts = parse_feed_drafts(body, {}, BASE, parser)  # type: ignore[arg-type]
+        assert all("root:" not in d.title + d.summary + d.body for d in drafts)
