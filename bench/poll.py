@@ -227,7 +227,7 @@ def run_project(base: str, paths: list[str], workers: int, parser: str) -> list[
     from monitor.service import Service, ServiceOptions, make_fetcher
     from monitor.store.db import make_engine, upgrade
     from monitor.store.repo import Store
-    from monitor.watching import WatchStep
+    from monitor.watching import WatchStep, install
 
     tmp = tempfile.mkdtemp(prefix="bench-poll-")
     engine = make_engine(f"sqlite:///{tmp}/bench.db")
@@ -261,7 +261,7 @@ def run_project(base: str, paths: list[str], workers: int, parser: str) -> list[
         if WATCHES >= 0:  # as the daemon runs: stories, watches and alerts in every store transaction
             step = WatchStep(settings)
             step.load(store, datetime.now(UTC))
-            service.after_store.append(step)
+            install(service, step)
         await service.sync_sources()
         # Warm the parse workers (process start-up is not polling cost).
         loop = asyncio.get_running_loop()

@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -24,10 +24,25 @@ from sqlalchemy.engine import Connection
 
 from monitor.config import Settings, WatchConfig
 from monitor.core.match import MatchDoc, Matcher, WatchHit, WatchSpec, compile_watches
-from monitor.core.stories import StoryDoc, StoryFeatures, StoryIndex, features
+from monitor.core.stories import (
+    CONFIDENT_SAME_EVENT,
+    StoryDoc,
+    StoryFeatures,
+    StoryIndex,
+    features,
+    same_event_score,
+)
+from monitor.core.watchprep import DraftInsight
 from monitor.models import StoredVersion, VersionText
 from monitor.store.repo import Store, articles, insert_ignoring, load_version_texts, versions
-from monitor.store.stories import MemberRow, add_member, last_member_id, lock_assignment, members
+from monitor.store.stories import (
+    MemberRow,
+    add_member,
+    last_member_id,
+    lock_assignment,
+    members,
+    stored_features,
+)
 from monitor.store.tables import Alert, Match, Story, StoryWatch
 
 if TYPE_CHECKING:
@@ -60,6 +75,15 @@ class _Statements:
     match: Any
     flag: Any
     alert: Any
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """What one poll stored, with what its parse worker worked out (by draft key)."""
+
+    stored: Sequence[StoredVersion]
+    now: datetime
+    prepared: Mapping[str, DraftInsight] | None
 
 
 @dataclass(frozen=True)
@@ -104,7 +128,7 @@ class WatchStep:
         self._pruned_at: datetime | None = None
         self._prepared: dict[str, _Statements] = {}
         self._added: deque[tuple[datetime, int]] = deque()  # (first seen, article id), oldest first
-        self._pending: list[tuple[Sequence[StoredVersion], datetime]] = []
+        self._pending: list[_Unit] = []
 
     def max_age(self, watch: str) -> timedelta:
         config = self.watches.get(watch)
@@ -116,6 +140,12 @@ class WatchStep:
         return config.alert_on if config is not None else ("story",)
 
     # --- the index ------------------------------------------------------------------------------
+
+    def reconfigure(self, settings: Settings) -> None:
+        """Recompile the watches of a reloaded config (the story index stays: stories do not change)."""
+        matcher = compile_watches(watch_specs(settings))
+        self.settings, self.matcher = settings, matcher
+        self.channels = {w.name: w.channels for w in settings.watches}
 
     def load(self, store: Store, now: datetime) -> int:
         """Fill the story index from the stored memberships of the window (on start)."""
@@ -149,8 +179,14 @@ class WatchStep:
 
     # --- the batch ------------------------------------------------------------------------------
 
-    def __call__(self, conn: Connection, stored: Sequence[StoredVersion], now: datetime) -> None:
-        self._pending.append((stored, now))
+    def __call__(
+        self,
+        conn: Connection,
+        stored: Sequence[StoredVersion],
+        now: datetime,
+        prepared: Mapping[str, DraftInsight] | None = None,
+    ) -> None:
+        self._pending.append(_Unit(stored, now, prepared))
 
     def discard(self) -> None:
         """The batch rolled back: forget what it gathered."""
@@ -167,23 +203,31 @@ class WatchStep:
         for item in work:
             self._apply(conn, item)
 
-    def _prepare(
-        self, conn: Connection, pending: list[tuple[Sequence[StoredVersion], datetime]]
-    ) -> list[_Work]:
-        """Read the texts, work out features and watch hits: everything that needs no lock."""
-        wanted = [s for stored, _ in pending for s in stored if s.kind != "revert"]
+    def _prepare(self, conn: Connection, pending: list[_Unit]) -> list[_Work]:
+        """Read the texts, work out features and watch hits unless the parse workers did: no lock needed."""
+        wanted = [s for unit in pending for s in unit.stored if s.kind != "revert"]
         texts = self._texts(conn, [s.version_id for s in wanted])
         priors = self._texts(
             conn, [s.prior_version_id for s in wanted if s.prior_version_id and s.kind == "edit"]
         )
         work = []
-        for stored, now in pending:
+        for unit in pending:
+            now = unit.now
             if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
                 self._prune(now - STORY_WINDOW)
                 self._pruned_at = now
-            for item in stored:
+            for item in unit.stored:
                 text = texts.get(item.version_id)
                 if text is None or item.kind == "revert":
+                    continue
+                insight = unit.prepared.get(item.key) if unit.prepared and item.kind == "new" else None
+                if insight is not None and text.story_id is None:
+                    feats = insight.features
+                    if feats is not None:
+                        feats = replace(feats, article_id=text.article_id)
+                    else:
+                        feats = features(story_doc(text))
+                    work.append(_Work(item, text, feats, list(insight.hits), now))
                     continue
                 prior = (
                     priors.get(item.prior_version_id)
@@ -229,7 +273,7 @@ class WatchStep:
                 _NEW_STORY, {"title": text.title, "first_seen": now, "last_seen": now, "article_count": 1}
             ).scalar_one()
         conn.execute(sa.update(articles).where(articles.c.id == text.article_id).values(story_id=story_id))
-        member = add_member(conn, text.article_id, int(story_id), text.first_seen or now, None)
+        member = add_member(conn, text.article_id, int(story_id), text.first_seen or now, feats.to_json())
         self._last_member = max(self._last_member, member)  # under the lock: every earlier id is indexed
         self._index(feats, int(story_id), text.first_seen or now)
         return int(story_id)
@@ -286,7 +330,7 @@ class WatchStep:
         ).scalar_one_or_none()
         if flagged is not None:
             key = f"story:{story_id}"
-        elif self._surely_alerted(conn, story_id, hit.watch, text.article_id):
+        elif self._surely_alerted(conn, work, story_id, hit.watch):
             return False  # the story was flagged for this watch by the same event: attached, no new alert
         else:
             key = f"article:{text.article_id}"  # joined a flagged story, maybe wrongly: alert it on its own
@@ -296,9 +340,32 @@ class WatchStep:
         log.info("watch %s flagged story %d: %s (%s)", hit.watch, story_id, text.title, text.source)
         return True
 
-    def _surely_alerted(self, conn: Connection, story_id: int, watch: str, article_id: int) -> bool:
-        """Whether an article that alerted this watch in this story reports the same event as this one."""
-        return True
+    def _surely_alerted(self, conn: Connection, work: _Work, story_id: int, watch: str) -> bool:
+        """Whether an article that alerted this watch in this story is confidently the same event as this
+        one (else a wrong merge could eat the alert: when in doubt, alert)."""
+        alerted = [f.article_id for f in self._flagging(conn, story_id, watch)]
+        if work.text.article_id in alerted:
+            return True
+        mine = work.features or self._features_of(conn, [work.text.article_id]).get(work.text.article_id)
+        if mine is None:
+            mine = features(story_doc(work.text))
+        others = self._features_of(conn, alerted)
+        return any(same_event_score(mine, other) >= CONFIDENT_SAME_EVENT for other in others.values())
+
+    def _features_of(self, conn: Connection, article_ids: list[int]) -> dict[int, StoryFeatures]:
+        """These articles' story features: indexed, else stored, else derived from their first version."""
+        found = {a: self._features[a] for a in article_ids if a in self._features}
+        missing = [a for a in article_ids if a not in found]
+        if missing:
+            for article_id, stored in stored_features(conn, missing).items():
+                if stored is not None:
+                    found[article_id] = StoryFeatures.from_json(stored)
+            missing = [a for a in missing if a not in found]
+        if missing:
+            where = sa.and_(versions.c.article_id.in_(missing), versions.c.n == 1)
+            for text in load_version_texts(conn, where):
+                found[text.article_id] = features(story_doc(text))
+        return found
 
     def _flagging(self, conn: Connection, story_id: int, watch: str) -> list[Any]:
         """The matches that alerted this watch in this story: (match id, article id, source)."""
@@ -392,6 +459,8 @@ class WatchStep:
 
 def _member_features(row: MemberRow) -> StoryFeatures:
     """The features stored with a membership, else derived from the article's first version."""
+    if row.features is not None:
+        return StoryFeatures.from_json(row.features)
     doc = StoryDoc(row.article_id, row.source, row.title, row.body, row.published or row.first_seen)
     return features(doc)
 
@@ -405,5 +474,11 @@ async def attach(service: Service) -> WatchStep:
     service stores; the story index is loaded from the stored memberships first (on the database threads)."""
     step = WatchStep(service.settings)
     await service.db(step.load, service.store, datetime.now(UTC))
-    service.after_store.append(step)
+    install(service, step)
     return step
+
+
+def install(service: Service, step: WatchStep) -> None:
+    """Run the step on every unit the service stores; its parse workers prepare each draft for it."""
+    service.after_store.append(step)
+    service.watch_specs = tuple(watch_specs(step.settings))

@@ -62,3 +62,14 @@ def test_the_example_channel_reads_smtp_host_and_port_from_the_environment() -> 
     mail = settings.channel("desk-mail")
     assert mail is not None
     assert (getattr(mail, "host", None), getattr(mail, "port", None)) == ("mail.example", 2525)
+
+
+def test_the_image_installs_the_package_plainly_and_runs_as_a_user() -> None:
+    lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1] not in {"root", "0"}
+    installs = [line for line in lines if "pip install" in line]
+    assert installs and all(" -e " not in line and "--editable" not in line for line in installs)
+    # everything the plain install needs is copied in before it
+    copied = {part for line in lines if line.startswith("COPY ") for part in line.split()[1:-1]}
+    assert {"pyproject.toml", "setup.py", "monitor", "migrations"} <= copied

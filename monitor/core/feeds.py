@@ -26,7 +26,7 @@ import fastfeedparser
 import feedparser
 from lxml import etree
 
-from monitor.core.normalize import canonical_url, normalize_text
+from monitor.core.normalize import article_key, canonical_url, normalize_text
 from monitor.core.versions import content_fingerprint
 from monitor.errors import ParseError
 from monitor.models import ArticleDraft, FeedEntry, ParsedFeed
@@ -61,6 +61,8 @@ _BLOCK_TAGS = frozenset(
 # feedparser complaints about HTTP metadata, not about the feed: the feed parsed fine.
 _BENIGN = frozenset({"NonXMLContentType", "CharacterEncodingOverride", "CharacterEncodingUnknown"})
 _SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "iframe", "svg"})
+
+_MAX_TTL_MINUTES = 7 * 24 * 60
 
 
 _HTML = etree.HTMLParser()
@@ -342,10 +344,11 @@ def _fast_entry(raw: Mapping[str, Any], base_url: str, document: _Document, n: i
 
 
 def _ttl(raw_ttl: Any) -> int | None:
+    """The feed's <ttl> in seconds, clamped: a server cannot push a source out for more than a week."""
     if not raw_ttl:
         return None
     try:
-        return max(0, int(str(raw_ttl).strip())) * 60
+        return min(max(0, int(str(raw_ttl).strip()[:12])), _MAX_TTL_MINUTES) * 60
     except ValueError:
         return None
 
@@ -420,9 +423,9 @@ def _entry(raw: Any, base_url: str) -> FeedEntry:
 def entry_key(entry: FeedEntry) -> str | None:
     """The article identity within its source: the guid, else the canonical URL."""
     if entry.guid:
-        return entry.guid
+        return article_key(entry.guid)
     if entry.url:
-        return canonical_url(entry.url)
+        return article_key(canonical_url(entry.url))
     return None
 
 
