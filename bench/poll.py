@@ -102,7 +102,7 @@ class Meter:
             self.peak = max(self.peak, rss)
             self.peak_process = max(self.peak_process, own)
             self._tree_cpu()
-            self._stop.wait(0.05)
+            self._stop.wait(0.25)  # psutil walks /proc: sampling faster costs the measured process
 
     def __enter__(self) -> Meter:
         self._child_cpu.clear()
