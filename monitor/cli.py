@@ -23,7 +23,7 @@ from monitor.metrics import Metrics
 from monitor.outbox import Outbox
 from monitor.output import TABLE_ZONE, emit
 from monitor.reload import Reloader
-from monitor.service import CycleReport, Service, ServiceOptions, make_fetcher
+from monitor.service import CycleReport, Service, ServiceOptions, make_fetcher, pool_size
 from monitor.store.db import current_revision, head_revision, make_engine, upgrade
 from monitor.store.retention import prune, prune_if_mine
 from monitor.watching import attach as attach_watches
@@ -339,7 +339,8 @@ def poll(ctx: click.Context, sources: tuple[str, ...], articles: bool, no_pages:
 
 async def _poll(app: App, names: list[str], articles: bool = False, *, pages: bool = True) -> CycleReport:
     fetcher = make_fetcher(app.settings)
-    service = Service(app.settings, app.store, fetcher, ServiceOptions(parse_workers=1))
+    workers = pool_size(len(names) or len(app.settings.sources))  # every core busy, as `monitor run`
+    service = Service(app.settings, app.store, fetcher, ServiceOptions(parse_workers=workers))
     outbox = Outbox(app.settings, app.store)
     try:
         await attach_watches(service)

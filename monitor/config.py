@@ -84,6 +84,7 @@ class Defaults(_Strict):
     min_interval: Duration = timedelta(minutes=2)
     max_interval: Duration = timedelta(hours=6)
     robots: bool | None = None  # None: obey robots.txt for pages, not for feeds
+    parser: Literal["hybrid", "feedparser"] = "hybrid"  # hybrid: fastfeedparser, feedparser when unsure
     # An article published longer ago than this when first seen (or undated, on a source's first poll)
     # is matched and grouped but alerts nobody: a new source's backlog is no flood.
     max_age: MaxAge = timedelta(days=2)

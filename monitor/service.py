@@ -191,10 +191,16 @@ def fetch_limits(settings: Settings) -> FetchLimits:
     )
 
 
+def pool_size(sources: int) -> int:
+    """Parse processes for polling this many sources: one per core, never more than there are sources."""
+    return max(1, min(os.cpu_count() or 1, sources))
+
+
 def _parse_worker_init(parent_pid: int) -> None:
     """Warm the parser import, and exit when the daemon dies (a SIGKILL would otherwise orphan us)."""
     import threading
 
+    import fastfeedparser  # noqa: F401
     import feedparser  # noqa: F401
 
     def watch() -> None:
@@ -518,14 +524,21 @@ class Service:
         headers = {"content-type": response.content_type or ""}
         insights = None
         try:
+            parser = self.settings.defaults.parser
             if self.watch_specs is not None:
                 context = WatchContext(config.name, config.tags, self.watch_specs)
                 feed, drafts, insights = await loop.run_in_executor(
-                    self._parse, parse_feed_for_watches, response.body, headers, response.final_url, context
+                    self._parse,
+                    parse_feed_for_watches,
+                    response.body,
+                    headers,
+                    response.final_url,
+                    context,
+                    parser,
                 )
             else:
                 feed, drafts = await loop.run_in_executor(
-                    self._parse, parse_feed_drafts, response.body, headers, response.final_url
+                    self._parse, parse_feed_drafts, response.body, headers, response.final_url, parser
                 )
         except ParseError as exc:
             return Parsed(None, error=str(exc))

@@ -280,7 +280,6 @@ def _old_archive(store: Store, now: datetime) -> None:
                         channel=channel,
                         match_id=flagged,
                         event="new_story",
-                        event_key=f"story:{story}",
                         status=status,
                         next_attempt_at=old,
                         created_at=old,
