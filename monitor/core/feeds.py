@@ -591,13 +591,16 @@ def entry_key(entry: FeedEntry) -> str | None:
 
 
 def entry_drafts(feed: ParsedFeed) -> tuple[ArticleDraft, ...]:
-    """One draft per distinct entry identity, first occurrence wins; entries with no identity are dropped."""
+    """One draft per distinct entry identity, first occurrence wins; only empty entries are dropped.
+
+    An entry without a link of its own points at the feed's site and has no page to follow.
+    """
     drafts: dict[str, ArticleDraft] = {}
     for entry in feed.entries:
         key = entry_key(entry)
         if key is None or key in drafts:
             continue
-        url = entry.url or key
+        url = entry.url or (key if entry.guid else None) or feed.link or ""
         body = entry.content or ""
         text = f"{entry.summary}\n\n{body}" if body else entry.summary
         drafts[key] = ArticleDraft(
@@ -611,6 +614,7 @@ def entry_drafts(feed: ParsedFeed) -> tuple[ArticleDraft, ...]:
             updated=entry.updated,
             tags=entry.tags,
             content_hash=content_fingerprint(entry.title, text),
+            has_page=entry.url is not None,
         )
     return tuple(drafts.values())
 
