@@ -8,7 +8,6 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import click
 
@@ -17,15 +16,29 @@ from monitor.app import App
 from monitor.cliutil import Globals, format_option, handles_errors, open_from
 from monitor.config import config_path, database_url, load_settings
 from monitor.daemon import Daemon
+from monitor.encode import hide_urls, mask_text, mask_url
 from monitor.errors import ConfigError, MonitorError
 from monitor.fleet import ROLES, FleetGate
 from monitor.metrics import Metrics
 from monitor.outbox import Outbox
 from monitor.output import TABLE_ZONE, emit
-from monitor.service import Service, ServiceOptions, make_fetcher
+from monitor.reload import Reloader
+from monitor.service import CycleReport, Service, ServiceOptions, make_fetcher, pool_size
 from monitor.store.db import current_revision, head_revision, make_engine, upgrade
 from monitor.store.retention import prune, prune_if_mine
 from monitor.watching import attach as attach_watches
+
+
+class _SecretFilter(logging.Filter):
+    """Mask passwords in URLs in every log line; hide whole URLs in Apprise's (its tokens sit in paths)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        hide = record.name.startswith(("apprise", "urllib3", "requests"))
+        masked = hide_urls(message) if hide else mask_text(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
 
 
 def _setup_logging(verbose: int) -> None:
@@ -33,6 +46,9 @@ def _setup_logging(verbose: int) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)-7s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S"
     )
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _SecretFilter) for f in handler.filters):
+            handler.addFilter(_SecretFilter())
     if verbose < 2:
         for noisy in ("httpx", "httpcore", "apscheduler", "alembic", "trafilatura", "htmldate"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -72,7 +88,7 @@ def check(ctx: click.Context) -> None:
     settings = load_settings(path)
     click.echo(
         f"{path}: ok ({len(settings.sources)} sources, {len(settings.watches)} watches, "
-        f"{len(settings.channels)} channels; database {database_url(g.db, settings)})"
+        f"{len(settings.channels)} channels; database {mask_url(database_url(g.db, settings))})"
     )
 
 
@@ -195,6 +211,11 @@ async def _run_daemon(
             story_index=lambda: len(step.index) if step is not None else 0,
         )
         daemon.on_result.append(metrics.record)
+        reloader = Reloader(app.config_path, app.settings)
+        reloader.appliers += [service.apply_settings, outbox.reconfigure]
+        if step is not None:
+            reloader.appliers.append(step.reconfigure)
+        daemon.reloader = reloader
         if "deliver" in roles:
             daemon.periodic.append((max(tick, 1.0), outbox.run_once))
         daemon.periodic.append((app.settings.retention.every.total_seconds(), _pruner(app, service.owner)))
@@ -214,6 +235,7 @@ async def _run_daemon(
                 tick_seconds=tick,
                 metrics=metrics,
             )
+            reloader.appliers.append(lambda settings: setattr(web.state.web, "settings", settings))
             serving = asyncio.create_task(serve_http(web, *address, stop_http), name="http")
 
             def http_ended(task: asyncio.Task[None]) -> None:
@@ -260,17 +282,23 @@ def _pruner(app: App, owner: str) -> Callable[[], Awaitable[None]]:
 
 @main.command()
 @click.argument("sources", nargs=-1)
-@click.option("--articles", is_flag=True, help="Re-check the tracked article pages (of SOURCES) now instead.")
+@click.option(
+    "--articles",
+    is_flag=True,
+    help="Re-check every tracked article page (of SOURCES) now, ended ladders too.",
+)
+@click.option("--no-pages", is_flag=True, help="Poll the sources only: no article page checks this time.")
 @format_option
 @click.pass_context
 @handles_errors
-def poll(ctx: click.Context, sources: tuple[str, ...], articles: bool, fmt: str) -> None:
-    """Poll SOURCES (default: all) now, whatever their schedule, and print a summary."""
+def poll(ctx: click.Context, sources: tuple[str, ...], articles: bool, no_pages: bool, fmt: str) -> None:
+    """One whole cycle now: SOURCES (default: all) whatever their schedule, the first checks of the pages
+    they found, the page re-checks that are due, then delivery; one row per source and a summary line."""
     with open_from(ctx, migrate=True) as app:
         unknown = [s for s in sources if app.settings.source(s) is None]
         if unknown:
             raise MonitorError(f"no source named {', '.join(repr(u) for u in unknown)} in {app.config_path}")
-        summaries = asyncio.run(_poll(app, list(sources), articles))
+        report = asyncio.run(_poll(app, list(sources), articles, pages=not no_pages))
     if articles:
         checks = [
             {
@@ -283,7 +311,7 @@ def poll(ctx: click.Context, sources: tuple[str, ...], articles: bool, fmt: str)
                 "next_check_at": c.next_check_at,
                 "url": c.url,
             }
-            for c in summaries
+            for c in report.checks
         ]
         emit(
             checks,
@@ -291,56 +319,61 @@ def poll(ctx: click.Context, sources: tuple[str, ...], articles: bool, fmt: str)
             ["article", "source", "status", "version", "events", "error", "next_check_at"],
             title="articles",
         )
-        return
-    rows = [
-        {
-            "source": s.source,
-            "status": s.status,
-            "new": s.new,
-            "changed": s.changed,
-            "ms": round(s.ms),
-            "error": s.error,
-            "next_check_at": s.next_check_at,
-            "notes": list(s.notes),
-        }
-        for s in summaries
-    ]
-    emit(rows, fmt, ["source", "status", "new", "changed", "ms", "error", "next_check_at"], title="poll")
+    else:
+        rows = [
+            {
+                "source": s.source,
+                "status": s.status,
+                "new": s.new,
+                "changed": s.changed,
+                "ms": round(s.ms),
+                "error": s.error,
+                "next_check_at": s.next_check_at,
+                "notes": list(s.notes),
+            }
+            for s in report.polls
+        ]
+        emit(rows, fmt, ["source", "status", "new", "changed", "ms", "error", "next_check_at"], title="poll")
+    click.echo(f"cycle: {report.line()}", err=True)
 
 
-async def _poll(app: App, names: list[str], articles: bool = False) -> list[Any]:
+async def _poll(app: App, names: list[str], articles: bool = False, *, pages: bool = True) -> CycleReport:
     fetcher = make_fetcher(app.settings)
-    service = Service(app.settings, app.store, fetcher, ServiceOptions(parse_workers=1))
+    workers = pool_size(len(names) or len(app.settings.sources))  # every core busy, as `monitor run`
+    service = Service(app.settings, app.store, fetcher, ServiceOptions(parse_workers=workers))
     outbox = Outbox(app.settings, app.store)
     try:
         await attach_watches(service)
         await service.sync_sources()
         if articles:
-            done: list[Any] = await service.check_articles(names or None)
+            report = CycleReport(polls=[], checks=await service.check_articles(names or None))
         else:
-            done = await service.poll_sources(names or None)
-        report = await outbox.deliver_all()
-        if report.attempted or report.waiting:
+            report = await service.poll_cycle(names or None, pages=pages)
+        delivered = await outbox.deliver_all()
+        report.alerts_sent = delivered.sent
+        if delivered.attempted or delivered.waiting:
             click.echo(
-                f"alerts: {report.sent} sent, {report.retrying} to retry, {report.failed} failed"
-                + (f", {report.waiting} waiting for a resting channel" if report.waiting else ""),
+                f"alerts: {delivered.sent} sent, {delivered.retrying} to retry, {delivered.failed} failed"
+                + (f", {delivered.waiting} waiting for a resting channel" if delivered.waiting else ""),
                 err=True,
             )
-            for error in dict.fromkeys(report.errors):
+            for error in dict.fromkeys(delivered.errors):
                 click.echo(f"  {error}", err=True)
-        return done
+        return report
     finally:
         await outbox.aclose()
         await fetcher.aclose()
         service.close()
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @format_option
 @click.pass_context
 @handles_errors
 def sources(ctx: click.Context, fmt: str) -> None:
-    """Each source's health: last poll, status, errors, next check, articles."""
+    """Each source's health: last poll, status, errors, next check, articles (`sources add|remove` edit them)."""
+    if ctx.invoked_subcommand is not None:
+        return
     with open_from(ctx, migrate=False) as app:
         health = app.store.source_health()
     now = datetime.now(UTC)
@@ -362,6 +395,7 @@ def sources(ctx: click.Context, fmt: str) -> None:
                 ),
                 "articles": h.articles,
                 "versions": h.versions,
+                "problem": h.last_problem,
             }
         )
     emit(
@@ -376,6 +410,7 @@ def sources(ctx: click.Context, fmt: str) -> None:
             "articles",
             "versions",
             "last_error",
+            "problem",
         ],
         title="sources",
     )
@@ -385,9 +420,11 @@ from monitor import pages_cli  # noqa: E402
 
 pages_cli.register(main)
 
-from monitor import alerts_cli, search_cli, watch_cli, web_cli  # noqa: E402
+from monitor import alerts_cli, dryrun_cli, search_cli, sources_cli, watch_cli, web_cli  # noqa: E402
 
 watch_cli.register(main)
 alerts_cli.register(main)
 search_cli.register(main)
 web_cli.register(main)
+sources_cli.register(main, sources)
+dryrun_cli.register(main)

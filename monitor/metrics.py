@@ -51,9 +51,11 @@ class Metrics:
             ["status"],
             registry=r,
         )
-        roles = Gauge("monitor_process_role", "This process's roles (1 for each).", ["role"], registry=r)
-        for part in role.split(","):  # a daemon's roles come comma-separated: poll,deliver,http
-            roles.labels(part).set(1)
+        roles = Gauge(
+            "monitor_process_role", "This process's roles (1 for each it has).", ["role"], registry=r
+        )
+        for name in filter(None, role.split(",")):  # "poll,deliver,http": one series per role
+            roles.labels(name).set(1)
         r.register(_ArchiveCollector(store, story_index))
 
     def record(self, result: object) -> None:
