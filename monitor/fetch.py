@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 from protego import Protego
 
+from monitor.bounded import TooLarge, UnsupportedEncoding, read_body
+from monitor.core.schedule import parse_retry_after
 from monitor.models import FetchResponse
+from monitor.netpolicy import (
+    BlockedAddress,
+    FetchPolicy,
+    GuardedBackend,
+    check_url,
+    guard_connections,
+    reset_guard,
+)
 
 MAX_REDIRECTS = 8
 PERMANENT = frozenset({301, 308})
@@ -22,6 +35,7 @@ ROBOTS_TTL = 3600.0
 ROBOTS_RETRY = 300.0  # an unreachable robots.txt is asked for again this soon
 ROBOTS_MAX_BYTES = 512_000
 _ROBOTS_CACHE_SIZE = 4096
+MAX_SHARED_REST = 6 * 3600.0  # a Retry-After shared with the fleet is capped at six hours
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +48,32 @@ class FetchLimits:
     max_bytes: int = 10_000_000
     concurrency: int = 32
     per_host: int = 2
+
+
+class HostGate(Protocol):
+    """What a fleet shares about hosts: request slots in flight, Retry-After rests, robots.txt."""
+
+    async def acquire(self, host: str) -> int:
+        """Wait for one of the host's fleet-wide request slots; return its number."""
+        ...
+
+    async def release(self, host: str, slot: int) -> None: ...
+
+    async def rest(self, origin: str, seconds: float) -> None:
+        """The host asked to be left alone this long (429/503 with Retry-After)."""
+        ...
+
+    async def robots(self, origin: str) -> tuple[str | None, bool, float] | None:
+        """(text, readable, seconds still fresh) of robots.txt as another process read it, if fresh."""
+        ...
+
+    async def save_robots(self, origin: str, text: str | None, ok: bool, ttl: float) -> None: ...
+
+
+def host_key(url: str) -> str:
+    """The host a per-host limit counts: host and port, as the URL gives them (lower case)."""
+    parts = urlsplit(url)
+    return parts.netloc.rpartition("@")[2].lower()
 
 
 def _origin(url: str) -> str:
@@ -73,17 +113,32 @@ def _describe(exc: Exception, timeout: float, url: str) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-class _TooLarge(Exception):
-    pass
+def guarded_transport(limits: FetchLimits) -> httpx.AsyncHTTPTransport:
+    """httpx's transport whose new connections go through GuardedBackend (the address actually used)."""
+    transport = httpx.AsyncHTTPTransport(
+        limits=httpx.Limits(max_connections=limits.concurrency, max_keepalive_connections=limits.concurrency),
+        http2=False,
+    )
+    pool = transport._pool
+    if not isinstance(pool, httpcore.AsyncConnectionPool):  # pragma: no cover - httpx changed
+        raise RuntimeError("httpx's transport has no connection pool to guard")
+    pool._network_backend = GuardedBackend(pool._network_backend)
+    return transport
 
 
 class Fetcher:
     """Polite concurrent GETs. Never raises for network trouble: errors come back in FetchResponse."""
 
-    def __init__(self, limits: FetchLimits, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        limits: FetchLimits,
+        transport: httpx.AsyncBaseTransport | None = None,
+        gate: HostGate | None = None,
+    ) -> None:
         self.limits = limits
+        self.gate = gate
         self._client = httpx.AsyncClient(
-            transport=transport,
+            transport=transport if transport is not None else guarded_transport(limits),
             headers={"User-Agent": limits.user_agent, "Accept-Encoding": "gzip, deflate, br"},
             timeout=httpx.Timeout(limits.timeout, connect=min(limits.connect_timeout, limits.timeout)),
             limits=httpx.Limits(
@@ -108,12 +163,25 @@ class Fetcher:
     async def __aexit__(self, *_: object) -> None:
         await self.aclose()
 
-    def _host_slot(self, url: str) -> asyncio.Semaphore:
-        host = urlsplit(url).hostname or ""
+    def _host_semaphore(self, host: str) -> asyncio.Semaphore:
         slot = self._hosts.get(host)
         if slot is None:
             slot = self._hosts[host] = asyncio.Semaphore(self.limits.per_host)
         return slot
+
+    @contextlib.asynccontextmanager
+    async def _host_slot(self, url: str) -> AsyncIterator[None]:
+        """A request slot at the URL's host: this process's, then (with a gate) the fleet's."""
+        host = host_key(url)
+        async with self._host_semaphore(host):
+            if self.gate is None:
+                yield
+                return
+            slot = await self.gate.acquire(host)
+            try:
+                yield
+            finally:
+                await asyncio.shield(self.gate.release(host, slot))
 
     async def fetch(
         self,
@@ -124,8 +192,14 @@ class Fetcher:
         obey_robots: bool = False,
         read_timeout: float | None = None,
         accept: str = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
+        policy: FetchPolicy | None = None,
     ) -> FetchResponse:
-        """GET a URL with conditional headers, following redirects hop by hop within host limits."""
+        """GET a URL with conditional headers, following redirects hop by hop within host limits.
+
+        With a policy, every hop is checked before it is requested and its new connections go only to
+        addresses the policy allows. The whole request (connect, headers, body, redirects) must finish
+        within the timeout, besides the per-read timeout.
+        """
         started_at = datetime.now(UTC)
         started = time.perf_counter()
         headers = {"Accept": accept}
@@ -133,11 +207,15 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        total = read_timeout if read_timeout is not None else self.limits.timeout
         current = url
         all_permanent = True
+        deadline: float | None = None
+        blocked = False
         try:
             for _ in range(MAX_REDIRECTS + 1):
-                if obey_robots and not await self.allowed(current):
+                guarded = await check_url(current, policy)
+                if obey_robots and not await self.allowed(current, policy):
                     return FetchResponse(
                         url=url,
                         final_url=current,
@@ -147,7 +225,16 @@ class Fetcher:
                         started_at=started_at,
                     )
                 async with self._global, self._host_slot(current):
-                    response, body = await self._get(current, headers, read_timeout)
+                    if deadline is None:
+                        deadline = asyncio.get_running_loop().time() + total
+                    token = guard_connections(guarded)
+                    try:
+                        async with asyncio.timeout_at(deadline):
+                            response, body = await self._get(current, headers, read_timeout)
+                    finally:
+                        reset_guard(token)
+                if response.status_code in (429, 503) and self.gate is not None:
+                    await self._share_rest(current, response.headers.get("retry-after"))
                 if response.status_code in REDIRECTS and "location" in response.headers:
                     all_permanent = all_permanent and response.status_code in PERMANENT
                     current = urljoin(current, response.headers["location"])
@@ -168,10 +255,16 @@ class Fetcher:
                     started_at=started_at,
                 )
             error = f"more than {MAX_REDIRECTS} redirects"
-        except _TooLarge:
+        except BlockedAddress as exc:
+            error, blocked = str(exc), True
+        except TooLarge:
             error = f"response larger than {self.limits.max_bytes} bytes"
-        except (httpx.HTTPError, OSError) as exc:
-            error = _describe(exc, read_timeout or self.limits.timeout, current)
+        except UnsupportedEncoding as exc:
+            error = f"cannot decode response: {exc}"
+        except TimeoutError:
+            error = f"timed out after {total:g}s"
+        except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
+            error = _describe(exc, total, current)
         return FetchResponse(
             url=url,
             final_url=current,
@@ -179,6 +272,7 @@ class Fetcher:
             error=error,
             duration_ms=(time.perf_counter() - started) * 1000,
             started_at=started_at,
+            blocked=blocked,
         )
 
     async def _get(
@@ -190,19 +284,17 @@ class Fetcher:
                 read_timeout, connect=min(self.limits.connect_timeout, read_timeout)
             )
         async with self._client.stream("GET", url, headers=headers, **options) as response:
-            declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > self.limits.max_bytes:
-                raise _TooLarge
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > self.limits.max_bytes:
-                    raise _TooLarge
-                chunks.append(chunk)
-            return response, b"".join(chunks)
+            if response.status_code in REDIRECTS or response.status_code != 200:
+                return response, b""
+            return response, await read_body(response, self.limits.max_bytes)
 
-    async def allowed(self, url: str) -> bool:
+    async def _share_rest(self, url: str, retry_after: str | None) -> None:
+        assert self.gate is not None
+        rest = parse_retry_after(retry_after, datetime.now(UTC))
+        if rest is not None and rest.total_seconds() > 0:
+            await self.gate.rest(_origin(url), min(rest.total_seconds(), MAX_SHARED_REST))
+
+    async def allowed(self, url: str, policy: FetchPolicy | None = None) -> bool:
         """Whether robots.txt lets our user agent fetch this URL (RFC 9309; cached per origin)."""
         origin = _origin(url)
         cached = self._robots.get(origin)
@@ -212,8 +304,7 @@ class Fetcher:
             async with lock:
                 cached = self._robots.get(origin)
                 if cached is None or now > cached[0]:
-                    rules = await self._load_robots(origin)
-                    cached = (now + (ROBOTS_TTL if rules is not None else ROBOTS_RETRY), rules)
+                    cached = await self._fleet_robots(origin, now, policy)
                     self._robots[origin] = cached
                     self._robots.move_to_end(origin)
                     while len(self._robots) > _ROBOTS_CACHE_SIZE:
@@ -223,22 +314,58 @@ class Fetcher:
             return False
         return bool(rules.can_fetch(url, self.limits.user_agent))
 
-    async def _load_robots(self, origin: str) -> Protego | None:
-        """The parsed rules; allow-all for a missing file (4xx); None (disallow all) when unreachable (5xx)."""
+    async def _fleet_robots(
+        self, origin: str, now: float, policy: FetchPolicy | None
+    ) -> tuple[float, Protego | None]:
+        """robots.txt as another process of the fleet read it, else read here (and shared)."""
+        if self.gate is not None:
+            shared = await self.gate.robots(origin)
+            if shared is not None:
+                text, ok, fresh_for = shared
+                return now + fresh_for, Protego.parse(text or "") if ok else None
+        rules, text = await self._load_robots(origin, policy)
+        ttl = ROBOTS_TTL if rules is not None else ROBOTS_RETRY
+        if self.gate is not None:
+            await self.gate.save_robots(origin, text, rules is not None, ttl)
+        return now + ttl, rules
+
+    async def _load_robots(
+        self, origin: str, policy: FetchPolicy | None
+    ) -> tuple[Protego | None, str | None]:
+        """The parsed rules; allow-all for a missing file (4xx); None (disallow all) when unreachable (5xx).
+
+        Only the first ROBOTS_MAX_BYTES are read (RFC 9309 asks for at least 500 KiB), within the timeout.
+        """
         target = f"{origin}/robots.txt"
+        status = 0
+        body = b""
         try:
-            for _ in range(5):
-                async with self._global, self._host_slot(target):
-                    response = await self._client.get(target, headers={"Accept": "text/plain"})
-                if response.status_code in REDIRECTS and "location" in response.headers:
-                    target = urljoin(target, response.headers["location"])
-                    continue
-                break
-        except (httpx.HTTPError, OSError):
-            return None
-        if 400 <= response.status_code < 500:
-            return Protego.parse("")
-        if response.status_code != 200:
-            return None
-        text = response.content[:ROBOTS_MAX_BYTES].decode("utf-8", errors="replace")
-        return Protego.parse(text)
+            async with asyncio.timeout(self.limits.timeout):
+                for _ in range(5):
+                    guarded = await check_url(target, policy)
+                    async with self._global, self._host_slot(target):
+                        token = guard_connections(guarded)
+                        try:
+                            async with self._client.stream(
+                                "GET", target, headers={"Accept": "text/plain"}
+                            ) as response:
+                                status = response.status_code
+                                location = response.headers.get("location")
+                                if status == 200:
+                                    body = await read_body(response, ROBOTS_MAX_BYTES, truncate=True)
+                        finally:
+                            reset_guard(token)
+                    if status in REDIRECTS and location:
+                        target = urljoin(target, location)
+                        continue
+                    break
+        except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError, TimeoutError):
+            return None, None
+        except (BlockedAddress, UnsupportedEncoding):
+            return None, None
+        if 400 <= status < 500:
+            return Protego.parse(""), ""
+        if status != 200:
+            return None, None
+        text = body.decode("utf-8", errors="replace")
+        return Protego.parse(text), text

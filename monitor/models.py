@@ -56,6 +56,7 @@ class FetchResponse:
     duration_ms: float = 0.0
     size: int = 0
     started_at: datetime | None = None
+    blocked: bool = False  # refused by the fetch policy (a private address): asking again will not help
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,7 @@ class ArticleDraft:
     updated: datetime | None
     tags: tuple[str, ...]
     content_hash: str
+    has_page: bool = True  # False: the entry has no link of its own, so there is no page to follow
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +168,7 @@ class PollSummary:
     error: str | None = None
     next_check_at: datetime | None = None
     notes: tuple[str, ...] = field(default=())
+    size: int = 0  # bytes of the body fetched
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +220,7 @@ class SourceHealth:
     next_check_at: datetime | None
     articles: int
     versions: int
+    last_problem: str | None = None  # what the last parse dropped or repaired
 
     @property
     def state(self) -> str:

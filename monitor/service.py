@@ -22,12 +22,21 @@ from monitor.config import Settings, SourceConfig
 from monitor.core.decide import Parsed, decide_poll, needs_parse
 from monitor.core.feeds import parse_feed_drafts
 from monitor.core.match import WatchSpec
-from monitor.core.normalize import canonical_url
+from monitor.core.normalize import article_key, canonical_url
 from monitor.core.pageread import extract_page_text, read_page
-from monitor.core.track import DEFAULT_LADDER, PageCheck, PageText, TrackedArticle, decide_page_check
+from monitor.core.schedule import next_check
+from monitor.core.track import (
+    DEFAULT_LADDER,
+    PageCheck,
+    PageText,
+    Recheck,
+    TrackedArticle,
+    decide_page_check,
+)
 from monitor.core.watchprep import DraftInsight, WatchContext, parse_feed_for_watches
 from monitor.errors import ParseError
 from monitor.fetch import Fetcher, FetchLimits
+from monitor.fleet import apply_config
 from monitor.models import (
     ArticleDraft,
     FetchResponse,
@@ -39,7 +48,8 @@ from monitor.models import (
     SourceSpec,
     StoredVersion,
 )
-from monitor.store.repo import ConcurrentWriteError, PollWrites, Store
+from monitor.store import leases
+from monitor.store.repo import ConcurrentWriteError, PollWrites, Store, process_owner
 from monitor.store.tracking import (
     apply_page_check,
     claim_due_articles,
@@ -181,10 +191,16 @@ def fetch_limits(settings: Settings) -> FetchLimits:
     )
 
 
+def pool_size(sources: int) -> int:
+    """Parse processes for polling this many sources: one per core, never more than there are sources."""
+    return max(1, min(os.cpu_count() or 1, sources))
+
+
 def _parse_worker_init(parent_pid: int) -> None:
     """Warm the parser import, and exit when the daemon dies (a SIGKILL would otherwise orphan us)."""
     import threading
 
+    import fastfeedparser  # noqa: F401
     import feedparser  # noqa: F401
 
     def watch() -> None:
@@ -232,6 +248,8 @@ class Service:
         else:
             self._parse = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-parse")
         self._by_name = {s.name: s for s in settings.sources}
+        self.owner = process_owner()
+        self.unreleased: set[tuple[str, int]] = set()  # ("s"|"a", id) whose release failed: retried later
         self.writer = WriteBatcher(store, steps=self.after_store)
         self._ignore_cache: dict[str, tuple[re.Pattern[str], ...]] = {}
 
@@ -246,27 +264,146 @@ class Service:
         self._parse.shutdown(wait=True, cancel_futures=True)
 
     async def sync_sources(self) -> None:
-        await self.db(self.store.sync_sources, source_specs(self.settings), self.options.clock())
+        """Follow the config's source list, without undoing the list of another process of the fleet."""
+        retired, message = await self.db(
+            apply_config,
+            self.store,
+            self.settings,
+            source_specs(self.settings),
+            self.owner,
+            self.options.clock(),
+        )
+        if message:
+            log.warning("%s", message)
+        if retired:
+            log.info("%d sources no longer in the config are retired", retired)
+
+    async def release(self, kind: str, item_id: int) -> None:
+        """Give a leased source ("s") or page ("a") back; if the database is away, remember to retry."""
+        try:
+            if kind == "s":
+                await self.db(leases.release_source, self.store, item_id, self.owner)
+            else:
+                await self.db(leases.release_page, self.store, item_id, self.owner, self.options.clock())
+        except Exception as exc:
+            self.unreleased.add((kind, item_id))
+            log.warning(
+                "cannot release the lease of %s %d now (%s); retrying when the database answers",
+                "source" if kind == "s" else "page",
+                item_id,
+                type(exc).__name__,
+            )
+        else:
+            self.unreleased.discard((kind, item_id))
+
+    async def retry_releases(self) -> int:
+        """Release the leases whose release failed earlier; the number released now."""
+        done = 0
+        for kind, item_id in sorted(self.unreleased):
+            await self.release(kind, item_id)
+            if (kind, item_id) in self.unreleased:
+                break  # still away: try again on the next heartbeat
+            done += 1
+        if done:
+            log.info("released %d leases that could not be released while the database was away", done)
+        return done
+
+    async def apply_settings(self, settings: Settings) -> None:
+        """Take a reloaded config: new sources are due at once, removed ones are no longer polled."""
+        self.settings = settings
+        self._by_name = {s.name: s for s in settings.sources}
+        self._ignore_cache.clear()
+        await self.sync_sources()
 
     # --- one poll -------------------------------------------------------------------------------
 
     async def poll(self, state: SourcePollState) -> PollSummary:
         """Fetch, parse, decide and store one source; never raises for the source's own trouble."""
         config = self._by_name.get(state.name)
-        if config is None:
-            await self.db(self.store.release_lease, state.id)
+        if config is None:  # another process's config has it: leave it to them for a minute
+            until = self.options.clock() + timedelta(minutes=1)
+            await self.db(leases.defer_source, self.store, state.id, self.owner, until)
             return PollSummary(state.name, None, 0, 0, 0.0, error="not in the configuration")
         try:
             return await self._poll(state, config)
         except Exception as exc:  # a bug or a database outage must not stop the daemon
             log.exception("poll %s: unexpected %s", state.name, type(exc).__name__)
-            try:
-                await self.db(self.store.release_lease, state.id)
+            error = _one_line(f"internal error: {type(exc).__name__}: {exc}")
+            try:  # back off like any failure, so a poll that always fails is not retried every tick
+                await self.db(
+                    self.store.record_poll_failure, state.id, error, self._backoff(state, config), self._now()
+                )
             except Exception:
-                log.exception("poll %s: cannot release its lease", state.name)
-            return PollSummary(
-                state.name, None, 0, 0, 0.0, error=f"internal error: {type(exc).__name__}: {exc}"
-            )
+                log.exception("poll %s: cannot record its failure", state.name)
+                await self.release("s", state.id)
+            return PollSummary(state.name, None, 0, 0, 0.0, error=error)
+
+    def _now(self) -> datetime:
+        return self.options.clock()
+
+    def _backoff(self, state: SourcePollState, config: SourceConfig) -> datetime:
+        now = self.options.clock()
+        return next_check(
+            now,
+            config.policy(self.settings.defaults),
+            seed=state.name,
+            consecutive_errors=state.consecutive_errors + 1,
+        )
+
+    async def _salvage(
+        self,
+        state: SourcePollState,
+        config: SourceConfig,
+        response: FetchResponse,
+        parsed: Parsed | None,
+        now: datetime,
+        failure: Exception,
+    ) -> PollSummary:
+        """The poll's transaction failed: store each entry on its own, then record the error with a backoff."""
+        policy = config.policy(self.settings.defaults)
+        follow = config.follow_links or config.kind is SourceKind.PAGE
+        drafts = parsed.drafts if parsed else ()
+
+        def one(draft: ArticleDraft) -> Callable[[Connection, PollWrites], list[StoredVersion]]:
+            def unit(conn: Connection, _writes: PollWrites) -> list[StoredVersion]:
+                assert parsed is not None
+                prior = self.store.prior_articles(conn, state.id, [draft.key])
+                alone = replace(parsed, drafts=(draft,))
+                outcome = decide_poll(state, response, alone, prior, now, policy, follow_links=follow)
+                stored = self.store.write_changes(conn, state.id, outcome.changes, now, outcome.track_pages)
+                if stored:
+                    for step in self.after_store:
+                        step(conn, stored, now, parsed.insights)
+                return stored
+
+            return unit
+
+        results = await asyncio.gather(*(self.writer.submit(one(d)) for d in drafts), return_exceptions=True)
+        stored = [v for r in results if isinstance(r, list) for v in r]
+        lost = [r for r in results if isinstance(r, BaseException)]
+        reason = _one_line(f"{type(failure).__name__}: {failure}")
+        if lost:
+            first = _one_line(f"{type(lost[0]).__name__}: {lost[0]}")
+            error = f"cannot store {len(lost)} of {len(drafts)} entries: {first}"
+        else:
+            error = f"cannot store the poll: {reason}"
+        log.warning("%s: %s", state.name, error)
+        await self.db(
+            self.store.record_poll_failure,
+            state.id,
+            error,
+            self._backoff(state, config),
+            now,
+            response.status,
+        )
+        return PollSummary(
+            source=state.name,
+            status=response.status,
+            new=sum(1 for v in stored if v.is_new_article),
+            changed=sum(1 for v in stored if not v.is_new_article),
+            ms=response.duration_ms,
+            error=error,
+        )
 
     async def _poll(self, state: SourcePollState, config: SourceConfig) -> PollSummary:
         defaults = self.settings.defaults
@@ -276,6 +413,7 @@ class Service:
             last_modified=state.last_modified,
             obey_robots=config.obeys_robots(defaults),
             read_timeout=config.timeout.total_seconds() if config.timeout else None,
+            policy=config.fetch_policy(),
         )
         parsed = await self._parse_body(state, config, response)
         now = self.options.clock()
@@ -299,13 +437,18 @@ class Service:
                     step(conn, stored, now, parsed.insights if parsed else None)
             return outcome, stored
 
-        outcome, stored = await self.writer.submit(unit)
+        try:
+            outcome, stored = await self.writer.submit(unit)
+        except Exception as exc:
+            log.warning("%s: cannot store the poll (%s); storing its entries one by one", state.name, exc)
+            return await self._salvage(state, config, response, parsed, now, exc)
         summary = PollSummary(
             source=state.name,
             status=outcome.fetch_status,
             new=sum(1 for v in stored if v.is_new_article),
             changed=sum(1 for v in stored if not v.is_new_article),
             ms=response.duration_ms,
+            size=response.size,
             error=outcome.fetch_error,
             next_check_at=outcome.source.next_check_at,
             notes=tuple(
@@ -338,7 +481,7 @@ class Service:
         now: datetime,
     ) -> list[StoredVersion]:
         """A page: source that is a single article: its poll is that article's check."""
-        key = canonical_url(state.url)
+        key = article_key(canonical_url(state.url))
         if response.status == 200:
             ensure_article(conn, state.id, key, state.url, now)
         tracked = tracked_by_key(conn, state.id, key)
@@ -381,14 +524,21 @@ class Service:
         headers = {"content-type": response.content_type or ""}
         insights = None
         try:
+            parser = self.settings.defaults.parser
             if self.watch_specs is not None:
                 context = WatchContext(config.name, config.tags, self.watch_specs)
                 feed, drafts, insights = await loop.run_in_executor(
-                    self._parse, parse_feed_for_watches, response.body, headers, response.final_url, context
+                    self._parse,
+                    parse_feed_for_watches,
+                    response.body,
+                    headers,
+                    response.final_url,
+                    context,
+                    parser,
                 )
             else:
                 feed, drafts = await loop.run_in_executor(
-                    self._parse, parse_feed_drafts, response.body, headers, response.final_url
+                    self._parse, parse_feed_drafts, response.body, headers, response.final_url, parser
                 )
         except ParseError as exc:
             return Parsed(None, error=str(exc))
@@ -419,6 +569,7 @@ class Service:
             return await self._check_article(article)
         except Exception as exc:
             log.exception("check %s #%d: unexpected %s", article.source_name, article.id, type(exc).__name__)
+            await self.release("a", article.id)
             return PageCheckSummary(
                 article.id, article.source_name, article.url, None, None, f"internal error: {exc}"
             )
@@ -431,9 +582,12 @@ class Service:
             )
         response = await self.fetcher.fetch(
             article.url,
+            etag=article.etag,
+            last_modified=article.last_modified,
             obey_robots=config.obeys_robots_for_pages(self.settings.defaults),
             read_timeout=config.timeout.total_seconds() if config.timeout else None,
             accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+            policy=config.fetch_policy(),
         )
         page: PageText | None = None
         error: str | None = None
@@ -446,12 +600,12 @@ class Service:
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
         now = self.options.clock()
-        ladder = config.recheck if config.recheck is not None else DEFAULT_LADDER
+        recheck = self._recheck(config)
         ignore = self._ignore(config)
 
         def unit(conn: Connection, _writes: PollWrites) -> tuple[PageCheck, list[StoredVersion]]:
             earlier = earlier_hashes(conn, article.id) if page is not None else {}
-            check = decide_page_check(article, response, page, error, earlier, now, ladder, ignore)
+            check = decide_page_check(article, response, page, error, earlier, now, recheck, ignore)
             stored = apply_page_check(conn, check, article.source_id, response.final_url)
             if stored:
                 for step in self.after_store:
@@ -483,8 +637,46 @@ class Service:
             )
         return summary
 
-    async def claim_due_articles(self, limit: int) -> list[TrackedArticle]:
-        return await self.db(claim_due_articles, self.store, self.options.clock(), limit, self.options.lease)
+    @staticmethod
+    def _recheck(config: SourceConfig) -> Recheck:
+        ladder = config.recheck if config.recheck is not None else DEFAULT_LADDER
+        return Recheck(tuple(ladder), tail=config.recheck_tail, until=config.recheck_until)
+
+    async def claim_due_articles(
+        self, limit: int | None, names: Sequence[str] | None = None
+    ) -> list[TrackedArticle]:
+        """Lease the article pages due now (ladder first, then each source's tail budget, newest first)."""
+        budgets = {s.name: s.recheck_budget for s in self.settings.sources}
+
+        def claim() -> list[TrackedArticle]:
+            return claim_due_articles(
+                self.store,
+                self.options.clock(),
+                limit,
+                self.options.lease,
+                self.owner,
+                source_names=names,
+                tail_budget=budgets,
+            )
+
+        return await self.db(claim)
+
+    async def poll_cycle(self, names: Sequence[str] | None = None, *, pages: bool = True) -> CycleReport:
+        """One whole cycle, as the daemon would run it: the named (or all) sources whatever their schedule,
+        then the first checks of the pages they found and the page re-checks that are due; for `monitor poll`.
+        """
+        polls = await self.poll_sources(names)
+        checks: list[PageCheckSummary] = []
+        if pages:
+            due = await self.claim_due_articles(None, names)
+            limit = asyncio.Semaphore(self.settings.defaults.concurrency)
+
+            async def one(article: TrackedArticle) -> PageCheckSummary:
+                async with limit:
+                    return await self.check_article(article)
+
+            checks = list(await asyncio.gather(*(one(a) for a in due)))
+        return CycleReport(polls=polls, checks=checks)
 
     async def check_articles(self, names: Sequence[str] | None = None) -> list[PageCheckSummary]:
         """Re-check every tracked article page (of the named sources) now; for `monitor poll --articles`."""
@@ -498,7 +690,36 @@ class Service:
         return list(await asyncio.gather(*(one(a) for a in tracked)))
 
     async def claim_due(self, limit: int) -> list[SourcePollState]:
-        return await self.db(self.store.claim_due, self.options.clock(), limit, self.options.lease)
+        return await self.db(
+            self.store.claim_due, self.options.clock(), limit, self.options.lease, self.owner
+        )
+
+
+@dataclass
+class CycleReport:
+    """What one cycle did: the polls, the page checks and (filled in by the caller) the alerts sent."""
+
+    polls: list[PollSummary]
+    checks: list[PageCheckSummary]
+    alerts_sent: int = 0
+
+    @property
+    def new_articles(self) -> int:
+        return sum(p.new for p in self.polls) + sum(1 for c in self.checks if c.version == "new")
+
+    @property
+    def versions(self) -> int:
+        """New versions stored: new articles' first versions and edits (a filled-in version 1 is not one)."""
+        return sum(p.new + p.changed for p in self.polls) + sum(
+            1 for c in self.checks if c.version in ("new", "edit", "revert")
+        )
+
+    def line(self) -> str:
+        failed = sum(1 for p in self.polls if p.error)
+        return (
+            f"{len(self.polls)} sources ({failed} failed), {self.new_articles} new articles, "
+            f"{self.versions} versions, {len(self.checks)} page checks, {self.alerts_sent} alerts sent"
+        )
 
 
 @dataclass(frozen=True)
@@ -518,7 +739,7 @@ class PageCheckSummary:
 def _pending_draft(url: str) -> ArticleDraft:
     """An article known only by its link (from a listing page): its page check makes version 1."""
     return ArticleDraft(
-        key=canonical_url(url),
+        key=article_key(canonical_url(url)),
         url=url,
         title=url,
         summary="",
@@ -529,6 +750,12 @@ def _pending_draft(url: str) -> ArticleDraft:
         tags=(),
         content_hash="",
     )
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """An error message as one short line (database errors span many)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _log_summary(summary: PollSummary, outcome: PollOutcome) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import signal
 import socket
@@ -27,6 +28,31 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def is_loopback(host: str) -> bool:
+    """Whether every address `host` stands for is this machine's loopback (0.0.0.0 and :: are not)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
+
+
+def warn_if_open(host: str, port: int, token: str | None) -> None:
+    """One loud line when the archive is served beyond this machine with no token to keep others out."""
+    if not token and not is_loopback(host):
+        log.warning(
+            "WARNING: serving %s:%d beyond this machine WITHOUT A TOKEN: anyone who can reach it reads the "
+            "archive; set %s (or listen on 127.0.0.1)",
+            host,
+            port,
+            TOKEN_ENV,
+        )
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -114,6 +140,7 @@ def serve(ctx: click.Context, host: str, port: int, token: str | None) -> None:
         web = create_app(app.store, app.settings, token=token or None, health=None)
         if token:
             log.info("a bearer token is required for everything but /healthz")
+        warn_if_open(host, port, token)
         asyncio.run(_serve_until_signal(web, host, port))
 
 
@@ -121,4 +148,4 @@ def register(group: click.Group) -> None:
     group.add_command(serve)
 
 
-__all__ = ["TOKEN_ENV", "register", "serve", "serve_http"]
+__all__ = ["TOKEN_ENV", "is_loopback", "register", "serve", "serve_http", "warn_if_open"]

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from monitor.core.feeds import parse_feed_drafts
+from monitor.core.feeds import Parser, parse_feed_drafts
 from monitor.core.match import MatchDoc, Matcher, WatchHit, WatchSpec, compile_watches
 from monitor.core.stories import StoryDoc, StoryFeatures, features
 from monitor.models import ArticleDraft, ParsedFeed, version_body
@@ -56,8 +56,8 @@ def draft_insights(drafts: Sequence[ArticleDraft], context: WatchContext) -> dic
 
 
 def parse_feed_for_watches(
-    body: bytes, headers: Mapping[str, str], base_url: str, context: WatchContext
+    body: bytes, headers: Mapping[str, str], base_url: str, context: WatchContext, parser: Parser = "hybrid"
 ) -> tuple[ParsedFeed, tuple[ArticleDraft, ...], dict[str, DraftInsight]]:
     """Parse a feed, build its drafts and their insights in one call (a parse worker's unit of work)."""
-    feed, drafts = parse_feed_drafts(body, headers, base_url)
+    feed, drafts = parse_feed_drafts(body, headers, base_url, parser)
     return feed, drafts, draft_insights(drafts, context)

@@ -27,7 +27,7 @@ from monitor.models import (
     version_body,
 )
 from monitor.store.db import is_sqlite
-from monitor.store.tables import Article, ArticleVersion, Fetch, Source
+from monitor.store.tables import Article, ArticleVersion, Fetch, Host, Source
 
 T = TypeVar("T")
 _CHUNK = 500
@@ -36,6 +36,17 @@ sources = cast(sa.Table, Source.__table__)
 articles = cast(sa.Table, Article.__table__)
 versions = cast(sa.Table, ArticleVersion.__table__)
 fetches = cast(sa.Table, Fetch.__table__)
+hosts = cast(sa.Table, Host.__table__)
+
+
+def host_is_resting(url: sa.ColumnElement[str], now: datetime) -> sa.ColumnElement[bool]:
+    """Whether a URL column points at an origin that asked the fleet for a rest (Retry-After) until later."""
+    origin_of_url = sa.func.substr(url, 1, sa.func.length(hosts.c.origin) + 1)
+    return (
+        sa.select(hosts.c.origin)
+        .where(hosts.c.rest_until > now, origin_of_url == hosts.c.origin + "/")
+        .exists()
+    )
 
 
 _SOURCE_UPDATE = (
@@ -59,6 +70,10 @@ _SOURCE_UPDATE = (
         url=sa.func.coalesce(sa.bindparam("b_url", type_=sa.Text), sources.c.url),
         disabled_reason=sa.func.coalesce(
             sa.bindparam("b_disabled", type_=sa.Text), sources.c.disabled_reason
+        ),
+        last_problem=sa.case(
+            (sa.bindparam("b_parsed", type_=sa.Boolean), sa.bindparam("b_problem", type_=sa.Text)),
+            else_=sources.c.last_problem,
         ),
     )
 )
@@ -93,6 +108,8 @@ class PollWrites:
                 "b_ok": update.polled_ok,
                 "b_url": update.url,
                 "b_disabled": disabled,
+                "b_parsed": outcome.parsed,
+                "b_problem": outcome.problem,
             }
         )
         self.fetch_rows.append(
@@ -109,6 +126,17 @@ class PollWrites:
                 "new_versions": sum(1 for v in stored if not v.is_new_article),
             }
         )
+
+
+def without_nul(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with NUL removed from their text: Postgres refuses it in text columns (and it means nothing)."""
+    for row in rows:
+        for name, value in row.items():
+            if isinstance(value, str) and "\x00" in value:
+                row[name] = value.replace("\x00", "")
+            elif isinstance(value, list) and any(isinstance(v, str) and "\x00" in v for v in value):
+                row[name] = [v.replace("\x00", "") if isinstance(v, str) else v for v in value]
+    return rows
 
 
 class ConcurrentWriteError(Exception):
@@ -176,29 +204,43 @@ class Store:
 
     # --- sources --------------------------------------------------------------------------------
 
-    def sync_sources(self, specs: Sequence[SourceSpec], now: datetime) -> None:
-        """Make the sources table follow the config: add, update, and retire by name."""
+    def sync_sources(self, specs: Sequence[SourceSpec], now: datetime, *, retire: bool = True) -> int:
+        """Make the sources table follow the config: add and update by name; retire the rest if `retire`.
+
+        Safe when several processes start together: new names go in with INSERT ... ON CONFLICT DO
+        NOTHING, and rows are only written where they differ. A process whose config is not the fleet's
+        passes retire=False, so it never retires sources another process's config still has.
+        Returns the number of sources retired.
+        """
         with self.write() as conn:
             existing = {row.name: row for row in conn.execute(sa.select(sources))}
+            fresh = [
+                {
+                    "name": spec.name,
+                    "kind": spec.kind.value,
+                    "config_url": spec.url,
+                    "url": spec.url,
+                    "enabled": spec.enabled,
+                    "in_config": True,
+                    "tags": list(spec.tags),
+                    "next_check_at": now,
+                    "consecutive_errors": 0,
+                    "created_at": now,
+                }
+                for spec in specs
+                if spec.name not in existing
+            ]
+            for chunk in _chunks(fresh):
+                conn.execute(insert_ignoring(conn, sources, ["name"]), list(chunk))
             for spec in specs:
                 row = existing.get(spec.name)
                 if row is None:
-                    conn.execute(
-                        sources.insert().values(
-                            name=spec.name,
-                            kind=spec.kind.value,
-                            config_url=spec.url,
-                            url=spec.url,
-                            enabled=spec.enabled,
-                            in_config=True,
-                            tags=list(spec.tags),
-                            next_check_at=now,
-                            consecutive_errors=0,
-                            created_at=now,
-                        )
-                    )
                     continue
-                values: dict[str, Any] = {"kind": spec.kind.value, "tags": list(spec.tags), "in_config": True}
+                values: dict[str, Any] = {}
+                if row.kind != spec.kind.value:
+                    values["kind"] = spec.kind.value
+                if list(row.tags or []) != list(spec.tags):
+                    values["tags"] = list(spec.tags)
                 if row.config_url != spec.url:
                     values.update(
                         config_url=spec.url,
@@ -215,11 +257,16 @@ class Store:
                     if spec.enabled:
                         values["next_check_at"] = now
                 if not row.in_config:
-                    values["next_check_at"] = now
-                conn.execute(sources.update().where(sources.c.id == row.id).values(**values))
-            gone = [name for name in existing if name not in {s.name for s in specs}]
-            if gone:
-                conn.execute(sources.update().where(sources.c.name.in_(gone)).values(in_config=False))
+                    values.update(in_config=True, next_check_at=now)
+                if values:
+                    conn.execute(sources.update().where(sources.c.id == row.id).values(**values))
+            if not retire:
+                return 0
+            names = {s.name for s in specs}
+            gone = [name for name, row in existing.items() if name not in names and row.in_config]
+            for chunk in _chunks(gone):
+                conn.execute(sources.update().where(sources.c.name.in_(list(chunk))).values(in_config=False))
+            return len(gone)
 
     def _pollable(self) -> sa.ColumnElement[bool]:
         return sa.and_(sources.c.enabled, sources.c.in_config, sources.c.disabled_reason.is_(None))
@@ -238,6 +285,7 @@ class Store:
                     self._pollable(),
                     sources.c.next_check_at <= now,
                     sa.or_(sources.c.lease_until.is_(None), sources.c.lease_until <= now),
+                    ~host_is_resting(sources.c.url, now),
                 )
                 .order_by(sources.c.next_check_at)
                 .limit(limit)
@@ -289,6 +337,34 @@ class Store:
                 .values(lease_until=None, lease_owner=None)
             )
             return result.rowcount
+
+    def record_poll_failure(
+        self, source_id: int, error: str, next_check_at: datetime, now: datetime, status: int | None = None
+    ) -> None:
+        """A poll that could not be written: record why, count the error and set its next check (no hot loop).
+
+        Validators and the body hash stay as they were, so the next poll fetches and parses everything again.
+        """
+        with self.write() as conn:
+            conn.execute(
+                sources.update()
+                .where(sources.c.id == source_id)
+                .values(
+                    lease_until=None,
+                    lease_owner=None,
+                    last_error=error.replace("\x00", "")[:1000],
+                    last_status=status,
+                    last_polled_at=now,
+                    consecutive_errors=sources.c.consecutive_errors + 1,
+                    next_check_at=next_check_at,
+                )
+            )
+
+    def write_changes(
+        self, conn: Connection, source_id: int, changes: Sequence[Any], now: datetime, track_pages: bool
+    ) -> list[StoredVersion]:
+        """Write article changes alone (no source update): storing a failed poll's entries one by one."""
+        return self._write_articles(conn, source_id, changes, now, track_pages)
 
     def release_lease(self, source_id: int) -> None:
         with self.write() as conn:
@@ -343,6 +419,7 @@ class Store:
                     next_check_at=r.next_check_at,
                     articles=r.articles or 0,
                     versions=int(r.versions or 0),
+                    last_problem=r.last_problem,
                 )
                 for r in conn.execute(query)
             ]
@@ -384,9 +461,9 @@ class Store:
     def flush_writes(self, conn: Connection, writes: PollWrites) -> None:
         """Apply the queued source updates and fetch rows of a batch of polls."""
         if writes.source_rows:
-            conn.execute(_SOURCE_UPDATE, writes.source_rows)
+            conn.execute(_SOURCE_UPDATE, without_nul(writes.source_rows))
         if writes.fetch_rows:
-            conn.execute(fetches.insert(), writes.fetch_rows)
+            conn.execute(fetches.insert(), without_nul(writes.fetch_rows))
         writes.source_rows.clear()
         writes.fetch_rows.clear()
 
@@ -426,11 +503,12 @@ class Store:
                 "last_seen": now,
                 "content_hash": c.draft.content_hash,
                 "version_count": 1 if c.draft.content_hash else 0,
-                "next_check_at": now if track_pages else None,
+                "next_check_at": now if track_pages and c.draft.has_page else None,
             }
             for c in changes
             if c.is_new_article
         ]
+        without_nul(new_rows)
         if new_rows:
             statement = insert_ignoring(conn, articles, ["source_id", "key"])
             if self.sqlite:  # rowcount is exact there; RETURNING would insert row by row
@@ -489,6 +567,8 @@ class Store:
             )
             made.append((key, row.id, n, n == 1))
         stored: list[StoredVersion] = []
+        without_nul(version_rows)
+        without_nul(article_rows)
         if version_rows:
             # executemany without RETURNING: SQLite would run RETURNING inserts one row at a time.
             conn.execute(versions.insert(), version_rows)

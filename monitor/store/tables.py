@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -85,6 +86,7 @@ class Source(Base):
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     publish_rate: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_problem: Mapped[str | None] = mapped_column(Text)  # what the last parse dropped or repaired
 
     __table_args__ = (Index("ix_sources_due", "enabled", "next_check_at"),)
 
@@ -126,7 +128,12 @@ class Article(Base):
     check_errors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the page answered 404/410
+    lease_owner: Mapped[str | None] = mapped_column(String(200))  # host:pid of the process checking it
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"))
+    page_etag: Mapped[str | None] = mapped_column(Text)  # the page's validators, for conditional GETs
+    page_last_modified: Mapped[str | None] = mapped_column(Text)
+    # The ladder has ended and the page is re-checked at the slow tail pace (newest first, in a budget).
+    in_tail: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         UniqueConstraint("source_id", "key"),
@@ -264,3 +271,53 @@ class Alert(Base):
         Index("ix_alerts_story_id", "story_id"),
         Index("ix_alerts_status_next", "status", "next_attempt_at"),
     )
+
+
+class Worker(Base):
+    """One running daemon: its heartbeat says it is alive; when it stops beating, others free its leases."""
+
+    __tablename__ = "workers"
+
+    owner: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid, as in lease_owner
+    roles: Mapped[str] = mapped_column(String(100))
+    config_hash: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_tick_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FleetState(Base):
+    """Fleet-wide facts (the config hash last applied) and job leases (one pruner at a time)."""
+
+    __tablename__ = "fleet_state"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Host(Base):
+    """What one origin (scheme://host:port) told any process: a Retry-After rest, its robots.txt."""
+
+    __tablename__ = "hosts"
+
+    origin: Mapped[str] = mapped_column(String(300), primary_key=True)
+    rest_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    robots_txt: Mapped[str | None] = mapped_column(Text)
+    robots_ok: Mapped[bool | None] = mapped_column(Boolean)  # False: unreachable, so disallow all
+    robots_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class HostSlot(Base):
+    """A request in flight at a host, fleet-wide: at most `per_host` slots per host exist at once."""
+
+    __tablename__ = "host_slots"
+
+    host: Mapped[str] = mapped_column(String(300), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_host_slots_owner", "owner"),)
