@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -183,28 +184,29 @@ class Daemon:
                 self.health.last_tick_at,
             )
             self.health.last_heartbeat_at = datetime.now(UTC)
-            await self._free_dead()
+            await self._free_dead(thorough=False)
             if service.unreleased:
                 await service.retry_releases()
         except Exception as exc:
             log.warning("heartbeat failed: %s: %s", type(exc).__name__, exc)
 
-    async def _free_dead(self) -> None:
+    async def _free_dead(self, thorough: bool = True) -> None:
         freed = await self.service.db(
-            leases.free_dead,
-            self.service.store,
-            self.service.options.clock(),
-            self.fleet.dead_after,
-            lease_owner_alive,
+            functools.partial(
+                leases.free_dead,
+                self.service.store,
+                self.service.options.clock(),
+                self.fleet.dead_after,
+                lease_owner_alive,
+                thorough=thorough,
+            )
         )
         if freed.sources:
             log.info("resumed %d sources left leased by a process that is gone", freed.sources)
-        if freed.pages or freed.alerts:
-            log.info(
-                "resumed %d article pages and %d alerts left leased by a process that is gone",
-                freed.pages,
-                freed.alerts,
-            )
+        if freed.pages:
+            log.info("resumed %d article pages left leased by a process that is gone", freed.pages)
+        if freed.alerts:
+            log.info("resumed %d alerts left leased by a process that is gone", freed.alerts)
 
     async def tick(self) -> None:
         """Reload the config if it changed, then lease as many due sources as there is room for and poll them."""

@@ -25,7 +25,14 @@ from monitor.core.match import WatchSpec
 from monitor.core.normalize import article_key, canonical_url
 from monitor.core.pageread import extract_page_text, read_page
 from monitor.core.schedule import next_check
-from monitor.core.track import DEFAULT_LADDER, PageCheck, PageText, TrackedArticle, decide_page_check
+from monitor.core.track import (
+    DEFAULT_LADDER,
+    PageCheck,
+    PageText,
+    Recheck,
+    TrackedArticle,
+    decide_page_check,
+)
 from monitor.core.watchprep import DraftInsight, WatchContext, parse_feed_for_watches
 from monitor.errors import ParseError
 from monitor.fetch import Fetcher, FetchLimits
@@ -132,6 +139,8 @@ class WriteBatcher:
             else:
                 batch[0][1].set_exception(exc)
             return
+        for step in self.steps:
+            step.committed()
         for (_, future), result in zip(batch, results, strict=True):
             future.set_result(result)
 
@@ -153,6 +162,9 @@ class AfterStore(Protocol):
 
     def discard(self) -> None:
         """The transaction rolled back: forget what its units stored."""
+
+    def committed(self) -> None:
+        """The transaction committed."""
 
 
 @dataclass
@@ -570,6 +582,8 @@ class Service:
             )
         response = await self.fetcher.fetch(
             article.url,
+            etag=article.etag,
+            last_modified=article.last_modified,
             obey_robots=config.obeys_robots_for_pages(self.settings.defaults),
             read_timeout=config.timeout.total_seconds() if config.timeout else None,
             accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
@@ -586,12 +600,12 @@ class Service:
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
         now = self.options.clock()
-        ladder = config.recheck if config.recheck is not None else DEFAULT_LADDER
+        recheck = self._recheck(config)
         ignore = self._ignore(config)
 
         def unit(conn: Connection, _writes: PollWrites) -> tuple[PageCheck, list[StoredVersion]]:
             earlier = earlier_hashes(conn, article.id) if page is not None else {}
-            check = decide_page_check(article, response, page, error, earlier, now, ladder, ignore)
+            check = decide_page_check(article, response, page, error, earlier, now, recheck, ignore)
             stored = apply_page_check(conn, check, article.source_id, response.final_url)
             if stored:
                 for step in self.after_store:
@@ -623,10 +637,46 @@ class Service:
             )
         return summary
 
-    async def claim_due_articles(self, limit: int) -> list[TrackedArticle]:
-        return await self.db(
-            claim_due_articles, self.store, self.options.clock(), limit, self.options.lease, self.owner
-        )
+    @staticmethod
+    def _recheck(config: SourceConfig) -> Recheck:
+        ladder = config.recheck if config.recheck is not None else DEFAULT_LADDER
+        return Recheck(tuple(ladder), tail=config.recheck_tail, until=config.recheck_until)
+
+    async def claim_due_articles(
+        self, limit: int | None, names: Sequence[str] | None = None
+    ) -> list[TrackedArticle]:
+        """Lease the article pages due now (ladder first, then each source's tail budget, newest first)."""
+        budgets = {s.name: s.recheck_budget for s in self.settings.sources}
+
+        def claim() -> list[TrackedArticle]:
+            return claim_due_articles(
+                self.store,
+                self.options.clock(),
+                limit,
+                self.options.lease,
+                self.owner,
+                source_names=names,
+                tail_budget=budgets,
+            )
+
+        return await self.db(claim)
+
+    async def poll_cycle(self, names: Sequence[str] | None = None, *, pages: bool = True) -> CycleReport:
+        """One whole cycle, as the daemon would run it: the named (or all) sources whatever their schedule,
+        then the first checks of the pages they found and the page re-checks that are due; for `monitor poll`.
+        """
+        polls = await self.poll_sources(names)
+        checks: list[PageCheckSummary] = []
+        if pages:
+            due = await self.claim_due_articles(None, names)
+            limit = asyncio.Semaphore(self.settings.defaults.concurrency)
+
+            async def one(article: TrackedArticle) -> PageCheckSummary:
+                async with limit:
+                    return await self.check_article(article)
+
+            checks = list(await asyncio.gather(*(one(a) for a in due)))
+        return CycleReport(polls=polls, checks=checks)
 
     async def check_articles(self, names: Sequence[str] | None = None) -> list[PageCheckSummary]:
         """Re-check every tracked article page (of the named sources) now; for `monitor poll --articles`."""
@@ -642,6 +692,33 @@ class Service:
     async def claim_due(self, limit: int) -> list[SourcePollState]:
         return await self.db(
             self.store.claim_due, self.options.clock(), limit, self.options.lease, self.owner
+        )
+
+
+@dataclass
+class CycleReport:
+    """What one cycle did: the polls, the page checks and (filled in by the caller) the alerts sent."""
+
+    polls: list[PollSummary]
+    checks: list[PageCheckSummary]
+    alerts_sent: int = 0
+
+    @property
+    def new_articles(self) -> int:
+        return sum(p.new for p in self.polls) + sum(1 for c in self.checks if c.version == "new")
+
+    @property
+    def versions(self) -> int:
+        """New versions stored: new articles' first versions and edits (a filled-in version 1 is not one)."""
+        return sum(p.new + p.changed for p in self.polls) + sum(
+            1 for c in self.checks if c.version in ("new", "edit", "revert")
+        )
+
+    def line(self) -> str:
+        failed = sum(1 for p in self.polls if p.error)
+        return (
+            f"{len(self.polls)} sources ({failed} failed), {self.new_articles} new articles, "
+            f"{self.versions} versions, {len(self.checks)} page checks, {self.alerts_sent} alerts sent"
         )
 
 

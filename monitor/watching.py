@@ -37,7 +37,7 @@ from monitor.models import StoredVersion, VersionText
 from monitor.store.repo import Store, articles, insert_ignoring, load_version_texts, versions
 from monitor.store.stories import (
     MemberRow,
-    add_member,
+    add_members,
     last_member_id,
     lock_assignment,
     members,
@@ -58,13 +58,16 @@ alerts = cast(sa.Table, Alert.__table__)
 STORY_WINDOW = timedelta(days=3)
 
 # Statements built once: the watch step runs for every stored version.
-_BUMP_STORY = (
+_GROW_STORIES = (
     stories.update()
     .where(stories.c.id == sa.bindparam("b_id"))
-    .values(article_count=stories.c.article_count + 1, last_seen=sa.bindparam("b_now"))
+    .values(article_count=stories.c.article_count + sa.bindparam("b_n"), last_seen=sa.bindparam("b_now"))
 )
+_SET_STORY = (
+    articles.update().where(articles.c.id == sa.bindparam("b_id")).values(story_id=sa.bindparam("b_story"))
+)
+_NEW_STORIES = stories.insert().returning(stories.c.id, sort_by_parameter_order=True)
 _MARK_FLAGGED = matches.update().where(matches.c.id == sa.bindparam("b_id")).values(flagged=True)
-_NEW_STORY = stories.insert().returning(stories.c.id)
 PRUNE_EVERY = timedelta(hours=1)
 
 
@@ -129,6 +132,7 @@ class WatchStep:
         self._prepared: dict[str, _Statements] = {}
         self._added: deque[tuple[datetime, int]] = deque()  # (first seen, article id), oldest first
         self._pending: list[_Unit] = []
+        self._uncommitted: list[int] = []  # articles indexed by the transaction in progress
 
     def max_age(self, watch: str) -> timedelta:
         config = self.watches.get(watch)
@@ -189,8 +193,15 @@ class WatchStep:
         self._pending.append(_Unit(stored, now, prepared))
 
     def discard(self) -> None:
-        """The batch rolled back: forget what it gathered."""
+        """The batch rolled back: forget what it gathered and the index entries its stories had."""
         self._pending.clear()
+        for article_id in self._uncommitted:
+            self.index.remove(article_id)
+            self._features.pop(article_id, None)
+        self._uncommitted.clear()
+
+    def committed(self) -> None:
+        self._uncommitted.clear()
 
     def finish(self, conn: Connection) -> None:
         """Group, match and alert what the batch stored; last in its transaction."""
@@ -200,8 +211,9 @@ class WatchStep:
         work = self._prepare(conn, pending)
         lock_assignment(conn)
         self._catch_up(conn)
+        placed = self._assign_stories(conn, [w for w in work if w.features is not None])
         for item in work:
-            self._apply(conn, item)
+            self._apply(conn, item, placed)
 
     def _prepare(self, conn: Connection, pending: list[_Unit]) -> list[_Work]:
         """Read the texts, work out features and watch hits unless the parse workers did: no lock needed."""
@@ -245,11 +257,9 @@ class WatchStep:
             return {}
         return {t.version_id: t for t in load_version_texts(conn, versions.c.id.in_(ids))}
 
-    def _apply(self, conn: Connection, work: _Work) -> None:
+    def _apply(self, conn: Connection, work: _Work, placed: Mapping[int, int]) -> None:
         text, now = work.text, work.now
-        story_id = text.story_id
-        if work.features is not None:
-            story_id = self._assign_story(conn, text, work.features, now)
+        story_id = placed.get(text.article_id, text.story_id)
         assert story_id is not None
         first_seen = text.first_seen or now
         alerted: set[str] = set()
@@ -261,22 +271,59 @@ class WatchStep:
         elif work.item.is_new_article:
             self._outlet_alerts(conn, work, story_id, first_seen, alerted)
 
-    def _assign_story(self, conn: Connection, text: VersionText, feats: StoryFeatures, now: datetime) -> int:
-        found = self.index.assign(feats)
-        story_id = found.story_id
-        if story_id is not None:
-            updated = conn.execute(_BUMP_STORY, {"b_id": story_id, "b_now": now}).rowcount
-            if not updated:  # the index remembered a story whose transaction rolled back
-                story_id = None
-        if story_id is None:
-            story_id = conn.execute(
-                _NEW_STORY, {"title": text.title, "first_seen": now, "last_seen": now, "article_count": 1}
-            ).scalar_one()
-        conn.execute(sa.update(articles).where(articles.c.id == text.article_id).values(story_id=story_id))
-        member = add_member(conn, text.article_id, int(story_id), text.first_seen or now, feats.to_json())
-        self._last_member = max(self._last_member, member)  # under the lock: every earlier id is indexed
-        self._index(feats, int(story_id), text.first_seen or now)
-        return int(story_id)
+    def _assign_stories(self, conn: Connection, work: Sequence[_Work]) -> dict[int, int]:
+        """Put each new article into a story (under the lock), with a few statements for the whole batch:
+        new stories get provisional ids in the index until one INSERT returns theirs. By article id."""
+        if not work:
+            return {}
+        new: dict[int, dict[str, Any]] = {}  # provisional (negative) id -> the story's row
+        grown: dict[int, list[Any]] = {}  # existing story -> [articles added, last seen]
+        placed: dict[int, int] = {}
+        for item in work:
+            assert item.features is not None
+            story_id = self.index.assign(item.features).story_id
+            if story_id is None:
+                story_id = -(len(new) + 1)
+                new[story_id] = {
+                    "title": item.text.title,
+                    "first_seen": item.now,
+                    "last_seen": item.now,
+                    "article_count": 0,
+                }
+            row = new.get(story_id)
+            if row is not None:
+                row["article_count"] += 1
+                row["last_seen"] = item.now
+            else:
+                grown.setdefault(story_id, [0, item.now])
+                grown[story_id][0] += 1
+                grown[story_id][1] = item.now
+            self._index(item.features, story_id, item.text.first_seen or item.now)
+            self._uncommitted.append(item.text.article_id)
+            placed[item.text.article_id] = story_id
+        if new:
+            ids = conn.execute(_NEW_STORIES, list(new.values())).scalars().all()
+            real = dict(zip(new, ids, strict=True))
+            for item in work:
+                provisional = placed[item.text.article_id]
+                if provisional < 0:
+                    placed[item.text.article_id] = real[provisional]
+                    assert item.features is not None
+                    self.index.add(item.features, real[provisional])
+        if grown:
+            conn.execute(_GROW_STORIES, [{"b_id": k, "b_n": n, "b_now": t} for k, (n, t) in grown.items()])
+        conn.execute(_SET_STORY, [{"b_id": a, "b_story": s} for a, s in placed.items()])
+        rows = [
+            {
+                "article_id": item.text.article_id,
+                "story_id": placed[item.text.article_id],
+                "first_seen": item.text.first_seen or item.now,
+                "features": item.features.to_json() if item.features else None,
+            }
+            for item in work
+        ]
+        self._last_member = max(self._last_member, add_members(conn, rows))  # under the lock: all indexed
+        return placed
 
     # --- matches and alerts ---------------------------------------------------------------------
 

@@ -15,9 +15,12 @@ ourselves, which roughly halves feedparser's cost per feed.
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import io
+import json
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urljoin
@@ -26,7 +29,7 @@ import fastfeedparser
 import feedparser
 from lxml import etree
 
-from monitor.core.normalize import article_key, canonical_url, normalize_text
+from monitor.core.normalize import article_key, canonical_url, normalize_text, sha256_hex
 from monitor.core.versions import content_fingerprint
 from monitor.errors import ParseError
 from monitor.models import ArticleDraft, FeedEntry, ParsedFeed
@@ -160,7 +163,16 @@ PARSERS: tuple[Parser, ...] = ("hybrid", "feedparser")
 def parse_feed(
     body: bytes, headers: Mapping[str, str], base_url: str, parser: Parser = "hybrid"
 ) -> ParsedFeed:
-    """Parse RSS/Atom bytes; raise ParseError when the bytes are not a feed at all."""
+    """Parse RSS/Atom/JSON Feed bytes; raise ParseError when the bytes are not a feed at all.
+
+    The fast parser reads well-formed UTF-8 XML; everything else goes to feedparser, the reference,
+    which salvages feeds a few bad characters break (see parse_feed_reference). A JSON Feed
+    (jsonfeed.org), which neither reads, is read here.
+    """
+    if body.lstrip()[:1] == b"{":
+        json_feed = parse_json_feed(body, base_url)
+        if json_feed is not None:
+            return json_feed
     if parser == "hybrid":
         fast = parse_feed_fast(body, headers, base_url)
         if fast is not None:
@@ -358,21 +370,31 @@ def _ttl(raw_ttl: Any) -> int | None:
 
 
 def parse_feed_reference(body: bytes, headers: Mapping[str, str], base_url: str) -> ParsedFeed:
-    """Parse with feedparser, the reference: it recovers what it can of broken feeds and says what broke."""
-    # No content-location: feedparser would resolve every element against it (~25% of its time); the
-    # few URLs we keep are resolved against base_url below.
-    response_headers: dict[str, str] = {}
-    content_type = _header(headers, "content-type")
-    if content_type:
-        response_headers["content-type"] = content_type
-    # A stream, not bytes: feedparser treats a string that looks like a URL or path as one to open.
-    result = feedparser.parse(
-        io.BytesIO(body), response_headers=response_headers, sanitize_html=False, resolve_relative_uris=False
-    )
-    problem: str | None = None
-    exc = result.get("bozo_exception")
-    if result.get("bozo") and type(exc).__name__ not in _BENIGN:
-        problem = f"{type(exc).__name__}: {exc}".strip() if exc else "malformed feed"
+    """Parse with feedparser, the reference: it recovers what it can of broken feeds and says what broke.
+
+    A feed the XML parser rejects for a few bad characters (a lone surrogate like `&#xD800;`, a NUL,
+    another character XML forbids) is cleaned and parsed again, and its `problem` says what was removed:
+    one bad character must not cost every entry of the feed.
+    """
+    try:
+        result, problem = _feedparse(body, headers)
+    except Exception as exc:  # feedparser itself fails on some characters (a lone surrogate)
+        cleaned, dropped = clean_feed_bytes(body)
+        if not dropped:
+            raise
+        try:
+            result, retry_problem = _feedparse(cleaned, headers)
+        except Exception:
+            raise exc from None
+        problem = f"removed {dropped}" + (f"; {retry_problem}" if retry_problem else "")
+    else:
+        if problem is not None or (not result.get("version") and not result.entries):
+            cleaned, dropped = clean_feed_bytes(body)
+            if dropped:
+                retry, retry_problem = _feedparse(cleaned, headers)
+                if (retry.get("version") or retry.entries) and len(retry.entries) >= len(result.entries):
+                    result = retry
+                    problem = f"removed {dropped}" + (f"; {retry_problem}" if retry_problem else "")
     if not result.get("version") and not result.entries:
         raise ParseError(f"not an RSS or Atom feed ({problem or 'no feed elements'})")
     feed = result.get("feed", {})
@@ -387,6 +409,133 @@ def parse_feed_reference(body: bytes, headers: Mapping[str, str], base_url: str)
         ttl_seconds=_ttl(feed.get("ttl")),
         problem=problem,
     )
+
+
+def _json_when(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _json_text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def parse_json_feed(body: bytes, base_url: str) -> ParsedFeed | None:
+    """A JSON Feed 1.x as a ParsedFeed; None when the body is not one (then it is parsed as XML)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict) or "jsonfeed.org" not in _json_text(data.get("version")):
+        return None
+    entries: list[FeedEntry] = []
+    items = data.get("items")
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        link = _json_text(item.get("url")) or _json_text(item.get("external_url"))
+        guid = item.get("id")
+        guid_text = str(guid).strip() if isinstance(guid, str | int) and not isinstance(guid, bool) else ""
+        html = _json_text(item.get("content_html"))
+        content = html_to_text(html or _json_text(item.get("content_text")))  # some put HTML in both
+        summary = normalize_text(_json_text(item.get("summary")))
+        raw_authors = item.get("authors")
+        authors: list[Any] = raw_authors if isinstance(raw_authors, list) else [item.get("author")]
+        names = [a["name"] for a in authors if isinstance(a, dict) and isinstance(a.get("name"), str)]
+        tags = item.get("tags")
+        updated = _json_when(item.get("date_modified"))
+        entries.append(
+            FeedEntry(
+                guid=guid_text or None,
+                url=urljoin(base_url, link.strip()) if link.strip() else None,
+                title=normalize_text(_json_text(item.get("title"))),
+                summary=summary if summary != content else "",
+                author=normalize_text(", ".join(names)) if names else None,
+                published=_json_when(item.get("date_published")) or updated,
+                updated=updated,
+                tags=tuple(normalize_text(t) for t in tags if isinstance(t, str))
+                if isinstance(tags, list)
+                else (),
+                content=content or None,
+            )
+        )
+    home = _json_text(data.get("home_page_url"))
+    return ParsedFeed(
+        title=normalize_text(_json_text(data.get("title"))) or None,
+        link=urljoin(base_url, home) if home else None,
+        entries=tuple(entries),
+    )
+
+
+def _feedparse(body: bytes, headers: Mapping[str, str]) -> tuple[Any, str | None]:
+    """feedparser on bytes, and its complaint about the feed (None when it has none, or only about HTTP)."""
+    # No content-location: feedparser would resolve every element against it (~25% of its time); the
+    # few URLs we keep are resolved against base_url in _entry.
+    response_headers: dict[str, str] = {}
+    content_type = _header(headers, "content-type")
+    if content_type:
+        response_headers["content-type"] = content_type
+    # A stream, not bytes: feedparser treats a string that looks like a URL or path as one to open.
+    result = feedparser.parse(
+        io.BytesIO(body), response_headers=response_headers, sanitize_html=False, resolve_relative_uris=False
+    )
+    problem: str | None = None
+    exc = result.get("bozo_exception")
+    if result.get("bozo") and type(exc).__name__ not in _BENIGN:
+        problem = f"{type(exc).__name__}: {exc}".strip() if exc else "malformed feed"
+    return result, problem
+
+
+# Character references to code points XML 1.0 forbids: C0 controls but tab/LF/CR, surrogates, U+FFFE/F.
+_BAD_CHAR_REF = re.compile(rb"&#(?:[xX]0*([0-9a-fA-F]{1,8})|0*([0-9]{1,10}));")
+# Raw C0 controls (tab, LF and CR are fine) and UTF-8-encoded surrogates and U+FFFE/U+FFFF.
+_BAD_RAW = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xed[\xa0-\xbf][\x80-\xbf]|\xef\xbf[\xbe\xbf]")
+
+
+def _xml_allowed(code: int) -> bool:
+    return (
+        code in (0x9, 0xA, 0xD)
+        or 0x20 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or 0x10000 <= code <= 0x10FFFF
+    )
+
+
+def clean_feed_bytes(body: bytes) -> tuple[bytes, str | None]:
+    """Remove what XML forbids (bad character references, control bytes, encoded surrogates).
+
+    Returns the cleaned bytes and what was removed (None when nothing was). UTF-16/32 bodies, where a
+    NUL byte is part of every character, are left alone.
+    """
+    refs = 0
+
+    def ref(match: re.Match[bytes]) -> bytes:
+        nonlocal refs
+        hex_digits, dec_digits = match.group(1), match.group(2)
+        code = int(hex_digits, 16) if hex_digits is not None else int(dec_digits)
+        if _xml_allowed(code):
+            return match.group(0)
+        refs += 1
+        return b""
+
+    cleaned = _BAD_CHAR_REF.sub(ref, body) if b"&#" in body else body
+    raw = 0
+    wide = body[:2] in (b"\xff\xfe", b"\xfe\xff") or body[:4] in (b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")
+    if not wide and not body.startswith((b"<\x00", b"\x00<")):
+        cleaned, raw = _BAD_RAW.subn(b"", cleaned)
+    if not refs and not raw:
+        return body, None
+    parts = []
+    if refs:
+        parts.append(f"{refs} character reference{'s' if refs != 1 else ''} XML forbids")
+    if raw:
+        parts.append(f"{raw} control or surrogate character{'s' if raw != 1 else ''}")
+    return cleaned, " and ".join(parts)
 
 
 def _entry(raw: Any, base_url: str) -> FeedEntry:
@@ -425,22 +574,37 @@ def _entry(raw: Any, base_url: str) -> FeedEntry:
 
 
 def entry_key(entry: FeedEntry) -> str | None:
-    """The article identity within its source: the guid, else the canonical URL."""
+    """The article identity within its source: the guid, else the canonical URL, else a content hash.
+
+    An entry with neither guid nor link (valid RSS 2.0) is known by a hash of its title and date, and of
+    its summary when it has no date, as mature readers degrade; the hash is stable across polls and
+    restarts, and the store scopes every key to its source id, so a feed that moves keeps its articles.
+    Only an entry with no title, date, summary or content at all has no identity.
+    """
     if entry.guid:
         return article_key(entry.guid)
     if entry.url:
         return article_key(canonical_url(entry.url))
-    return None
+    when = entry.published.isoformat() if entry.published else ""
+    parts = [entry.title, when]
+    if not when:
+        parts += [entry.summary, "" if entry.title or entry.summary else entry.content or ""]
+    if not any(parts):
+        return None
+    return "entry:" + sha256_hex("\x1f".join(parts).encode("utf-8"))
 
 
 def entry_drafts(feed: ParsedFeed) -> tuple[ArticleDraft, ...]:
-    """One draft per distinct entry identity, first occurrence wins; entries with no identity are dropped."""
+    """One draft per distinct entry identity, first occurrence wins; only empty entries are dropped.
+
+    An entry without a link of its own points at the feed's site and has no page to follow.
+    """
     drafts: dict[str, ArticleDraft] = {}
     for entry in feed.entries:
         key = entry_key(entry)
         if key is None or key in drafts:
             continue
-        url = entry.url or key
+        url = entry.url or (key if entry.guid else None) or feed.link or ""
         body = entry.content or ""
         text = f"{entry.summary}\n\n{body}" if body else entry.summary
         drafts[key] = ArticleDraft(
@@ -454,6 +618,7 @@ def entry_drafts(feed: ParsedFeed) -> tuple[ArticleDraft, ...]:
             updated=entry.updated,
             tags=entry.tags,
             content_hash=content_fingerprint(entry.title, text),
+            has_page=entry.url is not None,
         )
     return tuple(drafts.values())
 
@@ -465,7 +630,15 @@ def parse_feed_drafts(
 
     What comes back is compact: the feed without its entries (the drafts carry everything a poll keeps),
     so no text crosses the process boundary twice. Work that depends only on a draft (story features,
-    watch matching) belongs here too, on the worker's core rather than the writer's.
+    watch matching) belongs here too, on the worker's core rather than the writer's. Entries with no
+    identity at all (no title, date, summary or content) are dropped, and the feed's problem says so.
     """
     feed = parse_feed(body, headers, base_url, parser)
-    return replace(feed, entries=()), entry_drafts(feed)
+    drafts = entry_drafts(feed)
+    empty = sum(1 for entry in feed.entries if entry_key(entry) is None)
+    if empty:
+        dropped = (
+            f"{empty} entr{'ies' if empty != 1 else 'y'} with no title, date, summary or content dropped"
+        )
+        feed = dataclasses.replace(feed, problem=f"{feed.problem}; {dropped}" if feed.problem else dropped)
+    return dataclasses.replace(feed, entries=()), drafts

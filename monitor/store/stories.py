@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -94,12 +94,9 @@ def members(conn: Connection, *, after_id: int = 0, since: datetime | None = Non
         )
 
 
-def add_member(conn: Connection, article_id: int, story_id: int, first_seen: datetime, features: str) -> int:
-    """Record an article's story; returns the membership id (assignment order)."""
-    return int(
-        conn.execute(
-            story_members.insert()
-            .values(article_id=article_id, story_id=story_id, first_seen=first_seen, features=features)
-            .returning(story_members.c.id)
-        ).scalar_one()
-    )
+def add_members(conn: Connection, rows: Sequence[Mapping[str, object]]) -> int:
+    """Record articles' stories (article_id, story_id, first_seen, features); returns the last membership id."""
+    if not rows:
+        return 0
+    conn.execute(story_members.insert(), rows)
+    return last_member_id(conn)

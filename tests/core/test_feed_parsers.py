@@ -18,6 +18,7 @@ from monitor.core.feeds import (
     parse_feed_drafts,
     parse_feed_fast,
     parse_feed_reference,
+    parse_json_feed,
 )
 from monitor.errors import ConfigError, ParseError
 from monitor.models import ArticleDraft, ParsedFeed
@@ -67,6 +68,8 @@ def test_no_real_feed_loses_an_entry_or_a_date_and_drafts_agree() -> None:
         try:
             reference = parse_feed_reference(body, {}, BASE)
         except ParseError:
+            if parse_json_feed(body, BASE) is not None:
+                continue  # a JSON Feed: feedparser cannot read it, parse_feed does
             with pytest.raises(ParseError):
                 parse_feed(body, {}, BASE)
             continue
