@@ -111,7 +111,9 @@ def test_a_failing_write_stores_the_other_entries_and_backs_off(store: Store, se
     start = datetime.now().astimezone()
     clock = {"now": start}
 
-    def poison(conn: Connection, stored: Sequence[StoredVersion], now: datetime) -> None:
+    def poison(
+        conn: Connection, stored: Sequence[StoredVersion], now: datetime, prepared: object = None
+    ) -> None:
         if any(v.key.endswith("/poison") for v in stored):
             raise RuntimeError("a step inside the write failed")
 
