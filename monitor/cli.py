@@ -27,6 +27,7 @@ from monitor.service import CycleReport, Service, ServiceOptions, make_fetcher, 
 from monitor.store.db import current_revision, head_revision, make_engine, upgrade
 from monitor.store.retention import prune, prune_if_mine
 from monitor.watching import attach as attach_watches
+from monitor.watching import reconfigure as reconfigure_watches
 
 
 class _SecretFilter(logging.Filter):
@@ -214,7 +215,8 @@ async def _run_daemon(
         reloader = Reloader(app.config_path, app.settings)
         reloader.appliers += [service.apply_settings, outbox.reconfigure]
         if step is not None:
-            reloader.appliers.append(step.reconfigure)
+            watching_step = step
+            reloader.appliers.append(lambda settings: reconfigure_watches(service, watching_step, settings))
         daemon.reloader = reloader
         if "deliver" in roles:
             daemon.periodic.append((max(tick, 1.0), outbox.run_once))

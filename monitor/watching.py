@@ -153,7 +153,7 @@ class WatchStep:
         """Recompile the watches of a reloaded config (the story index stays: stories do not change)."""
         matcher = compile_watches(watch_specs(settings))
         self.settings, self.matcher = settings, matcher
-        self.channels = {w.name: w.channels for w in settings.watches}
+        self.watches = {w.name: w for w in settings.watches}
 
     def load(self, store: Store, now: datetime) -> int:
         """Fill the story index from the stored memberships of the window (on start)."""
@@ -545,6 +545,12 @@ async def attach(service: Service) -> WatchStep:
     step.load_in_background(service.store, datetime.now(UTC))
     install(service, step)
     return step
+
+
+def reconfigure(service: Service, step: WatchStep, settings: Settings) -> None:
+    """Take a reloaded config's watches: the step recompiles, the parse workers get the new specs."""
+    step.reconfigure(settings)
+    service.watch_specs = tuple(watch_specs(settings))
 
 
 def install(service: Service, step: WatchStep) -> None:

@@ -502,8 +502,9 @@ def get_sources(store: StoreDep) -> list[SourceOut]:
     return source_rows(store)
 
 
-@api.get("/articles", response_model=ArticlePage, tags=["articles"])
+@api.get("/articles", response_model=ArticlePage, responses=_404, tags=["articles"])
 def get_articles(
+    request: Request,
     store: StoreDep,
     source: str | None = None,
     since: Annotated[datetime | None, Query(description="first seen at or after (ISO 8601, UTC)")] = None,
@@ -511,6 +512,7 @@ def get_articles(
     offset: Offset = 0,
 ) -> ArticlePage:
     """Articles, newest first seen first."""
+    known_filters(request, [source] if source else ())
     return list_articles(store, source, utc(since), limit, offset)
 
 
@@ -601,14 +603,16 @@ def get_matches(
     return [MatchOut.model_validate(r) for r in list_matches(store, watch, limit)]
 
 
-@api.get("/alerts", response_model=list[AlertOut], tags=["watches"])
+@api.get("/alerts", response_model=list[AlertOut], responses=_404, tags=["watches"])
 def get_alerts(
+    request: Request,
     store: StoreDep,
     status: Annotated[str | None, Query(pattern="^(pending|sent|failed)$")] = None,
     watch: str | None = None,
     limit: Limit = 100,
 ) -> list[AlertOut]:
     """The alert outbox, newest first."""
+    known_filters(request, (), [watch] if watch else ())
     return list_alerts(store, status, watch, limit)
 
 
