@@ -141,7 +141,10 @@ def main() -> None:
             elapsed, done = timed(monitor, env)
             monitor_times.append(elapsed)
             polled = json.loads(done.stdout)
-            failed = sum(1 for p in polled if p["error"])
+            failures = [f"{p['source']}: {p['error']}" for p in polled if p["error"]]
+            failed = len(failures)
+            for line in failures:
+                print(f"  failed: {line}", flush=True)
             archived = count(db, "articles")
             reset_validators(db)
             timed(monitor, env)

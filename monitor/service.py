@@ -371,6 +371,8 @@ class Service:
                 alone = replace(parsed, drafts=(draft,))
                 outcome = decide_poll(state, response, alone, prior, now, policy, follow_links=follow)
                 stored = self.store.write_changes(conn, state.id, outcome.changes, now, outcome.track_pages)
+                if state.last_success_at is None:  # the source's first poll: what it finds is its backlog
+                    stored = [replace(v, first_poll=True) for v in stored]
                 if stored:
                     for step in self.after_store:
                         step(conn, stored, now, parsed.insights)

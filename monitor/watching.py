@@ -12,6 +12,7 @@ looked (`story_members` ids grow in commit order under the lock).
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -133,6 +134,9 @@ class WatchStep:
         self._added: deque[tuple[datetime, int]] = deque()  # (first seen, article id), oldest first
         self._pending: list[_Unit] = []
         self._uncommitted: list[int] = []  # articles indexed by the transaction in progress
+        self._ready = threading.Event()  # the index is loaded (load_in_background clears it until then)
+        self._ready.set()
+        self._load_error: BaseException | None = None
 
     def max_age(self, watch: str) -> timedelta:
         config = self.watches.get(watch)
@@ -158,6 +162,21 @@ class WatchStep:
             count = self._catch_up(conn, since=now - STORY_WINDOW)
         self._last_member = max(self._last_member, last)
         return count
+
+    def load_in_background(self, store: Store, now: datetime) -> None:
+        """Load the index in a thread of its own, so polls fetch meanwhile; the first write waits for it."""
+        self._ready.clear()
+
+        def run() -> None:
+            try:
+                count = self.load(store, now)
+                log.info("story index: %d articles of the last %s loaded", count, STORY_WINDOW)
+            except BaseException as exc:  # handed to the writer, which fails its batch with it
+                self._load_error = exc
+            finally:
+                self._ready.set()
+
+        threading.Thread(target=run, name="monitor-story-index", daemon=True).start()
 
     def _catch_up(self, conn: Connection, since: datetime | None = None) -> int:
         """Index the memberships committed since this process last looked (by any process)."""
@@ -208,6 +227,9 @@ class WatchStep:
         pending, self._pending = self._pending, []
         if not pending:
             return
+        self._ready.wait()
+        if self._load_error is not None:
+            raise self._load_error
         work = self._prepare(conn, pending)
         lock_assignment(conn)
         self._catch_up(conn)
@@ -518,9 +540,9 @@ def _doc(text: VersionText) -> MatchDoc:
 
 async def attach(service: Service) -> WatchStep:
     """Evaluate the watches, group stories and queue alerts in the transaction of every version the
-    service stores; the story index is loaded from the stored memberships first (on the database threads)."""
+    service stores; the story index loads from the stored memberships while the first polls fetch."""
     step = WatchStep(service.settings)
-    await service.db(step.load, service.store, datetime.now(UTC))
+    step.load_in_background(service.store, datetime.now(UTC))
     install(service, step)
     return step
 

@@ -297,3 +297,52 @@ def test_seeds_alert_once_while_the_court_and_missile_reports_alert_on_their_own
     assert sorted(c for w, c, _ in queued if w == "nk") == ["hook", "ops"] and len(set(nk)) == 1
     assert [t for w, _, t in queued if w == "courts"] == [court.title]
     assert sorted(t for w, _, t in queued if w == "kndr") == sorted([RU_TROOPS.title, RU_MISSILE.title])
+
+
+class _FailTwice:
+    """A step whose first two transactions (the poll's, then its salvage's) fail after the watch step
+    finished: both roll back."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+
+    def __call__(self, conn: Any, stored: Any, now: Any, prepared: Any = None) -> None:
+        pass
+
+    def finish(self, conn: Any) -> None:
+        if self.failures < 2:
+            self.failures += 1
+            raise RuntimeError("the disk is full")
+
+    def discard(self) -> None:
+        pass
+
+    def committed(self) -> None:
+        pass
+
+
+def test_a_rolled_back_transaction_leaves_no_story_in_the_index(store: Store, server: LoopbackServer) -> None:
+    server.routes["/rss/news"] = Route.feed(mt_rss([mt_item()]))
+    server.routes["/feed.atom"] = Route.feed(other_outlet_atom(), content_type="application/atom+xml")
+    config = settings(server, [{"name": "nk", "query": NK}], max_age="none")
+
+    async def go() -> list[Any]:
+        service = service_for(config, store)
+        try:
+            step = await attach(service)
+            service.after_store.append(_FailTwice())
+            await service.sync_sources()
+            failed = await service.poll_sources(["moscow-times"])
+            assert failed[0].error and "the disk is full" in failed[0].error
+            assert len(step.index) == 0 and rows(store, stories) == []
+            await service.poll_sources(["moscow-times"])
+            await service.poll_sources(["kyiv-post"])
+            return rows(store, matches)
+        finally:
+            await service.fetcher.aclose()
+            service.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        found = pool.submit(asyncio.run, go()).result()
+    assert len(found) == 2 and len({m.story_id for m in found}) == 1
+    assert [a.event for a in rows(store, alerts)] == ["new_story"]

@@ -84,7 +84,8 @@ def fleet_config(tmp_path: Path, sources_: list[dict[str, Any]], receiver: Recei
         fleet=FLEET,
     )
     data = yaml.safe_load(path.read_text())
-    data["defaults"].update({"timeout": "60s", "interval": "1h", "jitter": 0, **defaults})
+    # max_age none: the seed story is dated 2024 and must still alert
+    data["defaults"].update({"timeout": "60s", "interval": "1h", "jitter": 0, "max_age": "none", **defaults})
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 

@@ -223,7 +223,7 @@ class _Document:
     described: tuple[bool, ...]  # per item, in document order: has it a description of its own?
     dated: tuple[bool, ...]  # per item: has it a date element? (else fastfeedparser may read the guid)
     guids: frozenset[str]  # ids the document carries: any other id fastfeedparser made up from the link
-    permalinks: frozenset[str]  # RSS guids that are links (no isPermaLink="false"): the link when none
+    permalinks: frozenset[str]  # ids not marked isPermaLink="false": the entry's link when it has none
     dc_dates_only: bool  # dc:date and no pubDate/published: feedparser calls those dates "updated"
 
 
@@ -244,7 +244,7 @@ def _document(root: Any) -> _Document:
     )
     permalinks = frozenset(
         text.strip()
-        for el in root.iter("guid")
+        for el in root.iter(*_GUID_TAGS)
         if isinstance(text := el.text, str) and text.strip() and el.get("isPermaLink", "").lower() != "false"
     )
     return _Document(has_content, any(described), described, dated, guids, permalinks, dc_dates_only)
@@ -260,9 +260,11 @@ def parse_feed_fast(body: bytes, headers: Mapping[str, str], base_url: str) -> P
         root = etree.fromstring(body, _WELL_FORMED)
     except (etree.XMLSyntaxError, ValueError):
         return None
-    declared = (root.getroottree().docinfo.encoding or "utf-8").lower()
-    if declared not in _UTF8:
+    docinfo = root.getroottree().docinfo
+    if (docinfo.encoding or "utf-8").lower() not in _UTF8:
         return None  # feedparser knows the windows-1252 characters that iso-8859-1 feeds really carry
+    if docinfo.internalDTD is not None:
+        return None  # entities declared in the document: feedparser expands them, lxml here does not
     try:
         result = fastfeedparser.parse(body, include_media=True, include_enclosures=False)
     except Exception:  # hostile bytes: whatever fastfeedparser raises, feedparser gets its turn
@@ -277,6 +279,8 @@ def parse_feed_fast(body: bytes, headers: Mapping[str, str], base_url: str) -> P
         entries = tuple(_fast_entry(raw, base_url, document, n) for n, raw in enumerate(raw_entries))
     except (AttributeError, TypeError, KeyError, ValueError):  # a shape fastfeedparser did not promise
         return None
+    if any(entry.guid is None and entry.url is None for entry in entries):
+        return None  # an entry with no identity here: feedparser may find one (it reads more id forms)
     return ParsedFeed(
         title=normalize_text(feed.get("title") or "") or None,
         link=_join(base_url, link) if isinstance(link, str) and link else None,

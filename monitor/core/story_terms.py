@@ -577,7 +577,10 @@ def _word_term(word: str) -> tuple[str, float] | None:
         number = word.replace(",", "")
         number = number[:-2] if number.endswith(".0") else number
         term = "#" + number
-        small = _YEAR.fullmatch(term) is not None or (number.isdigit() and int(number) < 100)
+        # isdecimal, not isdigit: int() refuses digits like '❶'; and no int() of a 12,000-digit run.
+        small = _YEAR.fullmatch(term) is not None or (
+            number.isdecimal() and len(number) <= 50 and int(number) < 100
+        )
         result = (term, SMALL_NUMBER_RARITY if small else NUMBER_RARITY)
     else:
         lower = word.lower()

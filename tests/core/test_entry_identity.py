@@ -105,3 +105,10 @@ def test_real_feeds_keep_every_entry_once(name: str, entries: int) -> None:
     assert len(drafts) == entries and len({d.key for d in drafts}) == entries
     _, again = parse_feed_drafts(body, {}, "https://moved.example/feed")
     assert [d.key for d in again] == [d.key for d in drafts]
+
+
+def test_story_terms_take_odd_digits_and_huge_numbers() -> None:
+    """Two real feeds carry '❶' (a digit int() refuses) and a 12,042-digit number: no crash, a term each."""
+    from monitor.core.story_terms import terms
+
+    assert terms("Step ❶ then " + "9" * 12042 + " and 42")
