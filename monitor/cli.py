@@ -314,9 +314,15 @@ def poll(ctx: click.Context, sources: tuple[str, ...], articles: bool, no_pages:
     click.echo(f"cycle: {report.line()}", err=True)
 
 
+POOL_FROM_SOURCES = 20
+
+
 async def _poll(app: App, names: list[str], articles: bool = False, *, pages: bool = True) -> CycleReport:
     fetcher = make_fetcher(app.settings)
-    service = Service(app.settings, app.store, fetcher, ServiceOptions(parse_workers=1))
+    # Many sources: parse on every core, as the daemon does (bench/realfeeds.py); a few: no process start-up.
+    many = len(names or app.settings.sources) >= POOL_FROM_SOURCES
+    workers = (os.cpu_count() or 1) if many and not articles else 1
+    service = Service(app.settings, app.store, fetcher, ServiceOptions(parse_workers=workers))
     outbox = Outbox(app.settings, app.store)
     try:
         await attach_watches(service)
