@@ -16,15 +16,29 @@ from monitor.app import App
 from monitor.cliutil import Globals, format_option, handles_errors, open_from
 from monitor.config import config_path, database_url, load_settings
 from monitor.daemon import Daemon
+from monitor.encode import hide_urls, mask_text, mask_url
 from monitor.errors import ConfigError, MonitorError
 from monitor.fleet import ROLES, FleetGate
 from monitor.metrics import Metrics
 from monitor.outbox import Outbox
 from monitor.output import TABLE_ZONE, emit
-from monitor.service import CycleReport, Service, ServiceOptions, make_fetcher
+from monitor.reload import Reloader
+from monitor.service import CycleReport, Service, ServiceOptions, make_fetcher, pool_size
 from monitor.store.db import current_revision, head_revision, make_engine, upgrade
 from monitor.store.retention import prune, prune_if_mine
 from monitor.watching import attach as attach_watches
+
+
+class _SecretFilter(logging.Filter):
+    """Mask passwords in URLs in every log line; hide whole URLs in Apprise's (its tokens sit in paths)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        hide = record.name.startswith(("apprise", "urllib3", "requests"))
+        masked = hide_urls(message) if hide else mask_text(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
 
 
 def _setup_logging(verbose: int) -> None:
@@ -32,6 +46,9 @@ def _setup_logging(verbose: int) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)-7s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S"
     )
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _SecretFilter) for f in handler.filters):
+            handler.addFilter(_SecretFilter())
     if verbose < 2:
         for noisy in ("httpx", "httpcore", "apscheduler", "alembic", "trafilatura", "htmldate"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -71,7 +88,7 @@ def check(ctx: click.Context) -> None:
     settings = load_settings(path)
     click.echo(
         f"{path}: ok ({len(settings.sources)} sources, {len(settings.watches)} watches, "
-        f"{len(settings.channels)} channels; database {database_url(g.db, settings)})"
+        f"{len(settings.channels)} channels; database {mask_url(database_url(g.db, settings))})"
     )
 
 
@@ -194,6 +211,11 @@ async def _run_daemon(
             story_index=lambda: len(step.index) if step is not None else 0,
         )
         daemon.on_result.append(metrics.record)
+        reloader = Reloader(app.config_path, app.settings)
+        reloader.appliers += [service.apply_settings, outbox.reconfigure]
+        if step is not None:
+            reloader.appliers.append(step.reconfigure)
+        daemon.reloader = reloader
         if "deliver" in roles:
             daemon.periodic.append((max(tick, 1.0), outbox.run_once))
         daemon.periodic.append((app.settings.retention.every.total_seconds(), _pruner(app, service.owner)))
@@ -213,6 +235,7 @@ async def _run_daemon(
                 tick_seconds=tick,
                 metrics=metrics,
             )
+            reloader.appliers.append(lambda settings: setattr(web.state.web, "settings", settings))
             serving = asyncio.create_task(serve_http(web, *address, stop_http), name="http")
 
             def http_ended(task: asyncio.Task[None]) -> None:
@@ -314,14 +337,9 @@ def poll(ctx: click.Context, sources: tuple[str, ...], articles: bool, no_pages:
     click.echo(f"cycle: {report.line()}", err=True)
 
 
-POOL_FROM_SOURCES = 20
-
-
 async def _poll(app: App, names: list[str], articles: bool = False, *, pages: bool = True) -> CycleReport:
     fetcher = make_fetcher(app.settings)
-    # Many sources: parse on every core, as the daemon does (bench/realfeeds.py); a few: no process start-up.
-    many = len(names or app.settings.sources) >= POOL_FROM_SOURCES
-    workers = (os.cpu_count() or 1) if many and not articles else 1
+    workers = pool_size(len(names) or len(app.settings.sources))  # every core busy, as `monitor run`
     service = Service(app.settings, app.store, fetcher, ServiceOptions(parse_workers=workers))
     outbox = Outbox(app.settings, app.store)
     try:
@@ -348,12 +366,14 @@ async def _poll(app: App, names: list[str], articles: bool = False, *, pages: bo
         service.close()
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @format_option
 @click.pass_context
 @handles_errors
 def sources(ctx: click.Context, fmt: str) -> None:
-    """Each source's health: last poll, status, errors, next check, articles."""
+    """Each source's health: last poll, status, errors, next check, articles (`sources add|remove` edit them)."""
+    if ctx.invoked_subcommand is not None:
+        return
     with open_from(ctx, migrate=False) as app:
         health = app.store.source_health()
     now = datetime.now(UTC)
@@ -400,9 +420,11 @@ from monitor import pages_cli  # noqa: E402
 
 pages_cli.register(main)
 
-from monitor import alerts_cli, search_cli, watch_cli, web_cli  # noqa: E402
+from monitor import alerts_cli, dryrun_cli, search_cli, sources_cli, watch_cli, web_cli  # noqa: E402
 
 watch_cli.register(main)
 alerts_cli.register(main)
 search_cli.register(main)
 web_cli.register(main)
+sources_cli.register(main, sources)
+dryrun_cli.register(main)

@@ -28,6 +28,7 @@ from monitor.core.query import parse_query
 from monitor.core.schedule import SchedulePolicy
 from monitor.errors import ConfigError, QueryError
 from monitor.models import SourceKind
+from monitor.netpolicy import FetchPolicy
 from monitor.notify.channels import AppriseChannel, ChannelSettings, EmailChannel, WebhookChannel, _Channel
 
 DEFAULT_CONFIG = "config/feeds.yaml"
@@ -83,6 +84,7 @@ class Defaults(_Strict):
     min_interval: Duration = timedelta(minutes=2)
     max_interval: Duration = timedelta(hours=6)
     robots: bool | None = None  # None: obey robots.txt for pages, not for feeds
+    parser: Literal["hybrid", "feedparser"] = "hybrid"  # hybrid: fastfeedparser, feedparser when unsure
     # An article published longer ago than this when first seen (or undated, on a source's first poll)
     # is matched and grouped but alerts nobody: a new source's backlog is no flood.
     max_age: MaxAge = timedelta(days=2)
@@ -111,6 +113,7 @@ class SourceConfig(_Strict):
     max_interval: Duration | None = None
     timeout: Duration | None = None
     follow_links: bool = False
+    allow_private: bool = False  # links, listings and redirects may reach private/loopback addresses
     recheck: tuple[Duration, ...] | None = None
     recheck_tail: OptionalDuration = timedelta(days=7)  # after the ladder: the pace; none stops
     recheck_until: Duration = timedelta(days=90)  # after the ladder: how long after first seen
@@ -142,6 +145,10 @@ class SourceConfig(_Strict):
     @property
     def url(self) -> str:
         return self.feed or self.page or ""
+
+    def fetch_policy(self) -> FetchPolicy:
+        """What this source's fetches may reach: its own host and port as configured; private only if allowed."""
+        return FetchPolicy(source_url=self.url, allow_private=self.allow_private)
 
     def policy(self, defaults: Defaults) -> SchedulePolicy:
         """The schedule policy of this source, its own settings over the defaults."""
@@ -238,27 +245,56 @@ def _path_text(path: Path_) -> str:
     return text or "(top level)"
 
 
+class _TooBig(Exception):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+# A config of a few hundred sources has a few thousand nodes; aliases may repeat some, not multiply them
+# (400 bytes of nested aliases expand to billions of nodes: the "billion laughs").
+MAX_NODES = 200_000
+MAX_DEPTH = 50
+
+
 class _Located:
-    """YAML data plus the line of every path in it."""
+    """YAML data plus the line of every path in it, with a budget on nodes built (aliases count each time)."""
 
     def __init__(self) -> None:
         self.lines: dict[Path_, int] = {}
+        self._built = 0
+        self._open: set[int] = set()
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
-        self.lines[path] = node.start_mark.line + 1
+        self._built += 1
+        line = node.start_mark.line + 1
+        if self._built > MAX_NODES:
+            raise _TooBig(line, f"more than {MAX_NODES:,} values (aliases expanding too far?)")
+        if len(path) > MAX_DEPTH:
+            raise _TooBig(line, f"nested deeper than {MAX_DEPTH} levels")
+        if id(node) in self._open:
+            raise _TooBig(line, "an alias refers to the node that contains it")
+        self.lines[path] = line
         if isinstance(node, yaml.MappingNode):
+            self._open.add(id(node))
             result: dict[str, Any] = {}
             for key_node, value_node in node.value:
                 key = str(self._scalar(key_node))
                 result[key] = self.build(value_node, (*path, key))
                 self.lines[(*path, key)] = key_node.start_mark.line + 1
+            self._open.discard(id(node))
             return result
         if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            self._open.add(id(node))
+            items = [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            self._open.discard(id(node))
+            return items
         return self._scalar(node)
 
     @staticmethod
     def _scalar(node: yaml.Node) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            raise _TooBig(node.start_mark.line + 1, "a key must be a plain value")
         return yaml.SafeLoader.construct_object(_LOADER, node, deep=True)
 
     def line(self, path: Path_) -> int | None:
@@ -344,12 +380,18 @@ def _message(error: Any, loc: Path_) -> str:
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):
             message = message[len(prefix) :]
-    if kind.startswith(("int_", "bool_", "string_", "float_")) and "input" in error:
+    if kind.startswith(("int_", "bool_", "string_", "float_")) and "input" in error and not _secret(loc):
         message = f"{error['input']!r}: {message[0].lower()}{message[1:]}"
     return message
 
 
 _CHANNEL_TYPES = ("email", "webhook", "apprise")
+_SECRET_KEYS = frozenset({"password", "secret", "token", "url", "urls", "database", "headers", "username"})
+
+
+def _secret(loc: Path_) -> bool:
+    """Whether a config value may hold a secret, so errors must not quote it."""
+    return any(isinstance(part, str) and part in _SECRET_KEYS for part in loc)
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> Path_:
@@ -419,8 +461,17 @@ def parse_settings(text: str, origin: str, env: dict[str, str] | None = None) ->
         mark = exc.problem_mark or exc.context_mark
         where = f"{origin}:{mark.line + 1}" if mark else origin
         raise ConfigError([f"{where}: {exc.problem or exc.context or 'invalid YAML'}"]) from None
+    except yaml.YAMLError as exc:  # e.g. a control character the reader refuses
+        raise ConfigError([f"{origin}: invalid YAML: {str(exc).splitlines()[0]}"]) from None
     located = _Located()
-    data = located.build(node, ()) if node is not None else {}
+    try:
+        data = located.build(node, ()) if node is not None else {}
+    except _TooBig as exc:
+        raise ConfigError([f"{origin}:{exc.line}: {exc}"]) from None
+    except (yaml.YAMLError, ValueError, TypeError) as exc:
+        raise ConfigError(
+            [f"{origin}: invalid YAML: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"]
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError([f"{origin}:1: the configuration must be a mapping of keys to values"])
 
@@ -455,6 +506,8 @@ def load_settings(path: str | Path, env: dict[str, str] | None = None) -> Settin
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([f"{path}: config file not found"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read config file: {exc.strerror}"]) from None
     return parse_settings(text, str(path), env)

@@ -12,11 +12,21 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 from protego import Protego
 
+from monitor.bounded import TooLarge, UnsupportedEncoding, read_body
 from monitor.core.schedule import parse_retry_after
 from monitor.models import FetchResponse
+from monitor.netpolicy import (
+    BlockedAddress,
+    FetchPolicy,
+    GuardedBackend,
+    check_url,
+    guard_connections,
+    reset_guard,
+)
 
 MAX_REDIRECTS = 8
 PERMANENT = frozenset({301, 308})
@@ -103,8 +113,17 @@ def _describe(exc: Exception, timeout: float, url: str) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-class _TooLarge(Exception):
-    pass
+def guarded_transport(limits: FetchLimits) -> httpx.AsyncHTTPTransport:
+    """httpx's transport whose new connections go through GuardedBackend (the address actually used)."""
+    transport = httpx.AsyncHTTPTransport(
+        limits=httpx.Limits(max_connections=limits.concurrency, max_keepalive_connections=limits.concurrency),
+        http2=False,
+    )
+    pool = transport._pool
+    if not isinstance(pool, httpcore.AsyncConnectionPool):  # pragma: no cover - httpx changed
+        raise RuntimeError("httpx's transport has no connection pool to guard")
+    pool._network_backend = GuardedBackend(pool._network_backend)
+    return transport
 
 
 class Fetcher:
@@ -119,7 +138,7 @@ class Fetcher:
         self.limits = limits
         self.gate = gate
         self._client = httpx.AsyncClient(
-            transport=transport,
+            transport=transport if transport is not None else guarded_transport(limits),
             headers={"User-Agent": limits.user_agent, "Accept-Encoding": "gzip, deflate, br"},
             timeout=httpx.Timeout(limits.timeout, connect=min(limits.connect_timeout, limits.timeout)),
             limits=httpx.Limits(
@@ -173,8 +192,14 @@ class Fetcher:
         obey_robots: bool = False,
         read_timeout: float | None = None,
         accept: str = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
+        policy: FetchPolicy | None = None,
     ) -> FetchResponse:
-        """GET a URL with conditional headers, following redirects hop by hop within host limits."""
+        """GET a URL with conditional headers, following redirects hop by hop within host limits.
+
+        With a policy, every hop is checked before it is requested and its new connections go only to
+        addresses the policy allows. The whole request (connect, headers, body, redirects) must finish
+        within the timeout, besides the per-read timeout.
+        """
         started_at = datetime.now(UTC)
         started = time.perf_counter()
         headers = {"Accept": accept}
@@ -182,11 +207,15 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        total = read_timeout if read_timeout is not None else self.limits.timeout
         current = url
         all_permanent = True
+        deadline: float | None = None
+        blocked = False
         try:
             for _ in range(MAX_REDIRECTS + 1):
-                if obey_robots and not await self.allowed(current):
+                guarded = await check_url(current, policy)
+                if obey_robots and not await self.allowed(current, policy):
                     return FetchResponse(
                         url=url,
                         final_url=current,
@@ -196,7 +225,14 @@ class Fetcher:
                         started_at=started_at,
                     )
                 async with self._global, self._host_slot(current):
-                    response, body = await self._get(current, headers, read_timeout)
+                    if deadline is None:
+                        deadline = asyncio.get_running_loop().time() + total
+                    token = guard_connections(guarded)
+                    try:
+                        async with asyncio.timeout_at(deadline):
+                            response, body = await self._get(current, headers, read_timeout)
+                    finally:
+                        reset_guard(token)
                 if response.status_code in (429, 503) and self.gate is not None:
                     await self._share_rest(current, response.headers.get("retry-after"))
                 if response.status_code in REDIRECTS and "location" in response.headers:
@@ -219,10 +255,16 @@ class Fetcher:
                     started_at=started_at,
                 )
             error = f"more than {MAX_REDIRECTS} redirects"
-        except _TooLarge:
+        except BlockedAddress as exc:
+            error, blocked = str(exc), True
+        except TooLarge:
             error = f"response larger than {self.limits.max_bytes} bytes"
-        except (httpx.HTTPError, OSError) as exc:
-            error = _describe(exc, read_timeout or self.limits.timeout, current)
+        except UnsupportedEncoding as exc:
+            error = f"cannot decode response: {exc}"
+        except TimeoutError:
+            error = f"timed out after {total:g}s"
+        except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
+            error = _describe(exc, total, current)
         return FetchResponse(
             url=url,
             final_url=current,
@@ -230,6 +272,7 @@ class Fetcher:
             error=error,
             duration_ms=(time.perf_counter() - started) * 1000,
             started_at=started_at,
+            blocked=blocked,
         )
 
     async def _get(
@@ -241,17 +284,9 @@ class Fetcher:
                 read_timeout, connect=min(self.limits.connect_timeout, read_timeout)
             )
         async with self._client.stream("GET", url, headers=headers, **options) as response:
-            declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > self.limits.max_bytes:
-                raise _TooLarge
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > self.limits.max_bytes:
-                    raise _TooLarge
-                chunks.append(chunk)
-            return response, b"".join(chunks)
+            if response.status_code in REDIRECTS or response.status_code != 200:
+                return response, b""
+            return response, await read_body(response, self.limits.max_bytes)
 
     async def _share_rest(self, url: str, retry_after: str | None) -> None:
         assert self.gate is not None
@@ -259,7 +294,7 @@ class Fetcher:
         if rest is not None and rest.total_seconds() > 0:
             await self.gate.rest(_origin(url), min(rest.total_seconds(), MAX_SHARED_REST))
 
-    async def allowed(self, url: str) -> bool:
+    async def allowed(self, url: str, policy: FetchPolicy | None = None) -> bool:
         """Whether robots.txt lets our user agent fetch this URL (RFC 9309; cached per origin)."""
         origin = _origin(url)
         cached = self._robots.get(origin)
@@ -269,7 +304,7 @@ class Fetcher:
             async with lock:
                 cached = self._robots.get(origin)
                 if cached is None or now > cached[0]:
-                    cached = await self._fleet_robots(origin, now)
+                    cached = await self._fleet_robots(origin, now, policy)
                     self._robots[origin] = cached
                     self._robots.move_to_end(origin)
                     while len(self._robots) > _ROBOTS_CACHE_SIZE:
@@ -279,35 +314,58 @@ class Fetcher:
             return False
         return bool(rules.can_fetch(url, self.limits.user_agent))
 
-    async def _fleet_robots(self, origin: str, now: float) -> tuple[float, Protego | None]:
+    async def _fleet_robots(
+        self, origin: str, now: float, policy: FetchPolicy | None
+    ) -> tuple[float, Protego | None]:
         """robots.txt as another process of the fleet read it, else read here (and shared)."""
         if self.gate is not None:
             shared = await self.gate.robots(origin)
             if shared is not None:
                 text, ok, fresh_for = shared
                 return now + fresh_for, Protego.parse(text or "") if ok else None
-        rules, text = await self._load_robots(origin)
+        rules, text = await self._load_robots(origin, policy)
         ttl = ROBOTS_TTL if rules is not None else ROBOTS_RETRY
         if self.gate is not None:
             await self.gate.save_robots(origin, text, rules is not None, ttl)
         return now + ttl, rules
 
-    async def _load_robots(self, origin: str) -> tuple[Protego | None, str | None]:
-        """The parsed rules; allow-all for a missing file (4xx); None (disallow all) when unreachable (5xx)."""
+    async def _load_robots(
+        self, origin: str, policy: FetchPolicy | None
+    ) -> tuple[Protego | None, str | None]:
+        """The parsed rules; allow-all for a missing file (4xx); None (disallow all) when unreachable (5xx).
+
+        Only the first ROBOTS_MAX_BYTES are read (RFC 9309 asks for at least 500 KiB), within the timeout.
+        """
         target = f"{origin}/robots.txt"
+        status = 0
+        body = b""
         try:
-            for _ in range(5):
-                async with self._global, self._host_slot(target):
-                    response = await self._client.get(target, headers={"Accept": "text/plain"})
-                if response.status_code in REDIRECTS and "location" in response.headers:
-                    target = urljoin(target, response.headers["location"])
-                    continue
-                break
-        except (httpx.HTTPError, OSError):
+            async with asyncio.timeout(self.limits.timeout):
+                for _ in range(5):
+                    guarded = await check_url(target, policy)
+                    async with self._global, self._host_slot(target):
+                        token = guard_connections(guarded)
+                        try:
+                            async with self._client.stream(
+                                "GET", target, headers={"Accept": "text/plain"}
+                            ) as response:
+                                status = response.status_code
+                                location = response.headers.get("location")
+                                if status == 200:
+                                    body = await read_body(response, ROBOTS_MAX_BYTES, truncate=True)
+                        finally:
+                            reset_guard(token)
+                    if status in REDIRECTS and location:
+                        target = urljoin(target, location)
+                        continue
+                    break
+        except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError, TimeoutError):
             return None, None
-        if 400 <= response.status_code < 500:
+        except (BlockedAddress, UnsupportedEncoding):
+            return None, None
+        if 400 <= status < 500:
             return Protego.parse(""), ""
-        if response.status_code != 200:
+        if status != 200:
             return None, None
-        text = response.content[:ROBOTS_MAX_BYTES].decode("utf-8", errors="replace")
+        text = body.decode("utf-8", errors="replace")
         return Protego.parse(text), text

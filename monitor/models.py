@@ -56,6 +56,7 @@ class FetchResponse:
     duration_ms: float = 0.0
     size: int = 0
     started_at: datetime | None = None
+    blocked: bool = False  # refused by the fetch policy (a private address): asking again will not help
 
 
 @dataclass(frozen=True, slots=True)

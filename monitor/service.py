@@ -10,7 +10,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -21,9 +21,19 @@ from sqlalchemy.engine import Connection
 from monitor.config import Settings, SourceConfig
 from monitor.core.decide import Parsed, decide_poll, needs_parse
 from monitor.core.feeds import parse_feed_drafts
-from monitor.core.normalize import canonical_url
+from monitor.core.match import WatchSpec
+from monitor.core.normalize import article_key, canonical_url
 from monitor.core.pageread import extract_page_text, read_page
-from monitor.core.track import DEFAULT_LADDER, PageCheck, PageText, Recheck, TrackedArticle, decide_page_check
+from monitor.core.schedule import next_check
+from monitor.core.track import (
+    DEFAULT_LADDER,
+    PageCheck,
+    PageText,
+    Recheck,
+    TrackedArticle,
+    decide_page_check,
+)
+from monitor.core.watchprep import DraftInsight, WatchContext, parse_feed_for_watches
 from monitor.errors import ParseError
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.fleet import apply_config
@@ -129,6 +139,8 @@ class WriteBatcher:
             else:
                 batch[0][1].set_exception(exc)
             return
+        for step in self.steps:
+            step.committed()
         for (_, future), result in zip(batch, results, strict=True):
             future.set_result(result)
 
@@ -136,14 +148,23 @@ class WriteBatcher:
 class AfterStore(Protocol):
     """A step over the versions each unit of a write transaction stored (stories, matching, alerts)."""
 
-    def __call__(self, conn: Connection, stored: Sequence[StoredVersion], now: datetime) -> None:
-        """Take note of what one unit stored."""
+    def __call__(
+        self,
+        conn: Connection,
+        stored: Sequence[StoredVersion],
+        now: datetime,
+        prepared: Mapping[str, DraftInsight] | None = None,
+    ) -> None:
+        """Take note of what one unit stored (with what the parse workers worked out, by draft key)."""
 
     def finish(self, conn: Connection) -> None:
         """Apply what the transaction's units stored, last before it commits."""
 
     def discard(self) -> None:
         """The transaction rolled back: forget what its units stored."""
+
+    def committed(self) -> None:
+        """The transaction committed."""
 
 
 @dataclass
@@ -170,10 +191,16 @@ def fetch_limits(settings: Settings) -> FetchLimits:
     )
 
 
+def pool_size(sources: int) -> int:
+    """Parse processes for polling this many sources: one per core, never more than there are sources."""
+    return max(1, min(os.cpu_count() or 1, sources))
+
+
 def _parse_worker_init(parent_pid: int) -> None:
     """Warm the parser import, and exit when the daemon dies (a SIGKILL would otherwise orphan us)."""
     import threading
 
+    import fastfeedparser  # noqa: F401
     import feedparser  # noqa: F401
 
     def watch() -> None:
@@ -204,6 +231,8 @@ class Service:
         self.fetcher = fetcher
         self.options = options or ServiceOptions()
         self.after_store: list[AfterStore] = []
+        # Set by the watch step: the parse workers also work out each draft's story features and watch hits.
+        self.watch_specs: tuple[WatchSpec, ...] | None = None
         self._db: ThreadPoolExecutor = ThreadPoolExecutor(
             max_workers=1 if store.sqlite else min(8, settings.defaults.concurrency),
             thread_name_prefix="monitor-db",
@@ -279,6 +308,13 @@ class Service:
             log.info("released %d leases that could not be released while the database was away", done)
         return done
 
+    async def apply_settings(self, settings: Settings) -> None:
+        """Take a reloaded config: new sources are due at once, removed ones are no longer polled."""
+        self.settings = settings
+        self._by_name = {s.name: s for s in settings.sources}
+        self._ignore_cache.clear()
+        await self.sync_sources()
+
     # --- one poll -------------------------------------------------------------------------------
 
     async def poll(self, state: SourcePollState) -> PollSummary:
@@ -292,10 +328,84 @@ class Service:
             return await self._poll(state, config)
         except Exception as exc:  # a bug or a database outage must not stop the daemon
             log.exception("poll %s: unexpected %s", state.name, type(exc).__name__)
-            await self.release("s", state.id)
-            return PollSummary(
-                state.name, None, 0, 0, 0.0, error=f"internal error: {type(exc).__name__}: {exc}"
-            )
+            error = _one_line(f"internal error: {type(exc).__name__}: {exc}")
+            try:  # back off like any failure, so a poll that always fails is not retried every tick
+                await self.db(
+                    self.store.record_poll_failure, state.id, error, self._backoff(state, config), self._now()
+                )
+            except Exception:
+                log.exception("poll %s: cannot record its failure", state.name)
+                await self.release("s", state.id)
+            return PollSummary(state.name, None, 0, 0, 0.0, error=error)
+
+    def _now(self) -> datetime:
+        return self.options.clock()
+
+    def _backoff(self, state: SourcePollState, config: SourceConfig) -> datetime:
+        now = self.options.clock()
+        return next_check(
+            now,
+            config.policy(self.settings.defaults),
+            seed=state.name,
+            consecutive_errors=state.consecutive_errors + 1,
+        )
+
+    async def _salvage(
+        self,
+        state: SourcePollState,
+        config: SourceConfig,
+        response: FetchResponse,
+        parsed: Parsed | None,
+        now: datetime,
+        failure: Exception,
+    ) -> PollSummary:
+        """The poll's transaction failed: store each entry on its own, then record the error with a backoff."""
+        policy = config.policy(self.settings.defaults)
+        follow = config.follow_links or config.kind is SourceKind.PAGE
+        drafts = parsed.drafts if parsed else ()
+
+        def one(draft: ArticleDraft) -> Callable[[Connection, PollWrites], list[StoredVersion]]:
+            def unit(conn: Connection, _writes: PollWrites) -> list[StoredVersion]:
+                assert parsed is not None
+                prior = self.store.prior_articles(conn, state.id, [draft.key])
+                alone = replace(parsed, drafts=(draft,))
+                outcome = decide_poll(state, response, alone, prior, now, policy, follow_links=follow)
+                stored = self.store.write_changes(conn, state.id, outcome.changes, now, outcome.track_pages)
+                if state.last_success_at is None:  # the source's first poll: what it finds is its backlog
+                    stored = [replace(v, first_poll=True) for v in stored]
+                if stored:
+                    for step in self.after_store:
+                        step(conn, stored, now, parsed.insights)
+                return stored
+
+            return unit
+
+        results = await asyncio.gather(*(self.writer.submit(one(d)) for d in drafts), return_exceptions=True)
+        stored = [v for r in results if isinstance(r, list) for v in r]
+        lost = [r for r in results if isinstance(r, BaseException)]
+        reason = _one_line(f"{type(failure).__name__}: {failure}")
+        if lost:
+            first = _one_line(f"{type(lost[0]).__name__}: {lost[0]}")
+            error = f"cannot store {len(lost)} of {len(drafts)} entries: {first}"
+        else:
+            error = f"cannot store the poll: {reason}"
+        log.warning("%s: %s", state.name, error)
+        await self.db(
+            self.store.record_poll_failure,
+            state.id,
+            error,
+            self._backoff(state, config),
+            now,
+            response.status,
+        )
+        return PollSummary(
+            source=state.name,
+            status=response.status,
+            new=sum(1 for v in stored if v.is_new_article),
+            changed=sum(1 for v in stored if not v.is_new_article),
+            ms=response.duration_ms,
+            error=error,
+        )
 
     async def _poll(self, state: SourcePollState, config: SourceConfig) -> PollSummary:
         defaults = self.settings.defaults
@@ -305,6 +415,7 @@ class Service:
             last_modified=state.last_modified,
             obey_robots=config.obeys_robots(defaults),
             read_timeout=config.timeout.total_seconds() if config.timeout else None,
+            policy=config.fetch_policy(),
         )
         parsed = await self._parse_body(state, config, response)
         now = self.options.clock()
@@ -325,10 +436,14 @@ class Service:
                 stored += self._check_source_page(conn, state, config, response, parsed, now)
             if stored:
                 for step in self.after_store:
-                    step(conn, stored, now)
+                    step(conn, stored, now, parsed.insights if parsed else None)
             return outcome, stored
 
-        outcome, stored = await self.writer.submit(unit)
+        try:
+            outcome, stored = await self.writer.submit(unit)
+        except Exception as exc:
+            log.warning("%s: cannot store the poll (%s); storing its entries one by one", state.name, exc)
+            return await self._salvage(state, config, response, parsed, now, exc)
         summary = PollSummary(
             source=state.name,
             status=outcome.fetch_status,
@@ -368,7 +483,7 @@ class Service:
         now: datetime,
     ) -> list[StoredVersion]:
         """A page: source that is a single article: its poll is that article's check."""
-        key = canonical_url(state.url)
+        key = article_key(canonical_url(state.url))
         if response.status == 200:
             ensure_article(conn, state.id, key, state.url, now)
         tracked = tracked_by_key(conn, state.id, key)
@@ -409,15 +524,29 @@ class Service:
             drafts = tuple(_pending_draft(link) for link in dict.fromkeys(reading.links))
             return Parsed(ParsedFeed(title=None, link=None, entries=()), drafts, page=reading)
         headers = {"content-type": response.content_type or ""}
+        insights = None
         try:
-            feed, drafts = await loop.run_in_executor(
-                self._parse, parse_feed_drafts, response.body, headers, response.final_url
-            )
+            parser = self.settings.defaults.parser
+            if self.watch_specs is not None:
+                context = WatchContext(config.name, config.tags, self.watch_specs)
+                feed, drafts, insights = await loop.run_in_executor(
+                    self._parse,
+                    parse_feed_for_watches,
+                    response.body,
+                    headers,
+                    response.final_url,
+                    context,
+                    parser,
+                )
+            else:
+                feed, drafts = await loop.run_in_executor(
+                    self._parse, parse_feed_drafts, response.body, headers, response.final_url, parser
+                )
         except ParseError as exc:
             return Parsed(None, error=str(exc))
         except Exception as exc:  # feedparser crashing on hostile input, or a dead worker
             return Parsed(None, error=f"{type(exc).__name__}: {exc}")
-        return Parsed(feed, drafts)
+        return Parsed(feed, drafts, insights=insights)
 
     # --- many polls -----------------------------------------------------------------------------
 
@@ -460,6 +589,7 @@ class Service:
             obey_robots=config.obeys_robots_for_pages(self.settings.defaults),
             read_timeout=config.timeout.total_seconds() if config.timeout else None,
             accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+            policy=config.fetch_policy(),
         )
         page: PageText | None = None
         error: str | None = None
@@ -611,7 +741,7 @@ class PageCheckSummary:
 def _pending_draft(url: str) -> ArticleDraft:
     """An article known only by its link (from a listing page): its page check makes version 1."""
     return ArticleDraft(
-        key=canonical_url(url),
+        key=article_key(canonical_url(url)),
         url=url,
         title=url,
         summary="",
@@ -622,6 +752,12 @@ def _pending_draft(url: str) -> ArticleDraft:
         tags=(),
         content_hash="",
     )
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """An error message as one short line (database errors span many)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _log_summary(summary: PollSummary, outcome: PollOutcome) -> None:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from monitor.core.normalize import sha256_hex
 from monitor.core.pageread import PageReading
 from monitor.core.schedule import (
     SchedulePolicy,
     ServerHints,
+    clamp_seconds,
     next_check,
     parse_max_age,
     parse_retry_after,
     update_publish_rate,
 )
+from monitor.core.watchprep import DraftInsight
 from monitor.models import (
     ArticleChange,
     ArticleDraft,
@@ -36,6 +38,7 @@ class Parsed:
     drafts: tuple[ArticleDraft, ...] = ()
     error: str | None = None
     page: PageReading | None = None  # for page: sources
+    insights: Mapping[str, DraftInsight] | None = None  # by draft key, when the watch step wants them
 
 
 def body_hash(response: FetchResponse) -> str | None:
@@ -106,7 +109,7 @@ def decide_poll(
         retry_after=retry_after,
         max_age=parse_max_age(response.cache_control),
         ttl=(
-            timedelta(seconds=parsed.feed.ttl_seconds)
+            clamp_seconds(parsed.feed.ttl_seconds)
             if parsed and parsed.feed and parsed.feed.ttl_seconds
             else None
         ),

@@ -58,11 +58,26 @@ def canonical_url(url: str) -> str:
     host = (parts.hostname or "").lower()
     if host.startswith("www."):
         host = host[4:]
-    port = parts.port
+    try:
+        port = parts.port
+    except ValueError:  # a port out of range: keep what was written
+        return url.strip().split("#", 1)[0]
     netloc = host if port is None or _DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking_param(k)]
     path = parts.path or "/"
     return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
+
+
+MAX_KEY_BYTES = 1000  # Postgres's btree index refuses entries over ~2,700 bytes; a 7.7 KB URL was a key
+
+
+def article_key(raw: str) -> str:
+    """An article identity that fits an index: the guid or URL itself, hashed when it is too long."""
+    raw = raw.replace("\x00", "")
+    encoded = raw.encode("utf-8", "surrogatepass")
+    if len(encoded) <= MAX_KEY_BYTES:
+        return raw
+    return "sha256:" + hashlib.sha256(encoded).hexdigest()
 
 
 def normalize_text(text: str) -> str:

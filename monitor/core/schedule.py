@@ -9,6 +9,17 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 _MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-maxage|max-age)\s*=\s*\"?(\d+)", re.IGNORECASE)
+# No server may push a source further out than this (a ttl of 10^20 minutes overflowed timedelta and
+# left the source with no next check at all).
+MAX_HINT = timedelta(days=7)
+
+
+def clamp_seconds(seconds: float | int) -> timedelta:
+    """Seconds from a server as a timedelta between 0 and MAX_HINT."""
+    limit = MAX_HINT.total_seconds()
+    if seconds != seconds or seconds <= 0:  # NaN or negative
+        return timedelta(0)
+    return timedelta(seconds=min(float(seconds), limit))
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,24 +52,24 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
     """Retry-After as delta-seconds or an HTTP date, never negative."""
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
+    value = value.strip()[:100]
+    if value.isascii() and value.isdigit():
+        return clamp_seconds(int(value[:12]) if len(value) > 12 else int(value))
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(when - now, timedelta(0))
+    return min(max(when - now, timedelta(0)), MAX_HINT)
 
 
 def parse_max_age(cache_control: str | None) -> timedelta | None:
     """The max-age (or s-maxage) of a Cache-Control header."""
     if not cache_control:
         return None
-    ages = [int(m) for m in _MAX_AGE.findall(cache_control)]
-    return timedelta(seconds=max(ages)) if ages else None
+    ages = [int(m[:12]) for m in _MAX_AGE.findall(cache_control[:4096])]
+    return clamp_seconds(max(ages)) if ages else None
 
 
 def jitter_fraction(seed: str) -> float:
@@ -109,5 +120,5 @@ def next_check(
     if hints.retry_after is None:
         # Cache hints are advice: never let them push a source past its longest interval.
         floor = min(floor, max(policy.max_interval, policy.interval))
-    wait: timedelta = max(delay, floor, timedelta(seconds=1))
+    wait: timedelta = min(max(delay, floor, timedelta(seconds=1)), max(MAX_HINT, policy.max_backoff))
     return now + wait

@@ -180,7 +180,7 @@ def decide_page_check(
         errors = article.check_errors + 1
         return PageCheck(
             **common,
-            next_check_at=_retry_at(now, errors, ladder_at),
+            next_check_at=None if response.blocked else _retry_at(now, errors, ladder_at),
             check_errors=errors,
             last_error=error,
             events=tuple(events),

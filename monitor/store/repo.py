@@ -128,6 +128,17 @@ class PollWrites:
         )
 
 
+def without_nul(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with NUL removed from their text: Postgres refuses it in text columns (and it means nothing)."""
+    for row in rows:
+        for name, value in row.items():
+            if isinstance(value, str) and "\x00" in value:
+                row[name] = value.replace("\x00", "")
+            elif isinstance(value, list) and any(isinstance(v, str) and "\x00" in v for v in value):
+                row[name] = [v.replace("\x00", "") if isinstance(v, str) else v for v in value]
+    return rows
+
+
 class ConcurrentWriteError(Exception):
     """Rows this write expected to create were created by another writer first; retry the unit."""
 
@@ -327,6 +338,34 @@ class Store:
             )
             return result.rowcount
 
+    def record_poll_failure(
+        self, source_id: int, error: str, next_check_at: datetime, now: datetime, status: int | None = None
+    ) -> None:
+        """A poll that could not be written: record why, count the error and set its next check (no hot loop).
+
+        Validators and the body hash stay as they were, so the next poll fetches and parses everything again.
+        """
+        with self.write() as conn:
+            conn.execute(
+                sources.update()
+                .where(sources.c.id == source_id)
+                .values(
+                    lease_until=None,
+                    lease_owner=None,
+                    last_error=error.replace("\x00", "")[:1000],
+                    last_status=status,
+                    last_polled_at=now,
+                    consecutive_errors=sources.c.consecutive_errors + 1,
+                    next_check_at=next_check_at,
+                )
+            )
+
+    def write_changes(
+        self, conn: Connection, source_id: int, changes: Sequence[Any], now: datetime, track_pages: bool
+    ) -> list[StoredVersion]:
+        """Write article changes alone (no source update): storing a failed poll's entries one by one."""
+        return self._write_articles(conn, source_id, changes, now, track_pages)
+
     def release_lease(self, source_id: int) -> None:
         with self.write() as conn:
             conn.execute(
@@ -422,9 +461,9 @@ class Store:
     def flush_writes(self, conn: Connection, writes: PollWrites) -> None:
         """Apply the queued source updates and fetch rows of a batch of polls."""
         if writes.source_rows:
-            conn.execute(_SOURCE_UPDATE, writes.source_rows)
+            conn.execute(_SOURCE_UPDATE, without_nul(writes.source_rows))
         if writes.fetch_rows:
-            conn.execute(fetches.insert(), writes.fetch_rows)
+            conn.execute(fetches.insert(), without_nul(writes.fetch_rows))
         writes.source_rows.clear()
         writes.fetch_rows.clear()
 
@@ -469,6 +508,7 @@ class Store:
             for c in changes
             if c.is_new_article
         ]
+        without_nul(new_rows)
         if new_rows:
             statement = insert_ignoring(conn, articles, ["source_id", "key"])
             if self.sqlite:  # rowcount is exact there; RETURNING would insert row by row
@@ -527,6 +567,8 @@ class Store:
             )
             made.append((key, row.id, n, n == 1))
         stored: list[StoredVersion] = []
+        without_nul(version_rows)
+        without_nul(article_rows)
         if version_rows:
             # executemany without RETURNING: SQLite would run RETURNING inserts one row at a time.
             conn.execute(versions.insert(), version_rows)

@@ -235,7 +235,7 @@ class StoryMember(Base):
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), unique=True)
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    features: Mapped[Any | None] = mapped_column(JSON)  # StoryFeatures.to_json(); None: derive from the text
+    features: Mapped[str | None] = mapped_column(Text)  # StoryFeatures.to_json(); None: derive from the text
 
 
 class Alert(Base):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.core.feeds import clean_feed_bytes, entry_key, parse_feed, parse_feed_drafts
+from monitor.core.feeds import clean_feed_bytes, entry_drafts, entry_key, parse_feed, parse_feed_drafts
 from monitor.models import FeedEntry
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "real-feeds"
@@ -78,7 +78,8 @@ def test_a_json_feed_is_read() -> None:
         b' "summary": "S", "date_published": "2026-02-13T09:00:00Z", "authors": [{"name": "Ann"}],'
         b' "tags": ["a"]}, {"id": 2, "content_text": "Two"}, "junk"]}'
     )
-    feed, drafts = parse_feed_drafts(body, {}, "https://n.example/feed.json")
+    feed = parse_feed(body, {}, "https://n.example/feed.json")
+    drafts = entry_drafts(feed)
     assert feed.title == "Notes" and feed.link == "https://n.example/"
     first, second = feed.entries
     assert (first.guid, first.url, first.title, first.content, first.summary) == (
