@@ -120,7 +120,7 @@ def is_backlog(
 
 
 class WatchStep:
-    """The AfterStore step: stories, matches, flags and alerts for newly stored versions."""
+    """The batch step: stories, matches, flags and alerts for the versions a write transaction stored."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -202,7 +202,7 @@ class WatchStep:
 
     # --- the batch ------------------------------------------------------------------------------
 
-    def __call__(
+    def add(
         self,
         conn: Connection,
         stored: Sequence[StoredVersion],
@@ -555,5 +555,5 @@ def reconfigure(service: Service, step: WatchStep, settings: Settings) -> None:
 
 def install(service: Service, step: WatchStep) -> None:
     """Run the step on every unit the service stores; its parse workers prepare each draft for it."""
-    service.after_store.append(step)
+    service.batch_steps.append(step)
     service.watch_specs = tuple(watch_specs(step.settings))
