@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,14 +16,16 @@ from monitor import __version__
 from monitor.app import App
 from monitor.cliutil import Globals, format_option, handles_errors, open_from
 from monitor.config import config_path, database_url, load_settings
-from monitor.daemon import Daemon, lease_owner_alive
+from monitor.daemon import Daemon
 from monitor.encode import hide_urls, mask_text, mask_url
 from monitor.errors import ConfigError, MonitorError
+from monitor.fleet import ROLES, FleetGate
+from monitor.metrics import Metrics
 from monitor.outbox import Outbox
-from monitor.outbox import release_dead_leases as release_dead_alert_leases
-from monitor.output import emit
+from monitor.output import TABLE_ZONE, emit
 from monitor.service import Service, ServiceOptions, make_fetcher
 from monitor.store.db import current_revision, head_revision, make_engine, upgrade
+from monitor.store.retention import prune, prune_if_mine
 from monitor.watching import attach as attach_watches
 
 
@@ -65,11 +68,13 @@ def _setup_logging(verbose: int) -> None:
     help="Database URL [default: $MONITOR_DATABASE_URL, else the config's database, else sqlite:///data/monitor.db].",
 )
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("--utc", is_flag=True, help="Show table times in UTC [default: the local zone, named].")
 @click.version_option(__version__, prog_name="monitor")
 @click.pass_context
-def main(ctx: click.Context, config: str | None, db: str | None, verbose: int) -> None:
+def main(ctx: click.Context, config: str | None, db: str | None, verbose: int, utc: bool) -> None:
     """news-monitor: poll news feeds and pages, keep every version, alert on watches."""
     _setup_logging(verbose)
+    TABLE_ZONE.set(UTC if utc else None)
     ctx.obj = Globals(config, db)
 
 
@@ -112,6 +117,18 @@ def db_upgrade(ctx: click.Context) -> None:
         engine.dispose()
 
 
+@db.command("prune")
+@click.option("--dry-run", is_flag=True, help="Count what would be pruned; delete nothing.")
+@click.pass_context
+@handles_errors
+def db_prune(ctx: click.Context, dry_run: bool) -> None:
+    """Delete rows older than the `retention:` settings (fetches, finished alerts, unflagged matches)."""
+    with open_from(ctx, migrate=False) as app:
+        counts = prune(app.store, app.settings.retention, datetime.now(UTC), dry_run=dry_run)
+    verb = "would prune" if dry_run else "pruned"
+    click.echo(f"{verb}: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
+
+
 def _host_port(value: str | None) -> tuple[str, int] | None:
     if value is None:
         return None
@@ -121,52 +138,109 @@ def _host_port(value: str | None) -> tuple[str, int] | None:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def _roles(values: tuple[str, ...], http: str | None) -> tuple[str, ...]:
+    """The roles asked for (`all` by default: polling, delivery, and HTTP when --http is given)."""
+    asked: list[str] = []
+    for value in values or ("all",):
+        asked.extend(part.strip() for part in value.split(",") if part.strip())
+    unknown = [r for r in asked if r not in (*ROLES, "all")]
+    if unknown:
+        raise click.BadParameter(
+            f"{', '.join(unknown)}: roles are {', '.join(ROLES)} or all", param_hint="--role"
+        )
+    if "all" in asked:
+        asked = ["poll", "deliver", *(["http"] if http else [])]
+    if "http" in asked and not http:
+        raise click.BadParameter("the http role needs --http HOST:PORT", param_hint="--role")
+    if http and "http" not in asked:
+        asked.append("http")
+    return tuple(r for r in ROLES if r in asked)
+
+
 @main.command()
 @click.option("--tick", default=1.0, show_default=True, help="Seconds between looks for due work.")
+@click.option(
+    "--role",
+    "role",
+    multiple=True,
+    metavar="poll|deliver|http|all",
+    help="What this process does (repeat or comma-separate; default all): poll sources and pages, "
+    "deliver alerts, serve HTTP (needs --http).",
+)
 @click.option(
     "--http",
     "http",
     metavar="HOST:PORT",
     help="Also serve the API, feeds and web pages (as `monitor serve`; token from $MONITOR_API_TOKEN).",
 )
+@click.option(
+    "--base-url",
+    metavar="URL",
+    help="Where readers reach the site served by --http, for Atom self links [default: the config's "
+    "base_url, else http://HOST:PORT/].",
+)
 @click.pass_context
 @handles_errors
-def run(ctx: click.Context, tick: float, http: str | None) -> None:
-    """Run the daemon: poll every source when it is due until SIGTERM or Ctrl-C."""
+def run(
+    ctx: click.Context, tick: float, role: tuple[str, ...], http: str | None, base_url: str | None
+) -> None:
+    """Run the daemon: poll every source when it is due until SIGTERM or Ctrl-C.
+
+    Several daemons may run on one Postgres database, on one machine or many: they share the work."""
+    roles = _roles(role, http)
     address = _host_port(http)
     with open_from(ctx, migrate=True) as app:
         if address is not None:
             from monitor.web_cli import listen
 
             listen(*address).close()  # a taken port is one clear error before anything starts
-        asyncio.run(_run_daemon(app, tick, address))
+        if base_url is not None and not base_url.startswith(("http://", "https://")):
+            raise click.BadParameter(f"{base_url!r} is not an http(s) URL", param_hint="--base-url")
+        asyncio.run(_run_daemon(app, tick, address, roles, base_url))
 
 
-async def _run_daemon(app: App, tick: float, address: tuple[str, int] | None = None) -> None:
+async def _run_daemon(
+    app: App,
+    tick: float,
+    address: tuple[str, int] | None = None,
+    roles: tuple[str, ...] = ("poll", "deliver"),
+    base_url: str | None = None,
+) -> None:
+    fleet = app.settings.fleet
     fetcher = make_fetcher(app.settings)
-    service = Service(app.settings, app.store, fetcher)
-    outbox = Outbox(app.settings, app.store)
+    service = Service(app.settings, app.store, fetcher, ServiceOptions(lease=fleet.lease))
+    gate: FleetGate | None = None
+    if not app.store.sqlite:  # one SQLite file has one process: the fetcher's own limits are the fleet's
+        gate = fetcher.gate = FleetGate(app.store, service.owner, app.settings.defaults.per_host)
+    outbox = Outbox(app.settings, app.store, lease=fleet.lease)
     try:
-        await attach_watches(service)
-        daemon = Daemon(service, tick_seconds=tick)
-        freed = await service.db(release_dead_alert_leases, app.store, lease_owner_alive)
-        if freed:
-            logging.getLogger("monitor.alerts").info(
-                "resumed %d alerts left leased by a process that is gone", freed
-            )
-        daemon.periodic.append((max(tick, 1.0), outbox.run_once))
+        step = await attach_watches(service) if "poll" in roles else None
+        daemon = Daemon(service, tick_seconds=tick, roles=roles)
+        metrics = Metrics(
+            app.store,
+            role=",".join(roles),
+            story_index=lambda: len(step.index) if step is not None else 0,
+        )
+        daemon.on_result.append(metrics.record)
+        if "deliver" in roles:
+            daemon.periodic.append((max(tick, 1.0), outbox.run_once))
+        daemon.periodic.append((app.settings.retention.every.total_seconds(), _pruner(app, service.owner)))
         serving: asyncio.Task[None] | None = None
         stop_http = asyncio.Event()
         if address is not None:
             from monitor.web.app import create_app
-            from monitor.web_cli import TOKEN_ENV, serve_http
+            from monitor.web_cli import TOKEN_ENV, serve_http, warn_if_open
 
+            token = os.environ.get(TOKEN_ENV) or None
+            warn_if_open(*address, token)
             web = create_app(
                 app.store,
                 app.settings,
-                token=os.environ.get(TOKEN_ENV) or None,
+                token=token,
                 health=daemon.health,
                 tick_seconds=tick,
+                metrics=metrics,
+                base_url=base_url,
             )
             serving = asyncio.create_task(serve_http(web, *address, stop_http), name="http")
 
@@ -186,11 +260,30 @@ async def _run_daemon(app: App, tick: float, address: tuple[str, int] | None = N
             if serving is not None:
                 with contextlib.suppress(Exception):
                     await serving
-        await outbox.run_once()  # what the last polls queued, before exiting
+        if "deliver" in roles:
+            await outbox.run_once()  # what the last polls queued, before exiting
     finally:
         await outbox.aclose()
         await fetcher.aclose()
         service.close()
+        if gate is not None:
+            gate.close()
+
+
+def _pruner(app: App, owner: str) -> Callable[[], Awaitable[None]]:
+    """The daemon's retention job: one process of the fleet at a time prunes, the others skip."""
+    log = logging.getLogger("monitor.retention")
+
+    async def prune_once() -> None:
+        try:
+            pruned = await asyncio.to_thread(prune_if_mine, app.store, app.settings.retention, owner)
+        except Exception as exc:
+            log.warning("pruning failed: %s: %s", type(exc).__name__, exc)
+            return
+        if pruned:
+            log.info("pruned %s", ", ".join(f"{n} {table}" for table, n in pruned.items()))
+
+    return prune_once
 
 
 @main.command()

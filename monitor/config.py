@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -37,6 +39,20 @@ DEFAULT_USER_AGENT = (
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
+NO_MAX_AGE = timedelta.max  # `max_age: none`: articles of any age alert
+
+
+def _parse_max_age(value: object) -> timedelta:
+    """A duration, or `none` (also YAML null) to let articles of any age alert."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
+        return NO_MAX_AGE
+    if isinstance(value, timedelta | str | int | float):
+        return parse_duration(value)
+    raise ValueError(f"{value!r} is not a duration or none")
+
+
+MaxAge = Annotated[timedelta, BeforeValidator(_parse_max_age)]
+AlertOn = Literal["story", "edits", "outlets"]
 Path_ = tuple[str | int, ...]
 
 
@@ -59,6 +75,9 @@ class Defaults(_Strict):
     min_interval: Duration = timedelta(minutes=2)
     max_interval: Duration = timedelta(hours=6)
     robots: bool | None = None  # None: obey robots.txt for pages, not for feeds
+    # An article published longer ago than this when first seen (or undated, on a source's first poll)
+    # is matched and grouped but alerts nobody: a new source's backlog is no flood.
+    max_age: MaxAge = timedelta(days=2)
 
 
 def _check_url(value: str | None) -> str | None:
@@ -152,16 +171,49 @@ class WatchConfig(_Strict):
     channels: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     stem: Literal["en", "ru"] | None = None
+    # story: a new story, or an edit that makes an article newly match; edits: every later edit of an
+    # alerted article; outlets: another outlet reports a flagged story (once per outlet).
+    alert_on: tuple[AlertOn, ...] = ("story",)
+    max_age: MaxAge | None = None  # None: the defaults' max_age
+
+
+class FleetSettings(_Strict):
+    """How the daemons sharing one database lease work and notice each other."""
+
+    lease: Duration = timedelta(minutes=10)  # a poll, page check or delivery this long is given up on
+    heartbeat: Duration = timedelta(seconds=5)  # each process writes its heartbeat row this often
+    dead_after: Duration = timedelta(seconds=30)  # no heartbeat this long: its leases go to the others
+    db_pool: int = Field(default=8, ge=1, le=200)  # database connections per process
+
+
+class RetentionSettings(_Strict):
+    """How long bookkeeping rows are kept; `None` keeps them for ever. Versions are kept unless told."""
+
+    fetches: Duration | None = timedelta(days=30)
+    alerts: Duration | None = timedelta(days=90)  # sent or failed ones; pending alerts are never pruned
+    matches: Duration | None = timedelta(days=30)  # unflagged matches of stories no longer open
+    versions: Duration | None = None
+    every: Duration = timedelta(hours=1)
 
 
 class Settings(_Strict):
     """The whole validated configuration."""
 
     database: str | None = None
+    base_url: str | None = None  # where the web pages are reached (Atom self links); else the listen address
     defaults: Defaults = Defaults()
+    fleet: FleetSettings = FleetSettings()
+    retention: RetentionSettings = RetentionSettings()
     sources: tuple[SourceConfig, ...] = ()
     watches: tuple[WatchConfig, ...] = ()
     channels: tuple[ChannelSettings, ...] = ()
+
+    def config_hash(self) -> str:
+        """A hash of everything the fleet must agree on (all but the database URL), to spot mixed configs."""
+        data = self.model_dump(mode="json", exclude={"database"})
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    _base_url_ok = field_validator("base_url")(_check_url)
 
     def source(self, name: str) -> SourceConfig | None:
         return next((s for s in self.sources if s.name == name), None)
@@ -288,6 +340,10 @@ def _model_at(path: Path_) -> type[BaseModel] | None:
         return Settings
     if path == ("defaults",):
         return Defaults
+    if path == ("fleet",):
+        return FleetSettings
+    if path == ("retention",):
+        return RetentionSettings
     if len(path) == 2 and isinstance(path[0], str) and isinstance(path[1], int):
         return models.get(path[0])
     return None

@@ -15,7 +15,10 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from monitor.fleet import ROLES
 from monitor.service import Service
+from monitor.store import leases
+from monitor.systemd import Notifier
 
 log = logging.getLogger("monitor.daemon")
 
@@ -43,21 +46,37 @@ class Health:
     last_tick_error: str | None = None
     polls: int = 0
     in_flight: int = 0
+    roles: tuple[str, ...] = ROLES
+    owner: str = ""
+    last_heartbeat_at: datetime | None = None
 
 
 class Daemon:
     """Ticks on a schedule, leases due sources from the store and polls them, at most `concurrency` at once."""
 
-    def __init__(self, service: Service, *, tick_seconds: float = 1.0, grace_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        service: Service,
+        *,
+        tick_seconds: float = 1.0,
+        grace_seconds: float = 30.0,
+        roles: tuple[str, ...] = ROLES,
+        notifier: Notifier | None = None,
+    ) -> None:
         self.service = service
+        self.notifier = notifier or Notifier()
         self.tick_seconds = tick_seconds
         self.grace_seconds = grace_seconds
-        self.health = Health()
+        self.roles = roles
+        self.fleet = service.settings.fleet
+        self.config_hash = service.settings.config_hash()
+        self.health = Health(roles=roles, owner=service.owner)
         self.capacity = service.settings.defaults.concurrency
         self._in_flight: dict[str, asyncio.Task[None]] = {}  # "s<id>" sources, "a<id>" article pages
         self._stop = asyncio.Event()
         self._ticking = asyncio.Lock()
         self.periodic: list[tuple[float, Callable[[], Awaitable[None]]]] = []
+        self.on_result: list[Callable[[object], None]] = []  # e.g. Metrics.record, per poll or page check
 
     def stop(self) -> None:
         self._stop.set()
@@ -68,9 +87,15 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self._on_signal, sig)
-        freed = await self.service.db(self.service.store.release_dead_leases, lease_owner_alive)
-        if freed:
-            log.info("resumed %d sources left leased by a process that is gone", freed)
+        await self.service.db(
+            leases.register_worker,
+            self.service.store,
+            self.service.owner,
+            self.roles,
+            self.config_hash,
+            self.service.options.clock(),
+        )
+        await self._free_dead()
         await self.service.sync_sources()
         scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_job(
@@ -82,19 +107,36 @@ class Daemon:
             next_run_time=datetime.now(UTC),
             misfire_grace_time=None,
         )
+        scheduler.add_job(
+            self.heartbeat,
+            "interval",
+            seconds=self.fleet.heartbeat.total_seconds(),
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
         for seconds, job in self.periodic:
             scheduler.add_job(
                 job, "interval", seconds=seconds, max_instances=1, coalesce=True, misfire_grace_time=None
             )
         scheduler.start()
         log.info(
-            "daemon started: %d sources, concurrency %d", len(self.service.settings.sources), self.capacity
+            "daemon started: %d sources, concurrency %d, roles %s, config %s",
+            len(self.service.settings.sources),
+            self.capacity,
+            ",".join(self.roles),
+            self.config_hash,
         )
+        self.notifier.ready(f"{len(self.service.settings.sources)} sources")
         try:
             await self._stop.wait()
         finally:
+            self.notifier.stopping()
             scheduler.shutdown(wait=False)
             await self._drain()
+            await self.service.retry_releases()
+            with contextlib.suppress(Exception):
+                await self.service.db(leases.unregister_worker, self.service.store, self.service.owner)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
@@ -104,9 +146,51 @@ class Daemon:
         log.info("received %s: stopping after in-flight polls", sig.name)
         self._stop.set()
 
+    async def heartbeat(self) -> None:
+        """Say this process is alive, free the leases of processes that are not, retry failed releases."""
+        if self._stop.is_set():
+            return
+        service = self.service
+        try:
+            await service.db(
+                leases.heartbeat,
+                service.store,
+                service.owner,
+                self.roles,
+                self.config_hash,
+                service.options.clock(),
+                self.health.last_tick_at,
+            )
+            self.health.last_heartbeat_at = datetime.now(UTC)
+            await self._free_dead()
+            if service.unreleased:
+                await service.retry_releases()
+        except Exception as exc:
+            log.warning("heartbeat failed: %s: %s", type(exc).__name__, exc)
+
+    async def _free_dead(self) -> None:
+        freed = await self.service.db(
+            leases.free_dead,
+            self.service.store,
+            self.service.options.clock(),
+            self.fleet.dead_after,
+            lease_owner_alive,
+        )
+        if freed.sources:
+            log.info("resumed %d sources left leased by a process that is gone", freed.sources)
+        if freed.pages or freed.alerts:
+            log.info(
+                "resumed %d article pages and %d alerts left leased by a process that is gone",
+                freed.pages,
+                freed.alerts,
+            )
+
     async def tick(self) -> None:
         """Lease as many due sources as there is room for and start polling them."""
         if self._stop.is_set() or self._ticking.locked():
+            return
+        if "poll" not in self.roles:
+            self.health.last_tick_at = datetime.now(UTC)  # nothing to poll: the tick says the loop lives
             return
         async with self._ticking:
             try:
@@ -116,6 +200,7 @@ class Daemon:
                 pages = await self.service.claim_due_articles(room) if room > 0 else []
                 self.health.last_tick_at = datetime.now(UTC)
                 self.health.last_tick_error = None
+                self.notifier.watchdog()
             except Exception as exc:
                 self.health.last_tick_error = f"{type(exc).__name__}: {exc}"
                 log.error("cannot read due sources: %s", self.health.last_tick_error)
@@ -134,8 +219,10 @@ class Daemon:
 
     async def _run(self, key: str, work: Coroutine[Any, Any, object]) -> None:
         try:
-            await work
+            result = await work
             self.health.polls += 1
+            for observe in self.on_result:
+                observe(result)
         finally:
             self._in_flight.pop(key, None)
             self.health.in_flight = len(self._in_flight)
@@ -150,8 +237,7 @@ class Daemon:
             task.cancel()
         if pending:
             await asyncio.wait(pending)
-        # A cancelled poll leaves its lease; release them so the next start polls those at once.
+        # A cancelled poll leaves its lease; release them so another process polls those at once.
         for key, task in running.items():
-            if task in pending and key.startswith("s"):
-                with contextlib.suppress(Exception):
-                    await self.service.db(self.service.store.release_lease, int(key[1:]))
+            if task in pending:
+                await self.service.release(key[0], int(key[1:]))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpcore
@@ -15,6 +17,7 @@ import httpx
 from protego import Protego
 
 from monitor.bounded import TooLarge, UnsupportedEncoding, read_body
+from monitor.core.schedule import parse_retry_after
 from monitor.models import FetchResponse
 from monitor.netpolicy import (
     BlockedAddress,
@@ -32,6 +35,7 @@ ROBOTS_TTL = 3600.0
 ROBOTS_RETRY = 300.0  # an unreachable robots.txt is asked for again this soon
 ROBOTS_MAX_BYTES = 512_000
 _ROBOTS_CACHE_SIZE = 4096
+MAX_SHARED_REST = 6 * 3600.0  # a Retry-After shared with the fleet is capped at six hours
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,32 @@ class FetchLimits:
     max_bytes: int = 10_000_000
     concurrency: int = 32
     per_host: int = 2
+
+
+class HostGate(Protocol):
+    """What a fleet shares about hosts: request slots in flight, Retry-After rests, robots.txt."""
+
+    async def acquire(self, host: str) -> int:
+        """Wait for one of the host's fleet-wide request slots; return its number."""
+        ...
+
+    async def release(self, host: str, slot: int) -> None: ...
+
+    async def rest(self, origin: str, seconds: float) -> None:
+        """The host asked to be left alone this long (429/503 with Retry-After)."""
+        ...
+
+    async def robots(self, origin: str) -> tuple[str | None, bool, float] | None:
+        """(text, readable, seconds still fresh) of robots.txt as another process read it, if fresh."""
+        ...
+
+    async def save_robots(self, origin: str, text: str | None, ok: bool, ttl: float) -> None: ...
+
+
+def host_key(url: str) -> str:
+    """The host a per-host limit counts: host and port, as the URL gives them (lower case)."""
+    parts = urlsplit(url)
+    return parts.netloc.rpartition("@")[2].lower()
 
 
 def _origin(url: str) -> str:
@@ -99,8 +129,14 @@ def guarded_transport(limits: FetchLimits) -> httpx.AsyncHTTPTransport:
 class Fetcher:
     """Polite concurrent GETs. Never raises for network trouble: errors come back in FetchResponse."""
 
-    def __init__(self, limits: FetchLimits, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        limits: FetchLimits,
+        transport: httpx.AsyncBaseTransport | None = None,
+        gate: HostGate | None = None,
+    ) -> None:
         self.limits = limits
+        self.gate = gate
         self._client = httpx.AsyncClient(
             transport=transport if transport is not None else guarded_transport(limits),
             headers={"User-Agent": limits.user_agent, "Accept-Encoding": "gzip, deflate, br"},
@@ -127,12 +163,25 @@ class Fetcher:
     async def __aexit__(self, *_: object) -> None:
         await self.aclose()
 
-    def _host_slot(self, url: str) -> asyncio.Semaphore:
-        host = urlsplit(url).hostname or ""
+    def _host_semaphore(self, host: str) -> asyncio.Semaphore:
         slot = self._hosts.get(host)
         if slot is None:
             slot = self._hosts[host] = asyncio.Semaphore(self.limits.per_host)
         return slot
+
+    @contextlib.asynccontextmanager
+    async def _host_slot(self, url: str) -> AsyncIterator[None]:
+        """A request slot at the URL's host: this process's, then (with a gate) the fleet's."""
+        host = host_key(url)
+        async with self._host_semaphore(host):
+            if self.gate is None:
+                yield
+                return
+            slot = await self.gate.acquire(host)
+            try:
+                yield
+            finally:
+                await asyncio.shield(self.gate.release(host, slot))
 
     async def fetch(
         self,
@@ -184,6 +233,8 @@ class Fetcher:
                             response, body = await self._get(current, headers, read_timeout)
                     finally:
                         reset_guard(token)
+                if response.status_code in (429, 503) and self.gate is not None:
+                    await self._share_rest(current, response.headers.get("retry-after"))
                 if response.status_code in REDIRECTS and "location" in response.headers:
                     all_permanent = all_permanent and response.status_code in PERMANENT
                     current = urljoin(current, response.headers["location"])
@@ -237,6 +288,12 @@ class Fetcher:
                 return response, b""
             return response, await read_body(response, self.limits.max_bytes)
 
+    async def _share_rest(self, url: str, retry_after: str | None) -> None:
+        assert self.gate is not None
+        rest = parse_retry_after(retry_after, datetime.now(UTC))
+        if rest is not None and rest.total_seconds() > 0:
+            await self.gate.rest(_origin(url), min(rest.total_seconds(), MAX_SHARED_REST))
+
     async def allowed(self, url: str, policy: FetchPolicy | None = None) -> bool:
         """Whether robots.txt lets our user agent fetch this URL (RFC 9309; cached per origin)."""
         origin = _origin(url)
@@ -247,8 +304,7 @@ class Fetcher:
             async with lock:
                 cached = self._robots.get(origin)
                 if cached is None or now > cached[0]:
-                    rules = await self._load_robots(origin, policy)
-                    cached = (now + (ROBOTS_TTL if rules is not None else ROBOTS_RETRY), rules)
+                    cached = await self._fleet_robots(origin, now, policy)
                     self._robots[origin] = cached
                     self._robots.move_to_end(origin)
                     while len(self._robots) > _ROBOTS_CACHE_SIZE:
@@ -258,8 +314,25 @@ class Fetcher:
             return False
         return bool(rules.can_fetch(url, self.limits.user_agent))
 
-    async def _load_robots(self, origin: str, policy: FetchPolicy | None) -> Protego | None:
-        """The parsed rules; allow-all for a missing file (4xx); None (disallow all) when unreachable (5xx).
+    async def _fleet_robots(
+        self, origin: str, now: float, policy: FetchPolicy | None
+    ) -> tuple[float, Protego | None]:
+        """robots.txt as another process of the fleet read it, else read here (and shared)."""
+        if self.gate is not None:
+            shared = await self.gate.robots(origin)
+            if shared is not None:
+                text, ok, fresh_for = shared
+                return now + fresh_for, Protego.parse(text or "") if ok else None
+        rules, text = await self._load_robots(origin, policy)
+        ttl = ROBOTS_TTL if rules is not None else ROBOTS_RETRY
+        if self.gate is not None:
+            await self.gate.save_robots(origin, text, rules is not None, ttl)
+        return now + ttl, rules
+
+    async def _load_robots(
+        self, origin: str, policy: FetchPolicy | None
+    ) -> tuple[Protego | None, str | None]:
+        """The parsed rules and text; allow-all for a missing file (4xx); None when unreachable (5xx).
 
         Only the first ROBOTS_MAX_BYTES are read (RFC 9309 asks for at least 500 KiB), within the timeout.
         """
@@ -287,11 +360,12 @@ class Fetcher:
                         continue
                     break
         except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError, TimeoutError):
-            return None
+            return None, None
         except (BlockedAddress, UnsupportedEncoding):
-            return None
+            return None, None
         if 400 <= status < 500:
-            return Protego.parse("")
+            return Protego.parse(""), ""
         if status != 200:
-            return None
-        return Protego.parse(body.decode("utf-8", errors="replace"))
+            return None, None
+        text = body.decode("utf-8", errors="replace")
+        return Protego.parse(text), text

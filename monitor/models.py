@@ -167,6 +167,7 @@ class PollSummary:
     error: str | None = None
     next_check_at: datetime | None = None
     notes: tuple[str, ...] = field(default=())
+    size: int = 0  # bytes of the body fetched
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +199,7 @@ class StoredVersion:
     kind: str = "new"
     prior_version_id: int | None = None
     reverts_to: int | None = None
+    first_poll: bool = False  # stored by its source's first successful poll (its backlog)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +250,7 @@ class VersionText:
     url: str
     story_id: int | None
     tags: tuple[str, ...]
+    first_seen: datetime | None = None  # the article's
 
 
 def version_body(summary: str | None, body: str | None) -> str:

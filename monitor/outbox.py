@@ -76,6 +76,7 @@ class Claimed:
     story_id: int
     match_id: int
     created_at: datetime
+    version_id: int | None = None  # the version the alert is about when it is not the match's
 
 
 @dataclass
@@ -369,6 +370,7 @@ class Outbox:
                 r.story_id,
                 r.match_id,
                 r.created_at,
+                r.version_id,
             )
             for r in rows
         ]
@@ -448,12 +450,15 @@ class Outbox:
 
     def _context(self, alert: Claimed) -> AlertContext:
         """Everything the alert says, read from the archive."""
+        about = (
+            versions.c.id == alert.version_id if alert.version_id else versions.c.id == matches.c.version_id
+        )
         with self.store.read() as conn:
             row = conn.execute(
                 sa.select(
                     matches.c.terms,
                     matches.c.snippet,
-                    matches.c.version_id,
+                    versions.c.id.label("version_id"),
                     versions.c.n,
                     versions.c.title,
                     versions.c.body,
@@ -464,8 +469,9 @@ class Outbox:
                     articles.c.published.label("article_published"),
                     sources.c.name.label("source"),
                 )
-                .join(versions, versions.c.id == matches.c.version_id)
-                .join(articles, articles.c.id == matches.c.article_id)
+                .select_from(matches)
+                .join(versions, about)
+                .join(articles, articles.c.id == versions.c.article_id)
                 .join(sources, sources.c.id == articles.c.source_id)
                 .where(matches.c.id == alert.match_id)
             ).one()
@@ -477,7 +483,7 @@ class Outbox:
                 .limit(20)
             ).all()
             changes = None
-            if alert.event == "new_version" and row.n > 1:
+            if alert.event in ("new_version", "article_edit") and row.n > 1:
                 prior = conn.execute(
                     sa.select(versions.c.title, versions.c.body, versions.c.summary).where(
                         versions.c.article_id == row.article_id, versions.c.n == row.n - 1
@@ -503,7 +509,10 @@ class Outbox:
             ),
             created_at=alert.created_at,
             terms=tuple(row.terms or ()),
-            snippet=snippet_from_marked(row.snippet) if row.snippet else None,
+            # Another outlet's report: the story's terms, but the snippet was of the flagging article.
+            snippet=snippet_from_marked(row.snippet)
+            if row.snippet and alert.event != "also_reported"
+            else None,
             changes=changes,
         )
 

@@ -8,13 +8,19 @@ import enum
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from contextvars import ContextVar
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from monitor.encode import terminal_text
 
 FORMATS = ("table", "json", "jsonl", "csv")
+# The zone table times are shown in: None is the machine's local zone (`monitor --utc` sets UTC).
+TABLE_ZONE: ContextVar[tzinfo | None] = ContextVar("TABLE_ZONE", default=None)
 
 
 def plain(value: Any) -> Any:
@@ -23,7 +29,9 @@ def plain(value: Any) -> Any:
         return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, enum.Enum):
         return value.value
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, timedelta):
         return value.total_seconds()
@@ -38,10 +46,22 @@ def _cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(TABLE_ZONE.get()).strftime("%Y-%m-%d %H:%M:%S %Z")
     if isinstance(value, list | tuple):
         return ", ".join(_cell(v) for v in value)
     return str(value)
+
+
+def _csv_cell(value: Any) -> Any:
+    """Lists joined with '; ' (nested ones and mappings as JSON); Unicode as is."""
+    if isinstance(value, list):
+        return "; ".join(
+            json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else str(v) for v in value
+        )
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return value
 
 
 def emit(
@@ -66,12 +86,13 @@ def emit(
         writer = csv.DictWriter(out, fieldnames=names, extrasaction="ignore")
         writer.writeheader()
         for row in data:
-            writer.writerow({k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in row.items()})
+            writer.writerow({k: _csv_cell(v) for k, v in row.items()})
     else:
         names = list(columns or (rows[0].keys() if rows else []))
         table = Table(title=title, show_lines=False, header_style="bold")
         for name in names:
             table.add_column(name.replace("_", " "), overflow="fold")
         for row in rows:
-            table.add_row(*(_cell(row.get(n)) for n in names))
+            # Text, not markup: a title like "[red]x" or one with ESC sequences must print as written.
+            table.add_row(*(Text(terminal_text(_cell(row.get(n)))) for n in names))
         Console(file=out, soft_wrap=False, width=None if out.isatty() else 200).print(table)

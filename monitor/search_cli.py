@@ -13,6 +13,7 @@ from monitor.cliutil import format_option, handles_errors, open_from
 from monitor.errors import MonitorError
 from monitor.output import emit, plain
 from monitor.store.search import RELEVANCE_WINDOW, SORTS, SearchHit, SearchQuery, export_rows, search
+from monitor.watch_cli import check_filters
 
 
 class UsageError(MonitorError):
@@ -97,6 +98,7 @@ def search_command(
         sort="newest" if sort == "newest" else "relevance",
     )
     with open_from(ctx, migrate=False) as app:
+        check_filters(app, sources, (watch,) if watch else ())
         page = search(app.store, request)
     rows: list[dict[str, Any]] = [plain(hit) for hit in page.hits]
     if fmt == "table":

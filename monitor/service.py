@@ -27,6 +27,7 @@ from monitor.core.schedule import next_check
 from monitor.core.track import DEFAULT_LADDER, PageCheck, PageText, TrackedArticle, decide_page_check
 from monitor.errors import ParseError
 from monitor.fetch import Fetcher, FetchLimits
+from monitor.fleet import apply_config
 from monitor.models import (
     ArticleDraft,
     FetchResponse,
@@ -38,7 +39,8 @@ from monitor.models import (
     SourceSpec,
     StoredVersion,
 )
-from monitor.store.repo import ConcurrentWriteError, PollWrites, Store
+from monitor.store import leases
+from monitor.store.repo import ConcurrentWriteError, PollWrites, Store, process_owner
 from monitor.store.tracking import (
     apply_page_check,
     claim_due_articles,
@@ -65,9 +67,10 @@ class WriteBatcher:
     skipped; once started, it commits or rolls back as a whole.
     """
 
-    def __init__(self, store: Store, max_batch: int = 64) -> None:
+    def __init__(self, store: Store, max_batch: int = 64, steps: Sequence[AfterStore] = ()) -> None:
         self.store = store
         self.max_batch = max_batch
+        self.steps = steps  # their finish() runs last in each transaction, discard() after a rollback
         self._queue: queue.SimpleQueue[tuple[Callable[[Connection, PollWrites], Any], Future[Any]] | None] = (
             queue.SimpleQueue()
         )
@@ -114,7 +117,14 @@ class WriteBatcher:
                 writes = PollWrites()
                 results = [unit(conn, writes) for unit, _ in batch]
                 self.store.flush_writes(conn, writes)
+                for step in self.steps:
+                    step.finish(conn)
         except Exception as exc:
+            for step in self.steps:
+                try:
+                    step.discard()
+                except Exception:  # the writer thread must live on, or every later poll waits forever
+                    log.exception("a write step failed to discard its state")
             if len(batch) > 1:
                 for item in batch:
                     self._write([item])
@@ -128,9 +138,16 @@ class WriteBatcher:
 
 
 class AfterStore(Protocol):
-    """A step that runs inside the writing transaction after new versions are stored (matching, alerts)."""
+    """A step over the versions each unit of a write transaction stored (stories, matching, alerts)."""
 
-    def __call__(self, conn: Connection, stored: Sequence[StoredVersion], now: datetime) -> None: ...
+    def __call__(self, conn: Connection, stored: Sequence[StoredVersion], now: datetime) -> None:
+        """Take note of what one unit stored."""
+
+    def finish(self, conn: Connection) -> None:
+        """Apply what the transaction's units stored, last before it commits."""
+
+    def discard(self) -> None:
+        """The transaction rolled back: forget what its units stored."""
 
 
 @dataclass
@@ -206,7 +223,9 @@ class Service:
         else:
             self._parse = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-parse")
         self._by_name = {s.name: s for s in settings.sources}
-        self.writer = WriteBatcher(store)
+        self.owner = process_owner()
+        self.unreleased: set[tuple[str, int]] = set()  # ("s"|"a", id) whose release failed: retried later
+        self.writer = WriteBatcher(store, steps=self.after_store)
         self._ignore_cache: dict[str, tuple[re.Pattern[str], ...]] = {}
 
     async def db(self, work: Callable[..., T], *args: Any) -> T:
@@ -220,15 +239,58 @@ class Service:
         self._parse.shutdown(wait=True, cancel_futures=True)
 
     async def sync_sources(self) -> None:
-        await self.db(self.store.sync_sources, source_specs(self.settings), self.options.clock())
+        """Follow the config's source list, without undoing the list of another process of the fleet."""
+        retired, message = await self.db(
+            apply_config,
+            self.store,
+            self.settings,
+            source_specs(self.settings),
+            self.owner,
+            self.options.clock(),
+        )
+        if message:
+            log.warning("%s", message)
+        if retired:
+            log.info("%d sources no longer in the config are retired", retired)
+
+    async def release(self, kind: str, item_id: int) -> None:
+        """Give a leased source ("s") or page ("a") back; if the database is away, remember to retry."""
+        try:
+            if kind == "s":
+                await self.db(leases.release_source, self.store, item_id, self.owner)
+            else:
+                await self.db(leases.release_page, self.store, item_id, self.owner, self.options.clock())
+        except Exception as exc:
+            self.unreleased.add((kind, item_id))
+            log.warning(
+                "cannot release the lease of %s %d now (%s); retrying when the database answers",
+                "source" if kind == "s" else "page",
+                item_id,
+                type(exc).__name__,
+            )
+        else:
+            self.unreleased.discard((kind, item_id))
+
+    async def retry_releases(self) -> int:
+        """Release the leases whose release failed earlier; the number released now."""
+        done = 0
+        for kind, item_id in sorted(self.unreleased):
+            await self.release(kind, item_id)
+            if (kind, item_id) in self.unreleased:
+                break  # still away: try again on the next heartbeat
+            done += 1
+        if done:
+            log.info("released %d leases that could not be released while the database was away", done)
+        return done
 
     # --- one poll -------------------------------------------------------------------------------
 
     async def poll(self, state: SourcePollState) -> PollSummary:
         """Fetch, parse, decide and store one source; never raises for the source's own trouble."""
         config = self._by_name.get(state.name)
-        if config is None:
-            await self.db(self.store.release_lease, state.id)
+        if config is None:  # another process's config has it: leave it to them for a minute
+            until = self.options.clock() + timedelta(minutes=1)
+            await self.db(leases.defer_source, self.store, state.id, self.owner, until)
             return PollSummary(state.name, None, 0, 0, 0.0, error="not in the configuration")
         try:
             return await self._poll(state, config)
@@ -241,10 +303,7 @@ class Service:
                 )
             except Exception:
                 log.exception("poll %s: cannot record its failure", state.name)
-                try:
-                    await self.db(self.store.release_lease, state.id)
-                except Exception:
-                    log.exception("poll %s: cannot release its lease", state.name)
+                await self.release("s", state.id)
             return PollSummary(state.name, None, 0, 0, 0.0, error=error)
 
     def _now(self) -> datetime:
@@ -337,6 +396,8 @@ class Service:
                 state, response, parsed, prior, now, policy, follow_links=config.follow_links or is_page
             )
             stored = self.store.apply_outcome(conn, outcome, response.final_url, writes)
+            if state.last_success_at is None:  # the source's first poll: what it finds is its backlog
+                stored = [replace(v, first_poll=True) for v in stored]
             if is_page and self._page_is_the_article(response, parsed):
                 stored += self._check_source_page(conn, state, config, response, parsed, now)
             if stored:
@@ -355,6 +416,7 @@ class Service:
             new=sum(1 for v in stored if v.is_new_article),
             changed=sum(1 for v in stored if not v.is_new_article),
             ms=response.duration_ms,
+            size=response.size,
             error=outcome.fetch_error,
             next_check_at=outcome.source.next_check_at,
             notes=tuple(
@@ -461,6 +523,7 @@ class Service:
             return await self._check_article(article)
         except Exception as exc:
             log.exception("check %s #%d: unexpected %s", article.source_name, article.id, type(exc).__name__)
+            await self.release("a", article.id)
             return PageCheckSummary(
                 article.id, article.source_name, article.url, None, None, f"internal error: {exc}"
             )
@@ -527,7 +590,9 @@ class Service:
         return summary
 
     async def claim_due_articles(self, limit: int) -> list[TrackedArticle]:
-        return await self.db(claim_due_articles, self.store, self.options.clock(), limit, self.options.lease)
+        return await self.db(
+            claim_due_articles, self.store, self.options.clock(), limit, self.options.lease, self.owner
+        )
 
     async def check_articles(self, names: Sequence[str] | None = None) -> list[PageCheckSummary]:
         """Re-check every tracked article page (of the named sources) now; for `monitor poll --articles`."""
@@ -541,7 +606,9 @@ class Service:
         return list(await asyncio.gather(*(one(a) for a in tracked)))
 
     async def claim_due(self, limit: int) -> list[SourcePollState]:
-        return await self.db(self.store.claim_due, self.options.clock(), limit, self.options.lease)
+        return await self.db(
+            self.store.claim_due, self.options.clock(), limit, self.options.lease, self.owner
+        )
 
 
 @dataclass(frozen=True)

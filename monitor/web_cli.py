@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import signal
 import socket
@@ -16,6 +17,7 @@ from fastapi import FastAPI
 from monitor.cliutil import handles_errors, open_from
 from monitor.errors import MonitorError
 from monitor.web import create_app
+from monitor.web.app import listening_at
 
 log = logging.getLogger("monitor.web")
 TOKEN_ENV = "MONITOR_API_TOKEN"
@@ -27,6 +29,31 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def is_loopback(host: str) -> bool:
+    """Whether every address `host` stands for is this machine's loopback (0.0.0.0 and :: are not)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
+
+
+def warn_if_open(host: str, port: int, token: str | None) -> None:
+    """One loud line when the archive is served beyond this machine with no token to keep others out."""
+    if not token and not is_loopback(host):
+        log.warning(
+            "WARNING: serving %s:%d beyond this machine WITHOUT A TOKEN: anyone who can reach it reads the "
+            "archive; set %s (or listen on 127.0.0.1)",
+            host,
+            port,
+            TOKEN_ENV,
+        )
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -67,6 +94,7 @@ async def serve_http(app: FastAPI, host: str, port: int, stop: asyncio.Event) ->
     stopping = asyncio.create_task(stop.wait(), name="http-stop")
     try:
         host_bound, port_bound = sock.getsockname()[:2]
+        listening_at(app, host if host not in ("0.0.0.0", "::", "") else host_bound, port_bound)
         shown = host_bound if sock.family == socket.AF_INET else f"[{host_bound}]"
         log.info("serving http://%s:%d/ (API at /api/v1, docs at /docs)", shown, port_bound)
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -106,14 +134,23 @@ async def _serve_until_signal(app: FastAPI, host: str, port: int) -> None:
     show_envvar=True,
     help="Require this bearer token for everything but /healthz (browsers: open /?token=TOKEN once).",
 )
+@click.option(
+    "--base-url",
+    metavar="URL",
+    help="Where readers reach this site, for Atom self links [default: the config's base_url, else "
+    "http://HOST:PORT/].",
+)
 @click.pass_context
 @handles_errors
-def serve(ctx: click.Context, host: str, port: int, token: str | None) -> None:
+def serve(ctx: click.Context, host: str, port: int, token: str | None, base_url: str | None) -> None:
     """Serve the read-only JSON API (/api/v1, /docs), Atom feeds and web pages until SIGTERM or Ctrl-C."""
+    if base_url is not None and not base_url.startswith(("http://", "https://")):
+        raise click.BadParameter(f"{base_url!r} is not an http(s) URL", param_hint="--base-url")
     with open_from(ctx, migrate=False) as app:
-        web = create_app(app.store, app.settings, token=token or None, health=None)
+        web = create_app(app.store, app.settings, token=token or None, health=None, base_url=base_url)
         if token:
             log.info("a bearer token is required for everything but /healthz")
+        warn_if_open(host, port, token)
         asyncio.run(_serve_until_signal(web, host, port))
 
 
@@ -121,4 +158,4 @@ def register(group: click.Group) -> None:
     group.add_command(serve)
 
 
-__all__ = ["TOKEN_ENV", "register", "serve", "serve_http"]
+__all__ = ["TOKEN_ENV", "is_loopback", "register", "serve", "serve_http", "warn_if_open"]

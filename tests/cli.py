@@ -28,11 +28,11 @@ def env_for(config: Path, db_url: str) -> dict[str, str]:
 
 
 def run_cli(
-    args: list[str], config: Path, db_url: str, timeout: float = 60
+    args: list[str], config: Path, db_url: str, timeout: float = 60, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*MONITOR, *args],
-        env=env_for(config, db_url),
+        env={**env_for(config, db_url), **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -40,11 +40,13 @@ def run_cli(
     )
 
 
-def start_daemon(config: Path, db_url: str, log: Path, *extra: str) -> subprocess.Popen[bytes]:
+def start_daemon(
+    config: Path, db_url: str, log: Path, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     with log.open("ab") as handle:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(
             [*MONITOR, "run", "--tick", "0.2", *extra],
-            env=env_for(config, db_url),
+            env={**env_for(config, db_url), **(env or {})},
             stdout=handle,
             stderr=subprocess.STDOUT,
         )

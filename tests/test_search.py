@@ -425,7 +425,7 @@ def test_cli_search_and_export(store: Store, server: LoopbackServer, db_url: str
     assert done.returncode == 0, done.stderr
     (row,) = list(csv.DictReader(io.StringIO(done.stdout)))
     assert row["source"] == "moscow-times" and row["title"].startswith("North Korea Sending")
-    assert json.loads(row["highlights"]) and row["version_n"] == "1"
+    assert json.loads("[" + row["highlights"].replace(";", ",") + "]") and row["version_n"] == "1"
 
     done = monitor(
         ["search", "said", "--limit", "3", "--format", "jsonl", "--since", "2024-01-01"], config, db_url

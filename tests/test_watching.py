@@ -19,7 +19,7 @@ from tests.helpers import poll_watching
 
 def settings(server: LoopbackServer, watches: list[dict[str, Any]]) -> Settings:
     data = {
-        "defaults": {"timeout": "5s", "per_host": 4},
+        "defaults": {"timeout": "5s", "per_host": 4, "max_age": "none"},
         "sources": [
             {"name": "moscow-times", "feed": server.url("/rss/news")},
             {"name": "kyiv-post", "feed": server.url("/feed.atom")},
@@ -116,7 +116,7 @@ def test_matches_and_stories_commands(db_url: str, server: LoopbackServer, tmp_p
     serve_seeds(server)
     config_file = tmp_path / "feeds.yaml"
     data = {
-        "defaults": {"timeout": "5s"},
+        "defaults": {"timeout": "5s", "max_age": "none"},
         "sources": [
             {"name": "moscow-times", "feed": server.url("/rss/news")},
             {"name": "kyiv-post", "feed": server.url("/feed.atom")},
@@ -134,3 +134,42 @@ def test_matches_and_stories_commands(db_url: str, server: LoopbackServer, tmp_p
         run_cli(["stories", "--watch", "nk", "--format", "json"], config_file, db_url).stdout
     )
     assert len(flagged) == 1 and flagged[0]["outlets"] == ["moscow-times", "kyiv-post"]
+    assert flagged[0]["first_seen"].endswith("+00:00")  # JSON times: ISO 8601 with their offset
+
+    everything = json.loads(run_cli(["stories", "--format", "json"], config_file, db_url).stdout)
+    firsts = [s["first_seen"] for s in everything]
+    assert len(everything) > 1 and firsts == sorted(firsts, reverse=True)  # newest first
+    page = json.loads(
+        run_cli(["stories", "--format", "json", "--limit", "1", "--offset", "1"], config_file, db_url).stdout
+    )
+    assert [s["id"] for s in page] == [everything[1]["id"]]
+    kyiv = json.loads(
+        run_cli(["stories", "--source", "kyiv-post", "--format", "json"], config_file, db_url).stdout
+    )
+    assert kyiv and all("kyiv-post" in s["outlets"] for s in kyiv)
+
+    import csv
+    import io
+
+    done = run_cli(["stories", "--watch", "nk", "--format", "csv"], config_file, db_url)
+    (row,) = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert row["size"] == "2" and row["outlets_in_order"] == "moscow-times > kyiv-post"
+    assert row["watches"] == "nk" and all(row.values()), row
+
+    for args, named in [
+        (["search", "korea", "--source", "nosuch"], "no source named 'nosuch'"),
+        (["matches", "--watch", "nosuch"], "no watch named 'nosuch'"),
+        (["stories", "--watch", "nk", "--source", "nosuch"], "no source named 'nosuch'"),
+        (
+            ["stories", "--watch", "nope", "--source", "nosuch"],
+            "no source named 'nosuch'; no watch named 'nope'",
+        ),
+    ]:
+        refused = run_cli(args, config_file, db_url)
+        assert refused.returncode == 3 and refused.stderr.strip() == f"monitor: {named}", args
+
+    env = {"TZ": "Asia/Tokyo"}
+    local = run_cli(["stories", "--watch", "nk"], config_file, db_url, env=env)
+    assert local.returncode == 0 and " JST" in local.stdout, local.stdout
+    forced = run_cli(["--utc", "stories", "--watch", "nk"], config_file, db_url, env=env)
+    assert " UTC" in forced.stdout and " JST" not in forced.stdout

@@ -113,6 +113,14 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
+def _join(base_url: str, link: str) -> str | None:
+    """An absolute link, or None when the feed's link is not a URL at all ("http://[bad/")."""
+    try:
+        return urljoin(base_url, link)
+    except ValueError:
+        return None
+
+
 def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str) -> ParsedFeed:
     """Parse RSS/Atom bytes; raise ParseError when the bytes are not a feed at all."""
     # No content-location: feedparser would resolve every element against it (~25% of its time); the
@@ -122,9 +130,17 @@ def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str) -> Parsed
     if content_type:
         response_headers["content-type"] = content_type
     # A stream, not bytes: feedparser treats a string that looks like a URL or path as one to open.
-    result = feedparser.parse(
-        io.BytesIO(body), response_headers=response_headers, sanitize_html=False, resolve_relative_uris=False
-    )
+    try:
+        result = feedparser.parse(
+            io.BytesIO(body),
+            response_headers=response_headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except (UnicodeError, LookupError, ValueError, TypeError, AttributeError, IndexError, KeyError) as err:
+        # feedparser's encoding sniffing raises on some hostile bytes instead of reporting bozo
+        message = " ".join(str(err).split())[:200]
+        raise ParseError(f"not a readable feed ({type(err).__name__}: {message})") from None
     problem: str | None = None
     exc = result.get("bozo_exception")
     if result.get("bozo") and type(exc).__name__ not in _BENIGN:
@@ -145,7 +161,7 @@ def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str) -> Parsed
     link = feed.get("link")
     return ParsedFeed(
         title=normalize_text(feed.get("title", "")) or None,
-        link=urljoin(base_url, link) if link else None,
+        link=_join(base_url, link) if link else None,
         entries=tuple(entries),
         ttl_seconds=ttl,
         problem=problem,
@@ -158,7 +174,7 @@ def _entry(raw: Any, base_url: str) -> FeedEntry:
         return dict.get(raw, key)
 
     link = get("link")
-    url = urljoin(base_url, link.strip()) if link else None
+    url = _join(base_url, link.strip()) if link else None
     guid = get("id")
     guid = guid.strip() if isinstance(guid, str) and guid.strip() else None
     content = "\n\n".join(

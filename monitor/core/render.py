@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 
 from monitor.errors import MonitorError
 
-EventType = Literal["new_story", "story_update", "new_version", "test"]
+EventType = Literal["new_story", "story_update", "new_version", "article_edit", "also_reported", "test"]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 DIGEST_EVENT = "digest"
 ALERT_SCHEMA = "news-monitor/alert@1"
@@ -185,13 +185,15 @@ _LABELS = {
     "new_story": "New",
     "story_update": "Story update",
     "new_version": "Edited",
+    "article_edit": "Edit",
+    "also_reported": "Also reported",
     "test": "Test",
 }
 
 DEFAULT_SUBJECT = (
     "{% if event == 'test' %}news-monitor: test message for channel {{ channel }}"
     "{% else %}[{{ watch }}] {{ label }}: {{ article.title }} ({{ article.source }})"
-    "{% if event == 'new_version' %} v{{ article.version }}{% endif %}{% endif %}"
+    "{% if event in ('new_version', 'article_edit') %} v{{ article.version }}{% endif %}{% endif %}"
 )
 
 DEFAULT_TEXT = """\

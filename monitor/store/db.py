@@ -18,7 +18,17 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from monitor.errors import MonitorError
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+def _migrations_dir() -> Path:
+    """The checkout's top-level migrations/, else the copy an installed package carries."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package.parent / "migrations", package / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise RuntimeError(f"no migrations beside or inside {package}")  # a broken install, not a user error
+
+
+MIGRATIONS = _migrations_dir()
 _UPGRADE_LOCK = 0x6E6D6F6E  # Postgres advisory lock id for schema upgrades ("nmon")
 
 

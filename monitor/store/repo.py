@@ -27,7 +27,7 @@ from monitor.models import (
     version_body,
 )
 from monitor.store.db import is_sqlite
-from monitor.store.tables import Article, ArticleVersion, Fetch, Source
+from monitor.store.tables import Article, ArticleVersion, Fetch, Host, Source
 
 T = TypeVar("T")
 _CHUNK = 500
@@ -36,6 +36,17 @@ sources = cast(sa.Table, Source.__table__)
 articles = cast(sa.Table, Article.__table__)
 versions = cast(sa.Table, ArticleVersion.__table__)
 fetches = cast(sa.Table, Fetch.__table__)
+hosts = cast(sa.Table, Host.__table__)
+
+
+def host_is_resting(url: sa.ColumnElement[str], now: datetime) -> sa.ColumnElement[bool]:
+    """Whether a URL column points at an origin that asked the fleet for a rest (Retry-After) until later."""
+    origin_of_url = sa.func.substr(url, 1, sa.func.length(hosts.c.origin) + 1)
+    return (
+        sa.select(hosts.c.origin)
+        .where(hosts.c.rest_until > now, origin_of_url == hosts.c.origin + "/")
+        .exists()
+    )
 
 
 _SOURCE_UPDATE = (
@@ -187,29 +198,43 @@ class Store:
 
     # --- sources --------------------------------------------------------------------------------
 
-    def sync_sources(self, specs: Sequence[SourceSpec], now: datetime) -> None:
-        """Make the sources table follow the config: add, update, and retire by name."""
+    def sync_sources(self, specs: Sequence[SourceSpec], now: datetime, *, retire: bool = True) -> int:
+        """Make the sources table follow the config: add and update by name; retire the rest if `retire`.
+
+        Safe when several processes start together: new names go in with INSERT ... ON CONFLICT DO
+        NOTHING, and rows are only written where they differ. A process whose config is not the fleet's
+        passes retire=False, so it never retires sources another process's config still has.
+        Returns the number of sources retired.
+        """
         with self.write() as conn:
             existing = {row.name: row for row in conn.execute(sa.select(sources))}
+            fresh = [
+                {
+                    "name": spec.name,
+                    "kind": spec.kind.value,
+                    "config_url": spec.url,
+                    "url": spec.url,
+                    "enabled": spec.enabled,
+                    "in_config": True,
+                    "tags": list(spec.tags),
+                    "next_check_at": now,
+                    "consecutive_errors": 0,
+                    "created_at": now,
+                }
+                for spec in specs
+                if spec.name not in existing
+            ]
+            for chunk in _chunks(fresh):
+                conn.execute(insert_ignoring(conn, sources, ["name"]), list(chunk))
             for spec in specs:
                 row = existing.get(spec.name)
                 if row is None:
-                    conn.execute(
-                        sources.insert().values(
-                            name=spec.name,
-                            kind=spec.kind.value,
-                            config_url=spec.url,
-                            url=spec.url,
-                            enabled=spec.enabled,
-                            in_config=True,
-                            tags=list(spec.tags),
-                            next_check_at=now,
-                            consecutive_errors=0,
-                            created_at=now,
-                        )
-                    )
                     continue
-                values: dict[str, Any] = {"kind": spec.kind.value, "tags": list(spec.tags), "in_config": True}
+                values: dict[str, Any] = {}
+                if row.kind != spec.kind.value:
+                    values["kind"] = spec.kind.value
+                if list(row.tags or []) != list(spec.tags):
+                    values["tags"] = list(spec.tags)
                 if row.config_url != spec.url:
                     values.update(
                         config_url=spec.url,
@@ -226,11 +251,16 @@ class Store:
                     if spec.enabled:
                         values["next_check_at"] = now
                 if not row.in_config:
-                    values["next_check_at"] = now
-                conn.execute(sources.update().where(sources.c.id == row.id).values(**values))
-            gone = [name for name in existing if name not in {s.name for s in specs}]
-            if gone:
-                conn.execute(sources.update().where(sources.c.name.in_(gone)).values(in_config=False))
+                    values.update(in_config=True, next_check_at=now)
+                if values:
+                    conn.execute(sources.update().where(sources.c.id == row.id).values(**values))
+            if not retire:
+                return 0
+            names = {s.name for s in specs}
+            gone = [name for name, row in existing.items() if name not in names and row.in_config]
+            for chunk in _chunks(gone):
+                conn.execute(sources.update().where(sources.c.name.in_(list(chunk))).values(in_config=False))
+            return len(gone)
 
     def _pollable(self) -> sa.ColumnElement[bool]:
         return sa.and_(sources.c.enabled, sources.c.in_config, sources.c.disabled_reason.is_(None))
@@ -249,6 +279,7 @@ class Store:
                     self._pollable(),
                     sources.c.next_check_at <= now,
                     sa.or_(sources.c.lease_until.is_(None), sources.c.lease_until <= now),
+                    ~host_is_resting(sources.c.url, now),
                 )
                 .order_by(sources.c.next_check_at)
                 .limit(limit)
@@ -609,6 +640,7 @@ def load_version_texts(
             articles.c.url,
             articles.c.story_id,
             articles.c.published.label("article_published"),
+            articles.c.first_seen,
             sources.c.name,
             sources.c.tags.label("source_tags"),
         )
@@ -630,6 +662,7 @@ def load_version_texts(
             url=r.url,
             story_id=r.story_id,
             tags=tuple(dict.fromkeys([*(r.tags or []), *(r.source_tags or [])])),
+            first_seen=r.first_seen,
         )
         for r in conn.execute(query)
     ]

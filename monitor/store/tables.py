@@ -126,6 +126,7 @@ class Article(Base):
     check_errors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the page answered 404/410
+    lease_owner: Mapped[str | None] = mapped_column(String(200))  # host:pid of the process checking it
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"))
 
     __table_args__ = (
@@ -216,8 +217,27 @@ class StoryWatch(Base):
     __table_args__ = (UniqueConstraint("story_id", "watch"),)
 
 
+class StoryMember(Base):
+    """An article's place in its story, in the order assignments committed (`id`), with its story features.
+
+    Writers assign under one lock, so ids grow in commit order: a writer catches up on every row past the
+    last id it saw, and a start loads the index from these rows without re-deriving the features."""
+
+    __tablename__ = "story_members"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), unique=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    features: Mapped[Any | None] = mapped_column(JSON)  # StoryFeatures.to_json(); None: derive from the text
+
+
 class Alert(Base):
-    """The outbox: one row per (story, watch, channel), written with the match that causes it."""
+    """The outbox: one row per event, watch and channel (`event_key`), written with the match that causes it.
+
+    `event_key` names the event: `story:S` (a watch flagged story S), `article:A` (article A matched inside a
+    flagged story without being surely the same event), `edit:V` (version V edits an alerted article),
+    `outlet:S:O` (source O reported flagged story S)."""
 
     __tablename__ = "alerts"
 
@@ -227,7 +247,10 @@ class Alert(Base):
     watch: Mapped[str] = mapped_column(String(200))
     channel: Mapped[str] = mapped_column(String(200))
     match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
+    # The version the alert is about when it is not the match's (an edit, another outlet's report).
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("article_versions.id", ondelete="CASCADE"))
     event: Mapped[str] = mapped_column(String(30))
+    event_key: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sent | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -238,6 +261,57 @@ class Alert(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(200))  # host:pid of the process delivering it
 
     __table_args__ = (
-        UniqueConstraint("story_id", "watch", "channel"),
+        UniqueConstraint("watch", "channel", "event_key"),
+        Index("ix_alerts_story_id", "story_id"),
         Index("ix_alerts_status_next", "status", "next_attempt_at"),
     )
+
+
+class Worker(Base):
+    """One running daemon: its heartbeat says it is alive; when it stops beating, others free its leases."""
+
+    __tablename__ = "workers"
+
+    owner: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid, as in lease_owner
+    roles: Mapped[str] = mapped_column(String(100))
+    config_hash: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_tick_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FleetState(Base):
+    """Fleet-wide facts (the config hash last applied) and job leases (one pruner at a time)."""
+
+    __tablename__ = "fleet_state"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Host(Base):
+    """What one origin (scheme://host:port) told any process: a Retry-After rest, its robots.txt."""
+
+    __tablename__ = "hosts"
+
+    origin: Mapped[str] = mapped_column(String(300), primary_key=True)
+    rest_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    robots_txt: Mapped[str | None] = mapped_column(Text)
+    robots_ok: Mapped[bool | None] = mapped_column(Boolean)  # False: unreachable, so disallow all
+    robots_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class HostSlot(Base):
+    """A request in flight at a host, fleet-wide: at most `per_host` slots per host exist at once."""
+
+    __tablename__ = "host_slots"
+
+    host: Mapped[str] = mapped_column(String(300), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_host_slots_owner", "owner"),)

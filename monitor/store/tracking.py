@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from monitor.core.track import PageCheck, TrackedArticle
 from monitor.models import StoredVersion
-from monitor.store.repo import Store, articles, fetches, sources, versions
+from monitor.store.repo import Store, articles, fetches, host_is_resting, process_owner, sources, versions
 from monitor.store.tables import ArticleEvent
 
 events = cast(sa.Table, ArticleEvent.__table__)
@@ -58,14 +58,25 @@ def _tracked(row: Any) -> TrackedArticle:
     )
 
 
-def claim_due_articles(store: Store, now: datetime, limit: int, lease: timedelta) -> list[TrackedArticle]:
-    """Take up to `limit` article pages due for a re-check, pushing their next check out by `lease`."""
+def claim_due_articles(
+    store: Store, now: datetime, limit: int, lease: timedelta, owner: str | None = None
+) -> list[TrackedArticle]:
+    """Take up to `limit` article pages due for a re-check, pushing their next check out by `lease`.
+
+    The lease names its owner, so when that process dies the others give the pages back at once.
+    """
     if limit <= 0:
         return []
+    owner = owner or process_owner()
     with store.write() as conn:
         query = (
             _tracked_query()
-            .where(articles.c.next_check_at <= now, sources.c.enabled, sources.c.in_config)
+            .where(
+                articles.c.next_check_at <= now,
+                sources.c.enabled,
+                sources.c.in_config,
+                ~host_is_resting(articles.c.url, now),
+            )
             .order_by(articles.c.next_check_at)
             .limit(limit)
         )
@@ -76,7 +87,7 @@ def claim_due_articles(store: Store, now: datetime, limit: int, lease: timedelta
             conn.execute(
                 articles.update()
                 .where(articles.c.id.in_([r.id for r in rows]))
-                .values(next_check_at=now + lease)
+                .values(next_check_at=now + lease, lease_owner=owner)
             )
     return [_tracked(r) for r in rows]
 
@@ -122,6 +133,7 @@ def apply_page_check(conn: Connection, check: PageCheck, source_id: int, url: st
         "last_checked_at": check.now,
         "check_errors": check.check_errors,
         "last_error": check.last_error,
+        "lease_owner": None,
     }
     if check.removed is True:
         values["removed_at"] = check.now

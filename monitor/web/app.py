@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, cast
@@ -14,6 +15,8 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, 
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -23,11 +26,15 @@ from monitor.config import Settings
 from monitor.core.versions import VersionDiff, diff_json, diff_versions, history_rows, version_text
 from monitor.daemon import Health
 from monitor.errors import NotFoundError, QueryError
+from monitor.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from monitor.metrics import Metrics
+from monitor.store.listings import require_known
 from monitor.store.repo import Store, articles, sources
 from monitor.store.search import SearchPage, SearchQuery, search
 from monitor.store.tracking import article_history
 from monitor.watch_cli import list_matches, list_stories
 from monitor.watching import alerts, stories, story_watches
+from monitor.web.security import RangeGuard, SecurityHeaders
 
 API = "/api/v1"
 MAX_LIMIT = 500
@@ -201,6 +208,8 @@ class SearchOut(BaseModel):
 
 class SchedulerOut(BaseModel):
     alive: bool
+    roles: list[str] = Field(description="what this daemon does: poll, deliver, http")
+    worker: str = Field(description="host:pid, as its leases name it")
     started_at: datetime
     last_tick_at: datetime | None
     last_tick_error: str | None
@@ -441,6 +450,8 @@ def scheduler_state(health: Health, tick_seconds: float, now: datetime) -> Sched
     last = health.last_tick_at or health.started_at
     return SchedulerOut(
         alive=now - last <= window and (health.last_tick_at is not None or health.last_tick_error is None),
+        roles=list(health.roles),
+        worker=health.owner,
         started_at=health.started_at,
         last_tick_at=health.last_tick_at,
         last_tick_error=health.last_tick_error,
@@ -461,6 +472,7 @@ class WebState:
     health: Health | None
     tick_seconds: float
     token: str | None
+    base_url: str | None = None  # where this site is reached, for Atom self links (never the Host header)
 
 
 def web_state(request: Request) -> WebState:
@@ -473,7 +485,8 @@ def get_store(request: Request) -> Store:
 
 StoreDep = Annotated[Store, Depends(get_store)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Offset = Annotated[int, Query(ge=0)]
+MAX_OFFSET = 1_000_000_000
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
 def not_found(exc: NotFoundError) -> HTTPException:
@@ -541,10 +554,38 @@ def get_diff(
         raise not_found(exc) from None
 
 
-@api.get("/stories", response_model=list[StoryOut], tags=["stories"])
-def get_stories(store: StoreDep, watch: str | None = None, limit: Limit = 100) -> list[StoryOut]:
-    """Stories (first seen first) with their outlets in order; ?watch= only those that watch flagged."""
-    return [StoryOut.model_validate(r) for r in list_stories(store, watch, limit)]
+def known_filters(request: Request, sources: Sequence[str] = (), watches: Sequence[str] = ()) -> None:
+    """404 naming every source or watch a filter names that exists neither in the config nor the archive."""
+    state = web_state(request)
+    try:
+        require_known(
+            state.store,
+            sources=sources,
+            watches=watches,
+            configured_sources=[s.name for s in state.settings.sources],
+            configured_watches=[w.name for w in state.settings.watches],
+        )
+    except NotFoundError as exc:
+        raise not_found(exc) from None
+
+
+@api.get("/stories", response_model=list[StoryOut], responses=_404, tags=["stories"])
+def get_stories(
+    request: Request,
+    store: StoreDep,
+    watch: str | None = None,
+    source: Annotated[list[str] | None, Query()] = None,
+    since: Annotated[datetime | None, Query(description="first seen at or after (ISO 8601)")] = None,
+    until: Annotated[datetime | None, Query(description="first seen before (ISO 8601)")] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[StoryOut]:
+    """Stories, newest first, with their outlets in order; ?watch= only those that watch flagged."""
+    known_filters(request, source or (), [watch] if watch else ())
+    rows = list_stories(
+        store, watch, limit, offset=offset, sources_=tuple(source or ()), since=utc(since), until=utc(until)
+    )
+    return [StoryOut.model_validate(r) for r in rows]
 
 
 @api.get("/stories/{story_id}", response_model=StoryOut, responses=_404, tags=["stories"])
@@ -555,9 +596,12 @@ def get_story(store: StoreDep, story_id: int) -> StoryOut:
         raise not_found(exc) from None
 
 
-@api.get("/matches", response_model=list[MatchOut], tags=["watches"])
-def get_matches(store: StoreDep, watch: str | None = None, limit: Limit = 100) -> list[MatchOut]:
+@api.get("/matches", response_model=list[MatchOut], responses=_404, tags=["watches"])
+def get_matches(
+    request: Request, store: StoreDep, watch: str | None = None, limit: Limit = 100
+) -> list[MatchOut]:
     """Watch matches, newest first."""
+    known_filters(request, (), [watch] if watch else ())
     return [MatchOut.model_validate(r) for r in list_matches(store, watch, limit)]
 
 
@@ -575,10 +619,11 @@ def get_alerts(
 @api.get(
     "/search",
     response_model=SearchOut,
-    responses={400: {"model": QueryErrorOut, "description": "The query does not parse"}},
+    responses={400: {"model": QueryErrorOut, "description": "The query does not parse"}, **_404},
     tags=["search"],
 )
 def get_search(
+    request: Request,
     store: StoreDep,
     q: Annotated[str, Query(min_length=1, description="watch query language")],
     source: Annotated[list[str] | None, Query()] = None,
@@ -590,6 +635,7 @@ def get_search(
     offset: Offset = 0,
 ) -> SearchOut | JSONResponse:
     """Full-text search over every version, one hit per article, best first."""
+    known_filters(request, source or (), [watch] if watch else ())
     try:
         page = run_search(
             store,
@@ -632,9 +678,16 @@ def get_healthz(request: Request, response: Response) -> HealthOut:
     return HealthOut(status="ok" if ok else "degraded", database=database, scheduler=scheduler)
 
 
+@health_router.get("/metrics", include_in_schema=False)
+def get_metrics(request: Request) -> Response:
+    """Prometheus text format; behind the token like the API."""
+    metrics = cast(Metrics, request.app.state.metrics)
+    return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
+
 # --- the token guard ------------------------------------------------------------------------------
 
-_MACHINE_PREFIXES = (API + "/", "/feeds/", "/openapi.json")
+_MACHINE_PREFIXES = (API + "/", "/feeds/", "/openapi.json", "/metrics")
 
 
 def token_matches(given: str | None, token: str) -> bool:
@@ -697,17 +750,22 @@ def create_app(
     token: str | None,
     health: Health | None,
     tick_seconds: float = 1.0,
+    metrics: Metrics | None = None,
+    base_url: str | None = None,
 ) -> FastAPI:
-    """The web app: JSON API, Atom feeds and pages over one store; `health` comes from the daemon."""
+    """The web app: JSON API, Atom feeds and pages over one store; `health` and `metrics` from the daemon."""
     from monitor.web import feeds, pages
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="news-monitor",
         version=__version__,
         description="Read-only API over the news archive: sources, articles and their versions, word "
         "diffs, stories, watch matches, alerts and full-text search.",
     )
-    app.state.web = WebState(store, settings, health, tick_seconds, token or None)
+    app.state.web = WebState(
+        store, settings, health, tick_seconds, token or None, _with_slash(base_url or settings.base_url)
+    )
+    app.state.metrics = metrics or Metrics(store, role="serve")
     app.include_router(health_router)
     app.include_router(api)
     app.include_router(feeds.router)
@@ -720,6 +778,31 @@ def create_app(
         return pages.error_page(request, exc.status_code, str(exc.detail))
 
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+
+    async def on_bad_value(request: Request, exc: Exception) -> Response:
+        # A number the database cannot hold (an id of 2**63) or text it refuses (NUL on Postgres) is the
+        # request's fault: 400 naming the problem, never a 500.
+        text = str(getattr(exc, "orig", None) or exc)
+        detail = "a parameter contains NUL" if "NUL" in text else "a number in the request is out of range"
+        return await on_http_error(request, StarletteHTTPException(status_code=400, detail=detail))
+
+    app.add_exception_handler(OverflowError, on_bad_value)
+    app.add_exception_handler(sa.exc.DataError, on_bad_value)
+    app.mount("/static", StaticFiles(packages=[("monitor.web", "static")]), name="static")
     if token:
         app.add_middleware(TokenGuard, token=token)
+    app.add_middleware(RangeGuard)
+    app.add_middleware(SecurityHeaders)
     return app
+
+
+def _with_slash(url: str | None) -> str | None:
+    return None if not url else url if url.endswith("/") else url + "/"
+
+
+def listening_at(app: FastAPI, host: str, port: int) -> None:
+    """Tell the app the address it is served on: its Atom self links use it unless base_url is set."""
+    state = getattr(app.state, "web", None)
+    if isinstance(state, WebState) and state.base_url is None:
+        shown = f"[{host}]" if ":" in host else host
+        state.base_url = f"http://{shown}:{port}/"

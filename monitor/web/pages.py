@@ -14,13 +14,14 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from monitor.core.versions import render_html
+from monitor.encode import safe_href
 from monitor.errors import NotFoundError, QueryError
 from monitor.store.search import SearchPage
 from monitor.watch_cli import list_stories
-from monitor.web.app import StoreDep, history, run_search, source_rows, story_detail, web_state
+from monitor.web.app import StoreDep, history, known_filters, run_search, source_rows, story_detail, web_state
 
 PAGE_SIZE = 20
-STORY_LIMIT = 500
+STORY_LIMIT = 100
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("monitor.web", "templates"),
@@ -53,6 +54,7 @@ def highlighted(snippet: str, spans: Sequence[Sequence[int]]) -> Markup:
 
 
 _env.filters["when"] = when
+_env.filters["safe_href"] = safe_href  # feed links may say javascript:; only http(s) become links
 
 
 def render(request: Request, name: str, context: Mapping[str, Any], status: int = 200) -> HTMLResponse:
@@ -179,10 +181,22 @@ def article_page(
 
 
 @router.get("/stories", response_class=HTMLResponse)
-def stories_page(request: Request, store: StoreDep, watch: str = "") -> HTMLResponse:
-    """Stories, first seen first (as `monitor stories`), each with its outlets in the order they reported it."""
-    rows = list_stories(store, watch or None, STORY_LIMIT)
-    return render(request, "stories.html", {"title": "Stories", "stories": rows, "watch": watch})
+def stories_page(
+    request: Request, store: StoreDep, watch: str = "", offset: Annotated[int, Query(ge=0)] = 0
+) -> HTMLResponse:
+    """Stories, newest first (as `monitor stories`), each with its outlets in the order they reported it."""
+    known_filters(request, (), [watch] if watch else ())
+    rows = list_stories(store, watch or None, STORY_LIMIT + 1, offset=offset)
+    links = {}
+    base = {"watch": watch} if watch else {}
+    if len(rows) > STORY_LIMIT:
+        rows = rows[:STORY_LIMIT]
+        links["older"] = "/stories?" + urlencode({**base, "offset": offset + STORY_LIMIT})
+    if offset:
+        links["newer"] = "/stories?" + urlencode({**base, "offset": max(0, offset - STORY_LIMIT)})
+    return render(
+        request, "stories.html", {"title": "Stories", "stories": rows, "watch": watch, "links": links}
+    )
 
 
 @router.get("/stories/{story_id}", response_class=HTMLResponse)

@@ -34,7 +34,7 @@ WATCH = {"name": "nk-troops", "query": '"north korea" AND troop*'}
 
 def config_data(server: LoopbackServer, channels: list[dict[str, Any]], **watch: Any) -> dict[str, Any]:
     return {
-        "defaults": {"timeout": "5s", "per_host": 4},
+        "defaults": {"timeout": "5s", "per_host": 4, "max_age": "none"},
         "sources": [
             {"name": "moscow-times", "feed": server.url("/rss/news")},
             {"name": "kyiv-post", "feed": server.url("/feed.atom")},

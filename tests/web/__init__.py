@@ -29,7 +29,7 @@ EDITED_TITLE = "North Korea sends 1,500 special forces to Russia, Seoul & Kyiv s
 
 def web_settings(server: LoopbackServer) -> Settings:
     data: dict[str, Any] = {
-        "defaults": {"timeout": "5s", "per_host": 4},
+        "defaults": {"timeout": "5s", "per_host": 4, "max_age": "none"},
         "sources": [
             {"name": "moscow-times", "feed": server.url("/rss/news")},
             {"name": "kyiv-post", "feed": server.url("/feed.atom")},

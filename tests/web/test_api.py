@@ -116,14 +116,27 @@ def test_stories_matches_and_alerts(client: httpx.Client, archive: Archive) -> N
     assert [a["id"] for a in story["articles"]] == [archive.mt_id, archive.kyiv_id]
     flagged = client.get("/api/v1/stories", params={"watch": WATCH}).json()
     assert [s["id"] for s in flagged] == [archive.story_id]
-    assert client.get("/api/v1/stories", params={"watch": "other"}).json() == []
+    assert [s["first_seen"] for s in stories] == sorted((s["first_seen"] for s in stories), reverse=True)
+    page = client.get("/api/v1/stories", params={"limit": 2, "offset": 1}).json()
+    assert [s["id"] for s in page] == [s["id"] for s in stories[1:3]]
+    by_source = client.get("/api/v1/stories", params={"source": "kyiv-post"}).json()
+    assert [s["id"] for s in by_source] == [archive.story_id]
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    assert client.get("/api/v1/stories", params={"since": future}).json() == []
+    for path, params, named in [
+        ("/api/v1/stories", {"watch": "other"}, "no watch named 'other'"),
+        ("/api/v1/stories", {"source": ["kyiv-post", "nosuch"]}, "no source named 'nosuch'"),
+        ("/api/v1/matches", {"watch": "other"}, "no watch named 'other'"),
+        ("/api/v1/search", {"q": "storm", "source": "nosuch"}, "no source named 'nosuch'"),
+    ]:
+        refused = client.get(path, params=params)
+        assert refused.status_code == 404 and refused.json()["detail"] == named, path
     one = client.get(f"/api/v1/stories/{archive.story_id}").json()
     assert one["outlets"] == ["moscow-times", "kyiv-post"] and one["article_count"] == 2
 
     found = client.get("/api/v1/matches", params={"watch": WATCH}).json()
     assert {m["article_id"] for m in found} == {archive.mt_id, archive.kyiv_id}
     assert [m["flagged"] for m in found if m["article_id"] == archive.mt_id] == [True]
-    assert client.get("/api/v1/matches", params={"watch": "other"}).json() == []
 
     (alert,) = client.get("/api/v1/alerts", params={"status": "pending"}).json()
     assert (alert["watch"], alert["channel"], alert["story_id"]) == (WATCH, "hook", archive.story_id)
@@ -179,15 +192,22 @@ def test_openapi_describes_the_api(client: httpx.Client) -> None:
     diff = spec["components"]["schemas"]["DiffOut"]
     assert {"from", "to", "words_added", "words_removed", "body"} <= set(diff["properties"])
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
-    docs = client.get("/docs")
-    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    for page in ("/docs", "/redoc"):  # offline: every script and stylesheet comes from this server
+        html = client.get(page)
+        assert html.status_code == 200 and ("swagger" in html.text.lower() or "redoc" in html.text.lower())
+        assets = re.findall(r"""(?:src|href)=["']([^"']+\.(?:js|css))["']""", html.text)
+        assert assets, page
+        for asset in assets:
+            assert asset.startswith("/"), (page, asset)
+            fetched = client.get(asset)
+            assert fetched.status_code == 200 and len(fetched.content) > 1000, asset
 
 
 def test_the_token_guards_everything_but_healthz(store: Store, archive: Archive) -> None:
     app = create_app(store, archive.settings, token=TOKEN, health=None)
     with LiveServer(app) as live, live.client() as client:
         assert client.get("/healthz").status_code == 200
-        for path in ["/api/v1/sources", "/openapi.json", "/feeds/changes.atom", "/docs"]:
+        for path in ["/api/v1/sources", "/openapi.json", "/feeds/changes.atom", "/docs", "/metrics"]:
             refused = client.get(path)
             assert refused.status_code == 401, path
             assert refused.headers["www-authenticate"].startswith("Bearer")
@@ -195,6 +215,8 @@ def test_the_token_guards_everything_but_healthz(store: Store, archive: Archive)
         assert client.get("/api/v1/sources", headers={"Authorization": f"Basic {TOKEN}"}).status_code == 401
         ok = client.get("/api/v1/sources", headers={"Authorization": f"Bearer {TOKEN}"})
         assert ok.status_code == 200 and len(ok.json()) == 2
+        scraped = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert scraped.status_code == 200 and 'monitor_process_role{role="serve"} 1.0' in scraped.text
 
         page = client.get("/")
         assert page.status_code == 401 and "/?token=" in page.text

@@ -1,0 +1,348 @@
+"""Leases shared by a fleet of daemons on one database.
+
+One implementation for the three kinds of leased work (sources, tracked article pages, alerts): each
+process writes a heartbeat row (`workers`); any process that sees a heartbeat older than `dead_after`, or
+a process on its own host that no longer exists, frees that owner's leases at once. The same module keeps
+fleet-wide facts (`fleet_state`: the config hash last applied, job leases such as the pruner's) and
+per-host state every process must share (`hosts`: Retry-After rests and robots.txt; `host_slots`: the
+requests in flight at each host across the fleet).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import cast
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from monitor.store.repo import Store, articles, insert_ignoring, sources
+from monitor.store.tables import Alert, FleetState, Host, HostSlot, Worker
+
+workers = cast(sa.Table, Worker.__table__)
+fleet_state = cast(sa.Table, FleetState.__table__)
+hosts = cast(sa.Table, Host.__table__)
+host_slots = cast(sa.Table, HostSlot.__table__)
+alerts = cast(sa.Table, Alert.__table__)
+
+CONFIG_KEY = "config_hash"
+
+
+# --- workers ------------------------------------------------------------------------------------
+
+
+def register_worker(store: Store, owner: str, roles: Sequence[str], config_hash: str, now: datetime) -> None:
+    """Write this process's heartbeat row (replacing one a previous process with the same pid left)."""
+    with store.write() as conn:
+        conn.execute(workers.delete().where(workers.c.owner == owner))
+        conn.execute(
+            workers.insert().values(
+                owner=owner,
+                roles=",".join(roles),
+                config_hash=config_hash,
+                started_at=now,
+                heartbeat_at=now,
+                last_tick_at=None,
+            )
+        )
+
+
+def heartbeat(
+    store: Store,
+    owner: str,
+    roles: Sequence[str],
+    config_hash: str,
+    now: datetime,
+    last_tick_at: datetime | None,
+) -> None:
+    """Say this process is alive; re-register if others gave it up for dead (a long database outage)."""
+    with store.write() as conn:
+        updated = conn.execute(
+            workers.update()
+            .where(workers.c.owner == owner)
+            .values(heartbeat_at=now, last_tick_at=last_tick_at)
+        ).rowcount
+        if not updated:
+            conn.execute(
+                insert_ignoring(conn, workers, ["owner"]).values(
+                    owner=owner,
+                    roles=",".join(roles),
+                    config_hash=config_hash,
+                    started_at=now,
+                    heartbeat_at=now,
+                    last_tick_at=last_tick_at,
+                )
+            )
+
+
+def unregister_worker(store: Store, owner: str) -> None:
+    """A clean stop: drop the heartbeat row and any host slot still held."""
+    with store.write() as conn:
+        conn.execute(host_slots.delete().where(host_slots.c.owner == owner))
+        conn.execute(workers.delete().where(workers.c.owner == owner))
+
+
+@dataclass(frozen=True)
+class LiveWorker:
+    owner: str
+    roles: tuple[str, ...]
+    config_hash: str
+    heartbeat_at: datetime
+    last_tick_at: datetime | None
+
+
+def live_workers(store: Store, now: datetime, dead_after: timedelta) -> list[LiveWorker]:
+    """The processes whose heartbeat is recent, oldest first."""
+    cutoff = now - dead_after
+    with store.read() as conn:
+        rows = conn.execute(
+            sa.select(workers).where(workers.c.heartbeat_at >= cutoff).order_by(workers.c.started_at)
+        ).all()
+    return [
+        LiveWorker(
+            r.owner, tuple(filter(None, r.roles.split(","))), r.config_hash, r.heartbeat_at, r.last_tick_at
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Freed:
+    """Leases taken back from processes that are gone."""
+
+    owners: tuple[str, ...] = ()
+    sources: int = 0
+    pages: int = 0
+    alerts: int = 0
+    host_slots: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.sources + self.pages + self.alerts + self.host_slots
+
+
+def free_dead(store: Store, now: datetime, dead_after: timedelta, alive: Callable[[str], bool]) -> Freed:
+    """Free every lease held by a process that is gone, so the others take its work now.
+
+    A process is gone when its heartbeat is older than `dead_after`, or when `alive` says so (a process on
+    this host whose pid no longer exists). A lease owner with no heartbeat row (`monitor poll`, or a
+    daemon of an older version) is freed only when `alive` says it is gone; otherwise its lease runs out.
+    """
+    cutoff = now - dead_after
+    with store.write() as conn:
+        beating = {r.owner: r.heartbeat_at for r in conn.execute(sa.select(workers))}
+        owners: set[str] = set()
+        for column in (
+            sources.c.lease_owner,
+            articles.c.lease_owner,
+            alerts.c.lease_owner,
+            host_slots.c.owner,
+        ):
+            owners.update(
+                conn.execute(sa.select(column).where(column.is_not(None)).distinct()).scalars().all()
+            )
+        owners.update(beating)
+        dead = sorted(o for o in owners if (o in beating and beating[o] < cutoff) or not alive(o))
+        if not dead:
+            return Freed()
+        freed = Freed(
+            owners=tuple(dead),
+            sources=conn.execute(
+                sources.update()
+                .where(sources.c.lease_owner.in_(dead))
+                .values(lease_until=None, lease_owner=None)
+            ).rowcount,
+            pages=conn.execute(
+                articles.update()
+                .where(articles.c.lease_owner.in_(dead))
+                .values(lease_owner=None, next_check_at=now)
+            ).rowcount,
+            alerts=conn.execute(
+                alerts.update()
+                .where(alerts.c.lease_owner.in_(dead), alerts.c.status == "pending")
+                .values(lease_until=None, lease_owner=None)
+            ).rowcount,
+            host_slots=conn.execute(host_slots.delete().where(host_slots.c.owner.in_(dead))).rowcount,
+        )
+        conn.execute(workers.delete().where(workers.c.owner.in_(dead)))
+        return freed
+
+
+# --- releasing one lease ----------------------------------------------------------------------------
+
+
+def release_source(store: Store, source_id: int, owner: str) -> None:
+    """Give a source back (its poll failed to store): due again at once for any process."""
+    with store.write() as conn:
+        conn.execute(
+            sources.update()
+            .where(sources.c.id == source_id, sources.c.lease_owner == owner)
+            .values(lease_until=None, lease_owner=None)
+        )
+
+
+def defer_source(store: Store, source_id: int, owner: str, until: datetime) -> None:
+    """Keep a source leased a while without polling it (not in this process's config: another's may have it)."""
+    with store.write() as conn:
+        conn.execute(
+            sources.update()
+            .where(sources.c.id == source_id, sources.c.lease_owner == owner)
+            .values(lease_until=until)
+        )
+
+
+def release_page(store: Store, article_id: int, owner: str, now: datetime) -> None:
+    """Give a tracked page back (its check failed to store): due again at once for any process."""
+    with store.write() as conn:
+        conn.execute(
+            articles.update()
+            .where(articles.c.id == article_id, articles.c.lease_owner == owner)
+            .values(lease_owner=None, next_check_at=now)
+        )
+
+
+# --- fleet state: the config applied, job leases ----------------------------------------------------
+
+
+def _ensure_key(conn: Connection, key: str, now: datetime) -> None:
+    conn.execute(
+        insert_ignoring(conn, fleet_state, ["key"]).values(
+            key=key, value="", owner=None, until=None, updated_at=now
+        )
+    )
+
+
+@dataclass(frozen=True)
+class AppliedConfig:
+    """The config hash the fleet applied last, and by whom."""
+
+    config_hash: str
+    applied_by: str | None
+    applied_at: datetime
+
+
+def applied_config(store: Store) -> AppliedConfig | None:
+    with store.read() as conn:
+        row = conn.execute(sa.select(fleet_state).where(fleet_state.c.key == CONFIG_KEY)).first()
+    if row is None or not row.value:
+        return None
+    return AppliedConfig(row.value, row.owner, row.updated_at)
+
+
+def record_config(store: Store, config_hash: str, owner: str, now: datetime) -> None:
+    with store.write() as conn:
+        _ensure_key(conn, CONFIG_KEY, now)
+        conn.execute(
+            fleet_state.update()
+            .where(fleet_state.c.key == CONFIG_KEY)
+            .values(value=config_hash, owner=owner, updated_at=now)
+        )
+
+
+def take_job(store: Store, name: str, owner: str, now: datetime, until: datetime) -> bool:
+    """Lease a fleet-wide job (e.g. pruning) to this process until `until`, unless another holds it."""
+    key = f"job:{name}"
+    with store.write() as conn:
+        _ensure_key(conn, key, now)
+        taken = conn.execute(
+            fleet_state.update()
+            .where(
+                fleet_state.c.key == key,
+                sa.or_(
+                    fleet_state.c.owner.is_(None), fleet_state.c.until <= now, fleet_state.c.owner == owner
+                ),
+            )
+            .values(owner=owner, until=until, value=name, updated_at=now)
+        ).rowcount
+        return bool(taken)
+
+
+def finish_job(store: Store, name: str, owner: str, now: datetime) -> None:
+    with store.write() as conn:
+        conn.execute(
+            fleet_state.update()
+            .where(fleet_state.c.key == f"job:{name}", fleet_state.c.owner == owner)
+            .values(owner=None, until=None, updated_at=now)
+        )
+
+
+# --- hosts: slots in flight, rests, robots.txt ------------------------------------------------------
+
+
+def take_host_slot(
+    store: Store, host: str, owner: str, per_host: int, now: datetime, until: datetime
+) -> int | None:
+    """One of the host's `per_host` fleet-wide request slots, or None when all are taken.
+
+    Slots are rows keyed (host, slot): two processes racing for the last slot insert the same key and only
+    one insert lands, so the limit holds without locks. A slot whose holder died runs out at `until`.
+    """
+    with store.write() as conn:
+        conn.execute(host_slots.delete().where(host_slots.c.host == host, host_slots.c.until < now))
+        taken = set(conn.execute(sa.select(host_slots.c.slot).where(host_slots.c.host == host)).scalars())
+        for slot in range(per_host):
+            if slot in taken:
+                continue
+            inserted = conn.execute(
+                insert_ignoring(conn, host_slots, ["host", "slot"]).values(
+                    host=host, slot=slot, owner=owner, until=until
+                )
+            ).rowcount
+            if inserted:
+                return slot
+    return None
+
+
+def release_host_slot(store: Store, host: str, slot: int, owner: str) -> None:
+    with store.write() as conn:
+        conn.execute(
+            host_slots.delete().where(
+                host_slots.c.host == host, host_slots.c.slot == slot, host_slots.c.owner == owner
+            )
+        )
+
+
+def rest_host(store: Store, origin: str, until: datetime, now: datetime) -> None:
+    """Record that a host asked the fleet to stay away until `until` (429/503 with Retry-After)."""
+    with store.write() as conn:
+        conn.execute(insert_ignoring(conn, hosts, ["origin"]).values(origin=origin))
+        conn.execute(
+            hosts.update()
+            .where(
+                hosts.c.origin == origin,
+                sa.or_(hosts.c.rest_until.is_(None), hosts.c.rest_until < until),
+            )
+            .values(rest_until=until)
+        )
+
+
+@dataclass(frozen=True)
+class SharedRobots:
+    text: str | None
+    ok: bool  # False: robots.txt could not be read, so nothing is allowed
+    until: datetime
+
+
+def shared_robots(store: Store, origin: str, now: datetime) -> SharedRobots | None:
+    """The robots.txt another process read for this origin, while it is fresh."""
+    with store.read() as conn:
+        row = conn.execute(
+            sa.select(hosts.c.robots_txt, hosts.c.robots_ok, hosts.c.robots_until).where(
+                hosts.c.origin == origin, hosts.c.robots_until > now
+            )
+        ).first()
+    if row is None or row.robots_ok is None:
+        return None
+    return SharedRobots(row.robots_txt, bool(row.robots_ok), row.robots_until)
+
+
+def save_robots(store: Store, origin: str, text: str | None, ok: bool, until: datetime) -> None:
+    with store.write() as conn:
+        conn.execute(insert_ignoring(conn, hosts, ["origin"]).values(origin=origin))
+        conn.execute(
+            hosts.update()
+            .where(hosts.c.origin == origin)
+            .values(robots_txt=text, robots_ok=ok, robots_until=until)
+        )

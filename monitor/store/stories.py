@@ -1,0 +1,92 @@
+"""Story membership rows: the order assignments committed in, read back on start and to catch up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from monitor.models import version_body
+from monitor.store.repo import articles, sources, versions
+from monitor.store.tables import StoryMember
+
+story_members = cast(sa.Table, StoryMember.__table__)
+
+ASSIGN_LOCK = 0x6E6D7374  # Postgres advisory lock id serialising story assignment ("nmst")
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    """One stored story membership with what grouping needs to index the article again."""
+
+    id: int
+    article_id: int
+    story_id: int
+    first_seen: datetime
+    features: Any | None  # the stored StoryFeatures JSON, None for rows written before it was stored
+    source: str
+    title: str
+    body: str
+    published: datetime | None
+
+
+def lock_assignment(conn: Connection) -> None:
+    """Serialise story assignment until this transaction ends (SQLite's write transaction already is)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(ASSIGN_LOCK)))
+
+
+def last_member_id(conn: Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(story_members.c.id), 0))).scalar_one())
+
+
+def members(conn: Connection, *, after_id: int = 0, since: datetime | None = None) -> Iterator[MemberRow]:
+    """Memberships past `after_id` (and first seen since `since`), in assignment order, with their text."""
+    query = (
+        sa.select(
+            story_members.c.id,
+            story_members.c.article_id,
+            story_members.c.story_id,
+            story_members.c.first_seen,
+            story_members.c.features,
+            sources.c.name,
+            versions.c.title,
+            versions.c.summary,
+            versions.c.body,
+            articles.c.published,
+        )
+        .join(articles, articles.c.id == story_members.c.article_id)
+        .join(sources, sources.c.id == articles.c.source_id)
+        .join(versions, sa.and_(versions.c.article_id == articles.c.id, versions.c.n == 1))
+        .where(story_members.c.id > after_id)
+        .order_by(story_members.c.id)
+    )
+    if since is not None:
+        query = query.where(story_members.c.first_seen >= since)
+    for r in conn.execute(query):
+        yield MemberRow(
+            r.id,
+            r.article_id,
+            r.story_id,
+            r.first_seen,
+            r.features,
+            r.name,
+            r.title,
+            version_body(r.summary, r.body),
+            r.published,
+        )
+
+
+def add_member(conn: Connection, article_id: int, story_id: int, first_seen: datetime, features: Any) -> int:
+    """Record an article's story; returns the membership id (assignment order)."""
+    return int(
+        conn.execute(
+            story_members.insert()
+            .values(article_id=article_id, story_id=story_id, first_seen=first_seen, features=features)
+            .returning(story_members.c.id)
+        ).scalar_one()
+    )

@@ -1,0 +1,207 @@
+"""What a watch alerts on, on SQLite and Postgres: max_age against backlog floods, alert_on edits and
+outlets, and two writers racing on one event (one story, one alert)."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from xml.sax.saxutils import escape
+
+import sqlalchemy as sa
+import yaml
+
+from monitor.config import NO_MAX_AGE, Settings, parse_settings
+from monitor.outbox import Claimed, Outbox
+from monitor.store.repo import Store
+from monitor.store.stories import story_members
+from monitor.watching import alerts, attach, is_backlog, matches, stories
+from tests.fixtures.feeds import Item, atom, mt_item, mt_rss, other_item, other_outlet_atom
+from tests.fixtures.server import LoopbackServer, Route
+from tests.helpers import poll_watching, service_for
+
+NK = '"North Korea" AND troop*'
+
+
+def settings(server: LoopbackServer, watches: list[dict[str, Any]], **defaults: Any) -> Settings:
+    data = {
+        "defaults": {"timeout": "5s", "per_host": 4, **defaults},
+        "sources": [
+            {"name": "moscow-times", "feed": server.url("/rss/news")},
+            {"name": "kyiv-post", "feed": server.url("/feed.atom")},
+        ],
+        "watches": [{"channels": ["hook"], **w} for w in watches],
+        "channels": [{"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/hook"}],
+    }
+    return parse_settings(yaml.safe_dump(data), "test.yaml", env={})
+
+
+def rows(store: Store, table: sa.Table) -> list[Any]:
+    with store.read() as conn:
+        return list(conn.execute(sa.select(table).order_by(table.c.id)))
+
+
+def undated_rss(items: list[Item]) -> bytes:
+    """RSS whose items carry no date at all."""
+    body = "".join(
+        f"<item><title>{escape(i.title)}</title><link>{escape(i.link)}</link>"
+        f"<description>{escape(i.description)}</description><guid>{escape(i.link)}</guid></item>"
+        for i in items
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{body}</channel></rss>'.encode()
+
+
+def nk_item(n: int, published: datetime | None) -> Item:
+    seed = mt_item()
+    link = f"https://www.themoscowtimes.com/2024/10/18/nk-{n}"
+    return Item(f"{seed.title} ({n})", link, seed.description, published or seed.published, guid=link)
+
+
+def test_backlog_rule_is_pure() -> None:
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    assert not is_backlog(now - timedelta(hours=1), now, False, timedelta(days=2))
+    assert is_backlog(now - timedelta(days=3), now, False, timedelta(days=2))
+    assert not is_backlog(now - timedelta(days=3000), now, True, NO_MAX_AGE)
+    assert is_backlog(None, now, True, timedelta(days=2)) and not is_backlog(
+        None, now, False, timedelta(days=2)
+    )
+
+
+def test_default_max_age_on_live_dates(store: Store, server: LoopbackServer) -> None:
+    """With the default 2d, judged by the real clock: today's report alerts, last week's does not."""
+    now = datetime.now(UTC)
+    fresh = replace(mt_item(), published=now - timedelta(hours=3))
+    stale = replace(other_item(), published=now - timedelta(days=7))
+    server.routes["/rss/news"] = Route.feed(mt_rss([fresh]))
+    server.routes["/feed.atom"] = Route.feed(atom([stale]), content_type="application/atom+xml")
+    config = settings(
+        server, [{"name": "nk", "query": NK}, {"name": "nk-all", "query": NK, "max_age": "none"}]
+    )
+    poll_watching(config, store, "kyiv-post")
+    found = rows(store, matches)
+    assert sorted(m.watch for m in found) == ["nk", "nk-all"]  # matched and recorded either way
+    assert [(a.watch, a.event) for a in rows(store, alerts)] == [("nk-all", "new_story")]
+    assert len(rows(store, stories)) == 1
+    poll_watching(config, store, "moscow-times")
+    queued = rows(store, alerts)
+    assert sorted((a.watch, a.event) for a in queued) == [
+        ("nk", "new_story"),
+        ("nk-all", "new_story"),
+        ("nk-all", "new_story"),
+    ]
+
+
+def test_undated_entries_of_a_first_poll_alert_nobody(store: Store, server: LoopbackServer) -> None:
+    server.routes["/rss/news"] = Route.feed(undated_rss([nk_item(1, None), nk_item(2, None)]))
+    config = settings(server, [{"name": "nk", "query": NK}])
+    poll_watching(config, store, "moscow-times")
+    assert len(rows(store, matches)) == 2 and rows(store, alerts) == []
+    # Undated entries found later are news.
+    server.routes["/rss/news"] = Route.feed(
+        undated_rss([nk_item(1, None), nk_item(2, None), nk_item(3, None)])
+    )
+    poll_watching(config, store, "moscow-times")
+    assert len(rows(store, matches)) == 3
+    assert [a.event for a in rows(store, alerts)] == ["new_story"]
+
+
+def test_alert_on_edits_carries_the_word_diff(store: Store, server: LoopbackServer) -> None:
+    item = mt_item()
+    server.routes["/rss/news"] = Route.feed(mt_rss([item]))
+    config = settings(
+        server,
+        [{"name": "nk", "query": NK, "alert_on": ["story", "edits"]}, {"name": "plain", "query": NK}],
+        max_age="none",
+    )
+    poll_watching(config, store, "moscow-times")
+    assert sorted(a.watch for a in rows(store, alerts)) == ["nk", "plain"]
+    edited = replace(item, title=item.title.replace("Seoul Says", "Seoul Confirms"))
+    server.routes["/rss/news"] = Route.feed(mt_rss([edited]))
+    poll_watching(config, store, "moscow-times")
+    poll_watching(config, store, "moscow-times")  # nothing new: no second edit alert
+    queued = rows(store, alerts)
+    (edit,) = [a for a in queued if a.event == "article_edit"]
+    assert edit.watch == "nk" and edit.event_key == f"edit:{edit.version_id}" and len(queued) == 3
+    ctx = Outbox(config, store)._context(
+        Claimed(
+            edit.id, edit.delivery_id, "hook", "nk", edit.event, 0, edit.story_id, edit.match_id,
+            edit.created_at, edit.version_id,
+        )
+    )  # fmt: skip
+    assert ctx.article.version == 2 and ctx.changes is not None
+    assert ctx.changes.diff is not None and ctx.changes.diff.startswith("Headline:")
+    assert "Confirms" in ctx.changes.added and "Says" in ctx.changes.removed
+
+
+def test_alert_on_outlets_once_per_outlet(store: Store, server: LoopbackServer) -> None:
+    second = replace(other_item(), link="https://www.kyivpost.example/post/40300", guid="kp-40300")
+    server.routes["/rss/news"] = Route.feed(mt_rss([mt_item()]))
+    server.routes["/feed.atom"] = Route.feed(other_outlet_atom(), content_type="application/atom+xml")
+    config = settings(
+        server,
+        [{"name": "nk", "query": NK, "alert_on": ["story", "outlets"]}, {"name": "plain", "query": NK}],
+        max_age="none",
+    )
+    poll_watching(config, store, "moscow-times")
+    poll_watching(config, store, "kyiv-post")
+    server.routes["/feed.atom"] = Route.feed(
+        atom([other_item(), second]), content_type="application/atom+xml"
+    )
+    poll_watching(config, store, "kyiv-post")
+    assert len({m.story_id for m in rows(store, matches)}) == 1
+    queued = rows(store, alerts)
+    assert sorted((a.watch, a.event) for a in queued) == [
+        ("nk", "also_reported"),
+        ("nk", "new_story"),
+        ("plain", "new_story"),
+    ]
+    (outlet,) = [a for a in queued if a.event == "also_reported"]
+    ctx = Outbox(config, store)._context(
+        Claimed(
+            outlet.id, outlet.delivery_id, "hook", "nk", outlet.event, 0, outlet.story_id, outlet.match_id,
+            outlet.created_at, outlet.version_id,
+        )
+    )  # fmt: skip
+    assert ctx.article.source == "kyiv-post" and [o.source for o in ctx.story.other_outlets][:1] == [
+        "moscow-times"
+    ]
+
+
+def test_two_writers_racing_on_one_event_make_one_story(store: Store, server: LoopbackServer) -> None:
+    """Two processes (each its own story index, loaded before either wrote) store two reports of one event
+    at once: assignment is serialised and each catches up first, so one story and one alert."""
+    server.routes["/rss/news"] = Route.feed(mt_rss([mt_item()]))
+    server.routes["/feed.atom"] = Route.feed(other_outlet_atom(), content_type="application/atom+xml")
+    config = settings(server, [{"name": "nk", "query": NK}], max_age="none")
+
+    async def race() -> None:
+        first, second = service_for(config, store), service_for(config, store)
+        try:
+            await attach(first)
+            await attach(second)
+            await first.sync_sources()
+            await asyncio.gather(first.poll_sources(["moscow-times"]), second.poll_sources(["kyiv-post"]))
+        finally:
+            for service in (first, second):
+                await service.fetcher.aclose()
+                service.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, race()).result()
+    found = rows(store, matches)
+    assert len(found) == 2 and len({m.story_id for m in found}) == 1
+    assert len(rows(store, stories)) == 1 and len(rows(store, story_members)) == 2
+    assert [a.event for a in rows(store, alerts)] == ["new_story"]
+
+
+def test_a_start_loads_the_index_from_stored_memberships(store: Store, server: LoopbackServer) -> None:
+    """A later process (a restart) puts a new report of a stored event into the stored story."""
+    server.routes["/rss/news"] = Route.feed(mt_rss([mt_item()]))
+    server.routes["/feed.atom"] = Route.feed(other_outlet_atom(), content_type="application/atom+xml")
+    config = settings(server, [{"name": "nk", "query": NK}], max_age="none")
+    poll_watching(config, store, "moscow-times")
+    poll_watching(config, store, "kyiv-post")
+    assert len(rows(store, stories)) == 1
+    assert [m.story_id for m in rows(store, story_members)] == [rows(store, stories)[0].id] * 2
