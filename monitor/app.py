@@ -30,7 +30,7 @@ def open_app(config: str | None, db: str | None, *, migrate: bool) -> Iterator[A
     path = config_path(config)
     settings = load_settings(path)
     url = database_url(db, settings)
-    engine = make_engine(url)
+    engine = make_engine(url, pool_size=settings.fleet.db_pool)
     try:
         if migrate:
             upgrade(engine)

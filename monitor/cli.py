@@ -8,7 +8,6 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import click
 
@@ -23,7 +22,8 @@ from monitor.fleet import ROLES, FleetGate
 from monitor.metrics import Metrics
 from monitor.outbox import Outbox
 from monitor.output import TABLE_ZONE, emit
-from monitor.service import Service, ServiceOptions, make_fetcher
+from monitor.reload import Reloader
+from monitor.service import CycleReport, Service, ServiceOptions, make_fetcher, pool_size
 from monitor.store.db import current_revision, head_revision, make_engine, upgrade
 from monitor.store.retention import prune, prune_if_mine
 from monitor.watching import attach as attach_watches
@@ -222,6 +222,11 @@ async def _run_daemon(
             story_index=lambda: len(step.index) if step is not None else 0,
         )
         daemon.on_result.append(metrics.record)
+        reloader = Reloader(app.config_path, app.settings)
+        reloader.appliers += [service.apply_settings, outbox.reconfigure]
+        if step is not None:
+            reloader.appliers.append(step.reconfigure)
+        daemon.reloader = reloader
         if "deliver" in roles:
             daemon.periodic.append((max(tick, 1.0), outbox.run_once))
         daemon.periodic.append((app.settings.retention.every.total_seconds(), _pruner(app, service.owner)))
@@ -242,6 +247,7 @@ async def _run_daemon(
                 metrics=metrics,
                 base_url=base_url,
             )
+            reloader.appliers.append(lambda settings: setattr(web.state.web, "settings", settings))
             serving = asyncio.create_task(serve_http(web, *address, stop_http), name="http")
 
             def http_ended(task: asyncio.Task[None]) -> None:
@@ -288,17 +294,23 @@ def _pruner(app: App, owner: str) -> Callable[[], Awaitable[None]]:
 
 @main.command()
 @click.argument("sources", nargs=-1)
-@click.option("--articles", is_flag=True, help="Re-check the tracked article pages (of SOURCES) now instead.")
+@click.option(
+    "--articles",
+    is_flag=True,
+    help="Re-check every tracked article page (of SOURCES) now, ended ladders too.",
+)
+@click.option("--no-pages", is_flag=True, help="Poll the sources only: no article page checks this time.")
 @format_option
 @click.pass_context
 @handles_errors
-def poll(ctx: click.Context, sources: tuple[str, ...], articles: bool, fmt: str) -> None:
-    """Poll SOURCES (default: all) now, whatever their schedule, and print a summary."""
+def poll(ctx: click.Context, sources: tuple[str, ...], articles: bool, no_pages: bool, fmt: str) -> None:
+    """One whole cycle now: SOURCES (default: all) whatever their schedule, the first checks of the pages
+    they found, the page re-checks that are due, then delivery; one row per source and a summary line."""
     with open_from(ctx, migrate=True) as app:
         unknown = [s for s in sources if app.settings.source(s) is None]
         if unknown:
             raise MonitorError(f"no source named {', '.join(repr(u) for u in unknown)} in {app.config_path}")
-        summaries = asyncio.run(_poll(app, list(sources), articles))
+        report = asyncio.run(_poll(app, list(sources), articles, pages=not no_pages))
     if articles:
         checks = [
             {
@@ -311,7 +323,7 @@ def poll(ctx: click.Context, sources: tuple[str, ...], articles: bool, fmt: str)
                 "next_check_at": c.next_check_at,
                 "url": c.url,
             }
-            for c in summaries
+            for c in report.checks
         ]
         emit(
             checks,
@@ -319,56 +331,61 @@ def poll(ctx: click.Context, sources: tuple[str, ...], articles: bool, fmt: str)
             ["article", "source", "status", "version", "events", "error", "next_check_at"],
             title="articles",
         )
-        return
-    rows = [
-        {
-            "source": s.source,
-            "status": s.status,
-            "new": s.new,
-            "changed": s.changed,
-            "ms": round(s.ms),
-            "error": s.error,
-            "next_check_at": s.next_check_at,
-            "notes": list(s.notes),
-        }
-        for s in summaries
-    ]
-    emit(rows, fmt, ["source", "status", "new", "changed", "ms", "error", "next_check_at"], title="poll")
+    else:
+        rows = [
+            {
+                "source": s.source,
+                "status": s.status,
+                "new": s.new,
+                "changed": s.changed,
+                "ms": round(s.ms),
+                "error": s.error,
+                "next_check_at": s.next_check_at,
+                "notes": list(s.notes),
+            }
+            for s in report.polls
+        ]
+        emit(rows, fmt, ["source", "status", "new", "changed", "ms", "error", "next_check_at"], title="poll")
+    click.echo(f"cycle: {report.line()}", err=True)
 
 
-async def _poll(app: App, names: list[str], articles: bool = False) -> list[Any]:
+async def _poll(app: App, names: list[str], articles: bool = False, *, pages: bool = True) -> CycleReport:
     fetcher = make_fetcher(app.settings)
-    service = Service(app.settings, app.store, fetcher, ServiceOptions(parse_workers=1))
+    workers = pool_size(len(names) or len(app.settings.sources))  # every core busy, as `monitor run`
+    service = Service(app.settings, app.store, fetcher, ServiceOptions(parse_workers=workers))
     outbox = Outbox(app.settings, app.store)
     try:
         await attach_watches(service)
         await service.sync_sources()
         if articles:
-            done: list[Any] = await service.check_articles(names or None)
+            report = CycleReport(polls=[], checks=await service.check_articles(names or None))
         else:
-            done = await service.poll_sources(names or None)
-        report = await outbox.deliver_all()
-        if report.attempted or report.waiting:
+            report = await service.poll_cycle(names or None, pages=pages)
+        delivered = await outbox.deliver_all()
+        report.alerts_sent = delivered.sent
+        if delivered.attempted or delivered.waiting:
             click.echo(
-                f"alerts: {report.sent} sent, {report.retrying} to retry, {report.failed} failed"
-                + (f", {report.waiting} waiting for a resting channel" if report.waiting else ""),
+                f"alerts: {delivered.sent} sent, {delivered.retrying} to retry, {delivered.failed} failed"
+                + (f", {delivered.waiting} waiting for a resting channel" if delivered.waiting else ""),
                 err=True,
             )
-            for error in dict.fromkeys(report.errors):
+            for error in dict.fromkeys(delivered.errors):
                 click.echo(f"  {error}", err=True)
-        return done
+        return report
     finally:
         await outbox.aclose()
         await fetcher.aclose()
         service.close()
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @format_option
 @click.pass_context
 @handles_errors
 def sources(ctx: click.Context, fmt: str) -> None:
-    """Each source's health: last poll, status, errors, next check, articles."""
+    """Each source's health: last poll, status, errors, next check, articles (`sources add|remove` edit them)."""
+    if ctx.invoked_subcommand is not None:
+        return
     with open_from(ctx, migrate=False) as app:
         health = app.store.source_health()
     now = datetime.now(UTC)
@@ -390,6 +407,7 @@ def sources(ctx: click.Context, fmt: str) -> None:
                 ),
                 "articles": h.articles,
                 "versions": h.versions,
+                "problem": h.last_problem,
             }
         )
     emit(
@@ -404,6 +422,7 @@ def sources(ctx: click.Context, fmt: str) -> None:
             "articles",
             "versions",
             "last_error",
+            "problem",
         ],
         title="sources",
     )
@@ -413,9 +432,11 @@ from monitor import pages_cli  # noqa: E402
 
 pages_cli.register(main)
 
-from monitor import alerts_cli, search_cli, watch_cli, web_cli  # noqa: E402
+from monitor import alerts_cli, dryrun_cli, search_cli, sources_cli, watch_cli, web_cli  # noqa: E402
 
 watch_cli.register(main)
 alerts_cli.register(main)
 search_cli.register(main)
 web_cli.register(main)
+sources_cli.register(main, sources)
+dryrun_cli.register(main)

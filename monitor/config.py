@@ -38,6 +38,15 @@ DEFAULT_USER_AGENT = (
 )
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _duration_or_none(value: Any) -> timedelta | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
+        return None
+    return parse_duration(value)
+
+
+OptionalDuration = Annotated[timedelta | None, BeforeValidator(_duration_or_none)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 NO_MAX_AGE = timedelta.max  # `max_age: none`: articles of any age alert
 
@@ -75,6 +84,7 @@ class Defaults(_Strict):
     min_interval: Duration = timedelta(minutes=2)
     max_interval: Duration = timedelta(hours=6)
     robots: bool | None = None  # None: obey robots.txt for pages, not for feeds
+    parser: Literal["hybrid", "feedparser"] = "hybrid"  # hybrid: fastfeedparser, feedparser when unsure
     # An article published longer ago than this when first seen (or undated, on a source's first poll)
     # is matched and grouped but alerts nobody: a new source's backlog is no flood.
     max_age: MaxAge = timedelta(days=2)
@@ -105,6 +115,9 @@ class SourceConfig(_Strict):
     follow_links: bool = False
     allow_private: bool = False  # links, listings and redirects may reach private/loopback addresses
     recheck: tuple[Duration, ...] | None = None
+    recheck_tail: OptionalDuration = timedelta(days=7)  # after the ladder: the pace; none stops
+    recheck_until: Duration = timedelta(days=90)  # after the ladder: how long after first seen
+    recheck_budget: int = Field(default=100, ge=0, le=100_000)  # tail re-checks per cycle
     ignore: tuple[str, ...] = ()
 
     _url_ok = field_validator("feed", "page")(_check_url)

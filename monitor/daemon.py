@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -16,6 +17,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.fleet import ROLES
+from monitor.reload import Reloader
 from monitor.service import Service
 from monitor.store import leases
 from monitor.systemd import Notifier
@@ -77,6 +79,7 @@ class Daemon:
         self._ticking = asyncio.Lock()
         self.periodic: list[tuple[float, Callable[[], Awaitable[None]]]] = []
         self.on_result: list[Callable[[object], None]] = []  # e.g. Metrics.record, per poll or page check
+        self.reloader: Reloader | None = None  # SIGHUP and a changed config file reload it
 
     def stop(self) -> None:
         self._stop.set()
@@ -87,6 +90,8 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self._on_signal, sig)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, self._on_hangup)
         await self.service.db(
             leases.register_worker,
             self.service.store,
@@ -137,7 +142,7 @@ class Daemon:
             await self.service.retry_releases()
             with contextlib.suppress(Exception):
                 await self.service.db(leases.unregister_worker, self.service.store, self.service.owner)
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
             log.info("daemon stopped after %d polls", self.health.polls)
@@ -145,6 +150,23 @@ class Daemon:
     def _on_signal(self, sig: signal.Signals) -> None:
         log.info("received %s: stopping after in-flight polls", sig.name)
         self._stop.set()
+
+    def _on_hangup(self) -> None:
+        if self.reloader is None:
+            log.info("received SIGHUP: nothing to reload")
+            return
+        log.info("received SIGHUP: reloading %s at the next tick", self.reloader.path)
+        self.reloader.request()
+
+    async def _reload(self) -> None:
+        if self.reloader is None:
+            return
+        try:
+            if await self.reloader.check():
+                self.config_hash = self.service.settings.config_hash()  # the fleet sees the new config
+                self.notifier.ready(f"{len(self.service.settings.sources)} sources")
+        except Exception as exc:  # a reload must never stop the daemon
+            log.error("config reload failed, keeping the running config: %s: %s", type(exc).__name__, exc)
 
     async def heartbeat(self) -> None:
         """Say this process is alive, free the leases of processes that are not, retry failed releases."""
@@ -162,35 +184,38 @@ class Daemon:
                 self.health.last_tick_at,
             )
             self.health.last_heartbeat_at = datetime.now(UTC)
-            await self._free_dead()
+            await self._free_dead(thorough=False)
             if service.unreleased:
                 await service.retry_releases()
         except Exception as exc:
             log.warning("heartbeat failed: %s: %s", type(exc).__name__, exc)
 
-    async def _free_dead(self) -> None:
+    async def _free_dead(self, thorough: bool = True) -> None:
         freed = await self.service.db(
-            leases.free_dead,
-            self.service.store,
-            self.service.options.clock(),
-            self.fleet.dead_after,
-            lease_owner_alive,
+            functools.partial(
+                leases.free_dead,
+                self.service.store,
+                self.service.options.clock(),
+                self.fleet.dead_after,
+                lease_owner_alive,
+                thorough=thorough,
+            )
         )
         if freed.sources:
             log.info("resumed %d sources left leased by a process that is gone", freed.sources)
-        if freed.pages or freed.alerts:
-            log.info(
-                "resumed %d article pages and %d alerts left leased by a process that is gone",
-                freed.pages,
-                freed.alerts,
-            )
+        if freed.pages:
+            log.info("resumed %d article pages left leased by a process that is gone", freed.pages)
+        if freed.alerts:
+            log.info("resumed %d alerts left leased by a process that is gone", freed.alerts)
 
     async def tick(self) -> None:
-        """Lease as many due sources as there is room for and start polling them."""
+        """Reload the config if it changed, then lease as many due sources as there is room for and poll them."""
         if self._stop.is_set() or self._ticking.locked():
             return
+        await self._reload()
         if "poll" not in self.roles:
             self.health.last_tick_at = datetime.now(UTC)  # nothing to poll: the tick says the loop lives
+            self.notifier.watchdog()
             return
         async with self._ticking:
             try:

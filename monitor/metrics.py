@@ -51,9 +51,11 @@ class Metrics:
             ["status"],
             registry=r,
         )
-        Gauge("monitor_process_role", "This process's role (1 for its role).", ["role"], registry=r).labels(
-            role
-        ).set(1)
+        roles = Gauge(
+            "monitor_process_role", "This process's roles (1 for each it has).", ["role"], registry=r
+        )
+        for name in filter(None, role.split(",")):  # "poll,deliver,http": one series per role
+            roles.labels(name).set(1)
         r.register(_ArchiveCollector(store, story_index))
 
     def record(self, result: object) -> None:

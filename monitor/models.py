@@ -100,6 +100,7 @@ class ArticleDraft:
     updated: datetime | None
     tags: tuple[str, ...]
     content_hash: str
+    has_page: bool = True  # False: the entry has no link of its own, so there is no page to follow
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +220,7 @@ class SourceHealth:
     next_check_at: datetime | None
     articles: int
     versions: int
+    last_problem: str | None = None  # what the last parse dropped or repaired
 
     @property
     def state(self) -> str:

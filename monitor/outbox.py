@@ -133,6 +133,11 @@ class Outbox:
         self._client: httpx.AsyncClient | None = None
         self._lock = asyncio.Lock()
 
+    def reconfigure(self, settings: Settings) -> None:
+        """Deliver through a reloaded config's channels from the next pass on."""
+        self.settings = settings
+        self.channels = {c.name: c for c in settings.channels}
+
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()

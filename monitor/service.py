@@ -10,7 +10,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -21,10 +21,19 @@ from sqlalchemy.engine import Connection
 from monitor.config import Settings, SourceConfig
 from monitor.core.decide import Parsed, decide_poll, needs_parse
 from monitor.core.feeds import parse_feed_drafts
+from monitor.core.match import WatchSpec
 from monitor.core.normalize import article_key, canonical_url
 from monitor.core.pageread import extract_page_text, read_page
 from monitor.core.schedule import next_check
-from monitor.core.track import DEFAULT_LADDER, PageCheck, PageText, TrackedArticle, decide_page_check
+from monitor.core.track import (
+    DEFAULT_LADDER,
+    PageCheck,
+    PageText,
+    Recheck,
+    TrackedArticle,
+    decide_page_check,
+)
+from monitor.core.watchprep import DraftInsight, WatchContext, parse_feed_for_watches
 from monitor.errors import ParseError
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.fleet import apply_config
@@ -133,6 +142,8 @@ class WriteBatcher:
             else:
                 batch[0][1].set_exception(exc)
             return
+        for step in self.steps:
+            step.committed()
         for (_, future), result in zip(batch, results, strict=True):
             future.set_result(result)
 
@@ -140,14 +151,23 @@ class WriteBatcher:
 class AfterStore(Protocol):
     """A step over the versions each unit of a write transaction stored (stories, matching, alerts)."""
 
-    def __call__(self, conn: Connection, stored: Sequence[StoredVersion], now: datetime) -> None:
-        """Take note of what one unit stored."""
+    def __call__(
+        self,
+        conn: Connection,
+        stored: Sequence[StoredVersion],
+        now: datetime,
+        prepared: Mapping[str, DraftInsight] | None = None,
+    ) -> None:
+        """Take note of what one unit stored (with what the parse workers worked out, by draft key)."""
 
     def finish(self, conn: Connection) -> None:
         """Apply what the transaction's units stored, last before it commits."""
 
     def discard(self) -> None:
         """The transaction rolled back: forget what its units stored."""
+
+    def committed(self) -> None:
+        """The transaction committed."""
 
 
 @dataclass
@@ -174,10 +194,16 @@ def fetch_limits(settings: Settings) -> FetchLimits:
     )
 
 
+def pool_size(sources: int) -> int:
+    """Parse processes for polling this many sources: one per core, never more than there are sources."""
+    return max(1, min(os.cpu_count() or 1, sources))
+
+
 def _parse_worker_init(parent_pid: int) -> None:
     """Warm the parser import, and exit when the daemon dies (a SIGKILL would otherwise orphan us)."""
     import threading
 
+    import fastfeedparser  # noqa: F401
     import feedparser  # noqa: F401
 
     def watch() -> None:
@@ -208,6 +234,8 @@ class Service:
         self.fetcher = fetcher
         self.options = options or ServiceOptions()
         self.after_store: list[AfterStore] = []
+        # Set by the watch step: the parse workers also work out each draft's story features and watch hits.
+        self.watch_specs: tuple[WatchSpec, ...] | None = None
         self._db: ThreadPoolExecutor = ThreadPoolExecutor(
             max_workers=1 if store.sqlite else min(8, settings.defaults.concurrency),
             thread_name_prefix="monitor-db",
@@ -283,6 +311,13 @@ class Service:
             log.info("released %d leases that could not be released while the database was away", done)
         return done
 
+    async def apply_settings(self, settings: Settings) -> None:
+        """Take a reloaded config: new sources are due at once, removed ones are no longer polled."""
+        self.settings = settings
+        self._by_name = {s.name: s for s in settings.sources}
+        self._ignore_cache.clear()
+        await self.sync_sources()
+
     # --- one poll -------------------------------------------------------------------------------
 
     async def poll(self, state: SourcePollState) -> PollSummary:
@@ -339,9 +374,11 @@ class Service:
                 alone = replace(parsed, drafts=(draft,))
                 outcome = decide_poll(state, response, alone, prior, now, policy, follow_links=follow)
                 stored = self.store.write_changes(conn, state.id, outcome.changes, now, outcome.track_pages)
+                if state.last_success_at is None:  # the source's first poll: what it finds is its backlog
+                    stored = [replace(v, first_poll=True) for v in stored]
                 if stored:
                     for step in self.after_store:
-                        step(conn, stored, now)
+                        step(conn, stored, now, parsed.insights)
                 return stored
 
             return unit
@@ -402,7 +439,7 @@ class Service:
                 stored += self._check_source_page(conn, state, config, response, parsed, now)
             if stored:
                 for step in self.after_store:
-                    step(conn, stored, now)
+                    step(conn, stored, now, parsed.insights if parsed else None)
             return outcome, stored
 
         try:
@@ -490,15 +527,29 @@ class Service:
             drafts = tuple(_pending_draft(link) for link in dict.fromkeys(reading.links))
             return Parsed(ParsedFeed(title=None, link=None, entries=()), drafts, page=reading)
         headers = {"content-type": response.content_type or ""}
+        insights = None
         try:
-            feed, drafts = await loop.run_in_executor(
-                self._parse, parse_feed_drafts, response.body, headers, response.final_url
-            )
+            parser = self.settings.defaults.parser
+            if self.watch_specs is not None:
+                context = WatchContext(config.name, config.tags, self.watch_specs)
+                feed, drafts, insights = await loop.run_in_executor(
+                    self._parse,
+                    parse_feed_for_watches,
+                    response.body,
+                    headers,
+                    response.final_url,
+                    context,
+                    parser,
+                )
+            else:
+                feed, drafts = await loop.run_in_executor(
+                    self._parse, parse_feed_drafts, response.body, headers, response.final_url, parser
+                )
         except ParseError as exc:
             return Parsed(None, error=str(exc))
         except Exception as exc:  # feedparser crashing on hostile input, or a dead worker
             return Parsed(None, error=f"{type(exc).__name__}: {exc}")
-        return Parsed(feed, drafts)
+        return Parsed(feed, drafts, insights=insights)
 
     # --- many polls -----------------------------------------------------------------------------
 
@@ -536,6 +587,8 @@ class Service:
             )
         response = await self.fetcher.fetch(
             article.url,
+            etag=article.etag,
+            last_modified=article.last_modified,
             obey_robots=config.obeys_robots_for_pages(self.settings.defaults),
             read_timeout=config.timeout.total_seconds() if config.timeout else None,
             accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
@@ -552,12 +605,12 @@ class Service:
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
         now = self.options.clock()
-        ladder = config.recheck if config.recheck is not None else DEFAULT_LADDER
+        recheck = self._recheck(config)
         ignore = self._ignore(config)
 
         def unit(conn: Connection, _writes: PollWrites) -> tuple[PageCheck, list[StoredVersion]]:
             earlier = earlier_hashes(conn, article.id) if page is not None else {}
-            check = decide_page_check(article, response, page, error, earlier, now, ladder, ignore)
+            check = decide_page_check(article, response, page, error, earlier, now, recheck, ignore)
             stored = apply_page_check(conn, check, article.source_id, response.final_url)
             if stored:
                 for step in self.after_store:
@@ -589,10 +642,46 @@ class Service:
             )
         return summary
 
-    async def claim_due_articles(self, limit: int) -> list[TrackedArticle]:
-        return await self.db(
-            claim_due_articles, self.store, self.options.clock(), limit, self.options.lease, self.owner
-        )
+    @staticmethod
+    def _recheck(config: SourceConfig) -> Recheck:
+        ladder = config.recheck if config.recheck is not None else DEFAULT_LADDER
+        return Recheck(tuple(ladder), tail=config.recheck_tail, until=config.recheck_until)
+
+    async def claim_due_articles(
+        self, limit: int | None, names: Sequence[str] | None = None
+    ) -> list[TrackedArticle]:
+        """Lease the article pages due now (ladder first, then each source's tail budget, newest first)."""
+        budgets = {s.name: s.recheck_budget for s in self.settings.sources}
+
+        def claim() -> list[TrackedArticle]:
+            return claim_due_articles(
+                self.store,
+                self.options.clock(),
+                limit,
+                self.options.lease,
+                self.owner,
+                source_names=names,
+                tail_budget=budgets,
+            )
+
+        return await self.db(claim)
+
+    async def poll_cycle(self, names: Sequence[str] | None = None, *, pages: bool = True) -> CycleReport:
+        """One whole cycle, as the daemon would run it: the named (or all) sources whatever their schedule,
+        then the first checks of the pages they found and the page re-checks that are due; for `monitor poll`.
+        """
+        polls = await self.poll_sources(names)
+        checks: list[PageCheckSummary] = []
+        if pages:
+            due = await self.claim_due_articles(None, names)
+            limit = asyncio.Semaphore(self.settings.defaults.concurrency)
+
+            async def one(article: TrackedArticle) -> PageCheckSummary:
+                async with limit:
+                    return await self.check_article(article)
+
+            checks = list(await asyncio.gather(*(one(a) for a in due)))
+        return CycleReport(polls=polls, checks=checks)
 
     async def check_articles(self, names: Sequence[str] | None = None) -> list[PageCheckSummary]:
         """Re-check every tracked article page (of the named sources) now; for `monitor poll --articles`."""
@@ -608,6 +697,33 @@ class Service:
     async def claim_due(self, limit: int) -> list[SourcePollState]:
         return await self.db(
             self.store.claim_due, self.options.clock(), limit, self.options.lease, self.owner
+        )
+
+
+@dataclass
+class CycleReport:
+    """What one cycle did: the polls, the page checks and (filled in by the caller) the alerts sent."""
+
+    polls: list[PollSummary]
+    checks: list[PageCheckSummary]
+    alerts_sent: int = 0
+
+    @property
+    def new_articles(self) -> int:
+        return sum(p.new for p in self.polls) + sum(1 for c in self.checks if c.version == "new")
+
+    @property
+    def versions(self) -> int:
+        """New versions stored: new articles' first versions and edits (a filled-in version 1 is not one)."""
+        return sum(p.new + p.changed for p in self.polls) + sum(
+            1 for c in self.checks if c.version in ("new", "edit", "revert")
+        )
+
+    def line(self) -> str:
+        failed = sum(1 for p in self.polls if p.error)
+        return (
+            f"{len(self.polls)} sources ({failed} failed), {self.new_articles} new articles, "
+            f"{self.versions} versions, {len(self.checks)} page checks, {self.alerts_sent} alerts sent"
         )
 
 

@@ -12,10 +12,11 @@ looked (`story_members` ids grow in commit order under the lock).
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -24,10 +25,25 @@ from sqlalchemy.engine import Connection
 
 from monitor.config import Settings, WatchConfig
 from monitor.core.match import MatchDoc, Matcher, WatchHit, WatchSpec, compile_watches
-from monitor.core.stories import StoryDoc, StoryFeatures, StoryIndex, features
+from monitor.core.stories import (
+    CONFIDENT_SAME_EVENT,
+    StoryDoc,
+    StoryFeatures,
+    StoryIndex,
+    features,
+    same_event_score,
+)
+from monitor.core.watchprep import DraftInsight
 from monitor.models import StoredVersion, VersionText
 from monitor.store.repo import Store, articles, insert_ignoring, load_version_texts, versions
-from monitor.store.stories import MemberRow, add_member, last_member_id, lock_assignment, members
+from monitor.store.stories import (
+    MemberRow,
+    add_members,
+    last_member_id,
+    lock_assignment,
+    members,
+    stored_features,
+)
 from monitor.store.tables import Alert, Match, Story, StoryWatch
 
 if TYPE_CHECKING:
@@ -43,13 +59,16 @@ alerts = cast(sa.Table, Alert.__table__)
 STORY_WINDOW = timedelta(days=3)
 
 # Statements built once: the watch step runs for every stored version.
-_BUMP_STORY = (
+_GROW_STORIES = (
     stories.update()
     .where(stories.c.id == sa.bindparam("b_id"))
-    .values(article_count=stories.c.article_count + 1, last_seen=sa.bindparam("b_now"))
+    .values(article_count=stories.c.article_count + sa.bindparam("b_n"), last_seen=sa.bindparam("b_now"))
 )
+_SET_STORY = (
+    articles.update().where(articles.c.id == sa.bindparam("b_id")).values(story_id=sa.bindparam("b_story"))
+)
+_NEW_STORIES = stories.insert().returning(stories.c.id, sort_by_parameter_order=True)
 _MARK_FLAGGED = matches.update().where(matches.c.id == sa.bindparam("b_id")).values(flagged=True)
-_NEW_STORY = stories.insert().returning(stories.c.id)
 PRUNE_EVERY = timedelta(hours=1)
 
 
@@ -60,6 +79,15 @@ class _Statements:
     match: Any
     flag: Any
     alert: Any
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """What one poll stored, with what its parse worker worked out (by draft key)."""
+
+    stored: Sequence[StoredVersion]
+    now: datetime
+    prepared: Mapping[str, DraftInsight] | None
 
 
 @dataclass(frozen=True)
@@ -104,7 +132,11 @@ class WatchStep:
         self._pruned_at: datetime | None = None
         self._prepared: dict[str, _Statements] = {}
         self._added: deque[tuple[datetime, int]] = deque()  # (first seen, article id), oldest first
-        self._pending: list[tuple[Sequence[StoredVersion], datetime]] = []
+        self._pending: list[_Unit] = []
+        self._uncommitted: list[int] = []  # articles indexed by the transaction in progress
+        self._ready = threading.Event()  # the index is loaded (load_in_background clears it until then)
+        self._ready.set()
+        self._load_error: BaseException | None = None
 
     def max_age(self, watch: str) -> timedelta:
         config = self.watches.get(watch)
@@ -117,6 +149,12 @@ class WatchStep:
 
     # --- the index ------------------------------------------------------------------------------
 
+    def reconfigure(self, settings: Settings) -> None:
+        """Recompile the watches of a reloaded config (the story index stays: stories do not change)."""
+        matcher = compile_watches(watch_specs(settings))
+        self.settings, self.matcher = settings, matcher
+        self.channels = {w.name: w.channels for w in settings.watches}
+
     def load(self, store: Store, now: datetime) -> int:
         """Fill the story index from the stored memberships of the window (on start)."""
         with store.read() as conn:
@@ -124,6 +162,21 @@ class WatchStep:
             count = self._catch_up(conn, since=now - STORY_WINDOW)
         self._last_member = max(self._last_member, last)
         return count
+
+    def load_in_background(self, store: Store, now: datetime) -> None:
+        """Load the index in a thread of its own, so polls fetch meanwhile; the first write waits for it."""
+        self._ready.clear()
+
+        def run() -> None:
+            try:
+                count = self.load(store, now)
+                log.info("story index: %d articles of the last %s loaded", count, STORY_WINDOW)
+            except BaseException as exc:  # handed to the writer, which fails its batch with it
+                self._load_error = exc
+            finally:
+                self._ready.set()
+
+        threading.Thread(target=run, name="monitor-story-index", daemon=True).start()
 
     def _catch_up(self, conn: Connection, since: datetime | None = None) -> int:
         """Index the memberships committed since this process last looked (by any process)."""
@@ -149,41 +202,66 @@ class WatchStep:
 
     # --- the batch ------------------------------------------------------------------------------
 
-    def __call__(self, conn: Connection, stored: Sequence[StoredVersion], now: datetime) -> None:
-        self._pending.append((stored, now))
+    def __call__(
+        self,
+        conn: Connection,
+        stored: Sequence[StoredVersion],
+        now: datetime,
+        prepared: Mapping[str, DraftInsight] | None = None,
+    ) -> None:
+        self._pending.append(_Unit(stored, now, prepared))
 
     def discard(self) -> None:
-        """The batch rolled back: forget what it gathered."""
+        """The batch rolled back: forget what it gathered and the index entries its stories had."""
         self._pending.clear()
+        for article_id in self._uncommitted:
+            self.index.remove(article_id)
+            self._features.pop(article_id, None)
+        self._uncommitted.clear()
+
+    def committed(self) -> None:
+        self._uncommitted.clear()
 
     def finish(self, conn: Connection) -> None:
         """Group, match and alert what the batch stored; last in its transaction."""
         pending, self._pending = self._pending, []
         if not pending:
             return
+        self._ready.wait()
+        if self._load_error is not None:
+            raise self._load_error
         work = self._prepare(conn, pending)
         lock_assignment(conn)
         self._catch_up(conn)
+        placed = self._assign_stories(conn, [w for w in work if w.features is not None])
         for item in work:
-            self._apply(conn, item)
+            self._apply(conn, item, placed)
 
-    def _prepare(
-        self, conn: Connection, pending: list[tuple[Sequence[StoredVersion], datetime]]
-    ) -> list[_Work]:
-        """Read the texts, work out features and watch hits: everything that needs no lock."""
-        wanted = [s for stored, _ in pending for s in stored if s.kind != "revert"]
+    def _prepare(self, conn: Connection, pending: list[_Unit]) -> list[_Work]:
+        """Read the texts, work out features and watch hits unless the parse workers did: no lock needed."""
+        wanted = [s for unit in pending for s in unit.stored if s.kind != "revert"]
         texts = self._texts(conn, [s.version_id for s in wanted])
         priors = self._texts(
             conn, [s.prior_version_id for s in wanted if s.prior_version_id and s.kind == "edit"]
         )
         work = []
-        for stored, now in pending:
+        for unit in pending:
+            now = unit.now
             if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
                 self._prune(now - STORY_WINDOW)
                 self._pruned_at = now
-            for item in stored:
+            for item in unit.stored:
                 text = texts.get(item.version_id)
                 if text is None or item.kind == "revert":
+                    continue
+                insight = unit.prepared.get(item.key) if unit.prepared and item.kind == "new" else None
+                if insight is not None and text.story_id is None:
+                    feats = insight.features
+                    if feats is not None:
+                        feats = replace(feats, article_id=text.article_id)
+                    else:
+                        feats = features(story_doc(text))
+                    work.append(_Work(item, text, feats, list(insight.hits), now))
                     continue
                 prior = (
                     priors.get(item.prior_version_id)
@@ -201,11 +279,9 @@ class WatchStep:
             return {}
         return {t.version_id: t for t in load_version_texts(conn, versions.c.id.in_(ids))}
 
-    def _apply(self, conn: Connection, work: _Work) -> None:
+    def _apply(self, conn: Connection, work: _Work, placed: Mapping[int, int]) -> None:
         text, now = work.text, work.now
-        story_id = text.story_id
-        if work.features is not None:
-            story_id = self._assign_story(conn, text, work.features, now)
+        story_id = placed.get(text.article_id, text.story_id)
         assert story_id is not None
         first_seen = text.first_seen or now
         alerted: set[str] = set()
@@ -217,22 +293,59 @@ class WatchStep:
         elif work.item.is_new_article:
             self._outlet_alerts(conn, work, story_id, first_seen, alerted)
 
-    def _assign_story(self, conn: Connection, text: VersionText, feats: StoryFeatures, now: datetime) -> int:
-        found = self.index.assign(feats)
-        story_id = found.story_id
-        if story_id is not None:
-            updated = conn.execute(_BUMP_STORY, {"b_id": story_id, "b_now": now}).rowcount
-            if not updated:  # the index remembered a story whose transaction rolled back
-                story_id = None
-        if story_id is None:
-            story_id = conn.execute(
-                _NEW_STORY, {"title": text.title, "first_seen": now, "last_seen": now, "article_count": 1}
-            ).scalar_one()
-        conn.execute(sa.update(articles).where(articles.c.id == text.article_id).values(story_id=story_id))
-        member = add_member(conn, text.article_id, int(story_id), text.first_seen or now, None)
-        self._last_member = max(self._last_member, member)  # under the lock: every earlier id is indexed
-        self._index(feats, int(story_id), text.first_seen or now)
-        return int(story_id)
+    def _assign_stories(self, conn: Connection, work: Sequence[_Work]) -> dict[int, int]:
+        """Put each new article into a story (under the lock), with a few statements for the whole batch:
+        new stories get provisional ids in the index until one INSERT returns theirs. By article id."""
+        if not work:
+            return {}
+        new: dict[int, dict[str, Any]] = {}  # provisional (negative) id -> the story's row
+        grown: dict[int, list[Any]] = {}  # existing story -> [articles added, last seen]
+        placed: dict[int, int] = {}
+        for item in work:
+            assert item.features is not None
+            story_id = self.index.assign(item.features).story_id
+            if story_id is None:
+                story_id = -(len(new) + 1)
+                new[story_id] = {
+                    "title": item.text.title,
+                    "first_seen": item.now,
+                    "last_seen": item.now,
+                    "article_count": 0,
+                }
+            row = new.get(story_id)
+            if row is not None:
+                row["article_count"] += 1
+                row["last_seen"] = item.now
+            else:
+                grown.setdefault(story_id, [0, item.now])
+                grown[story_id][0] += 1
+                grown[story_id][1] = item.now
+            self._index(item.features, story_id, item.text.first_seen or item.now)
+            self._uncommitted.append(item.text.article_id)
+            placed[item.text.article_id] = story_id
+        if new:
+            ids = conn.execute(_NEW_STORIES, list(new.values())).scalars().all()
+            real = dict(zip(new, ids, strict=True))
+            for item in work:
+                provisional = placed[item.text.article_id]
+                if provisional < 0:
+                    placed[item.text.article_id] = real[provisional]
+                    assert item.features is not None
+                    self.index.add(item.features, real[provisional])
+        if grown:
+            conn.execute(_GROW_STORIES, [{"b_id": k, "b_n": n, "b_now": t} for k, (n, t) in grown.items()])
+        conn.execute(_SET_STORY, [{"b_id": a, "b_story": s} for a, s in placed.items()])
+        rows = [
+            {
+                "article_id": item.text.article_id,
+                "story_id": placed[item.text.article_id],
+                "first_seen": item.text.first_seen or item.now,
+                "features": item.features.to_json() if item.features else None,
+            }
+            for item in work
+        ]
+        self._last_member = max(self._last_member, add_members(conn, rows))  # under the lock: all indexed
+        return placed
 
     # --- matches and alerts ---------------------------------------------------------------------
 
@@ -286,7 +399,7 @@ class WatchStep:
         ).scalar_one_or_none()
         if flagged is not None:
             key = f"story:{story_id}"
-        elif self._surely_alerted(conn, story_id, hit.watch, text.article_id):
+        elif self._surely_alerted(conn, work, story_id, hit.watch):
             return False  # the story was flagged for this watch by the same event: attached, no new alert
         else:
             key = f"article:{text.article_id}"  # joined a flagged story, maybe wrongly: alert it on its own
@@ -296,9 +409,32 @@ class WatchStep:
         log.info("watch %s flagged story %d: %s (%s)", hit.watch, story_id, text.title, text.source)
         return True
 
-    def _surely_alerted(self, conn: Connection, story_id: int, watch: str, article_id: int) -> bool:
-        """Whether an article that alerted this watch in this story reports the same event as this one."""
-        return True
+    def _surely_alerted(self, conn: Connection, work: _Work, story_id: int, watch: str) -> bool:
+        """Whether an article that alerted this watch in this story is confidently the same event as this
+        one (else a wrong merge could eat the alert: when in doubt, alert)."""
+        alerted = [f.article_id for f in self._flagging(conn, story_id, watch)]
+        if work.text.article_id in alerted:
+            return True
+        mine = work.features or self._features_of(conn, [work.text.article_id]).get(work.text.article_id)
+        if mine is None:
+            mine = features(story_doc(work.text))
+        others = self._features_of(conn, alerted)
+        return any(same_event_score(mine, other) >= CONFIDENT_SAME_EVENT for other in others.values())
+
+    def _features_of(self, conn: Connection, article_ids: list[int]) -> dict[int, StoryFeatures]:
+        """These articles' story features: indexed, else stored, else derived from their first version."""
+        found = {a: self._features[a] for a in article_ids if a in self._features}
+        missing = [a for a in article_ids if a not in found]
+        if missing:
+            for article_id, stored in stored_features(conn, missing).items():
+                if stored is not None:
+                    found[article_id] = StoryFeatures.from_json(stored)
+            missing = [a for a in missing if a not in found]
+        if missing:
+            where = sa.and_(versions.c.article_id.in_(missing), versions.c.n == 1)
+            for text in load_version_texts(conn, where):
+                found[text.article_id] = features(story_doc(text))
+        return found
 
     def _flagging(self, conn: Connection, story_id: int, watch: str) -> list[Any]:
         """The matches that alerted this watch in this story: (match id, article id, source)."""
@@ -392,6 +528,8 @@ class WatchStep:
 
 def _member_features(row: MemberRow) -> StoryFeatures:
     """The features stored with a membership, else derived from the article's first version."""
+    if row.features is not None:
+        return StoryFeatures.from_json(row.features)
     doc = StoryDoc(row.article_id, row.source, row.title, row.body, row.published or row.first_seen)
     return features(doc)
 
@@ -402,8 +540,14 @@ def _doc(text: VersionText) -> MatchDoc:
 
 async def attach(service: Service) -> WatchStep:
     """Evaluate the watches, group stories and queue alerts in the transaction of every version the
-    service stores; the story index is loaded from the stored memberships first (on the database threads)."""
+    service stores; the story index loads from the stored memberships while the first polls fetch."""
     step = WatchStep(service.settings)
-    await service.db(step.load, service.store, datetime.now(UTC))
-    service.after_store.append(step)
+    step.load_in_background(service.store, datetime.now(UTC))
+    install(service, step)
     return step
+
+
+def install(service: Service, step: WatchStep) -> None:
+    """Run the step on every unit the service stores; its parse workers prepare each draft for it."""
+    service.after_store.append(step)
+    service.watch_specs = tuple(watch_specs(step.settings))

@@ -4,21 +4,24 @@ outlets, and two writers racing on one event (one story, one alert)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape
 
+import pytest
 import sqlalchemy as sa
 import yaml
 
+from monitor import watching
 from monitor.config import NO_MAX_AGE, Settings, parse_settings
 from monitor.outbox import Claimed, Outbox
-from monitor.store.repo import Store
+from monitor.store.repo import Store, articles
 from monitor.store.stories import story_members
 from monitor.watching import alerts, attach, is_backlog, matches, stories
-from tests.fixtures.feeds import Item, atom, mt_item, mt_rss, other_item, other_outlet_atom
+from tests.fixtures.feeds import STORIES, Item, atom, mt_item, mt_rss, other_item, other_outlet_atom
 from tests.fixtures.server import LoopbackServer, Route
 from tests.helpers import poll_watching, service_for
 
@@ -205,3 +208,141 @@ def test_a_start_loads_the_index_from_stored_memberships(store: Store, server: L
     poll_watching(config, store, "kyiv-post")
     assert len(rows(store, stories)) == 1
     assert [m.story_id for m in rows(store, story_members)] == [rows(store, stories)[0].id] * 2
+
+
+def test_when_in_doubt_a_match_in_a_flagged_story_alerts_on_its_own(
+    store: Store, server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The seed reports are one story; were the second not confidently the same event as the flagging
+    one, it would alert as a new story rather than stay silent."""
+    server.routes["/rss/news"] = Route.feed(mt_rss([mt_item()]))
+    server.routes["/feed.atom"] = Route.feed(other_outlet_atom(), content_type="application/atom+xml")
+    config = settings(server, [{"name": "nk", "query": NK}], max_age="none")
+    monkeypatch.setattr(watching, "CONFIDENT_SAME_EVENT", 1.01)
+    poll_watching(config, store, "moscow-times")
+    poll_watching(config, store, "kyiv-post")
+    found = rows(store, matches)
+    assert len({m.story_id for m in found}) == 1 and [m.flagged for m in found] == [True, True]
+    keys = [a.event_key for a in rows(store, alerts)]
+    assert keys == [f"story:{found[0].story_id}", f"article:{found[1].article_id}"]
+
+
+def ru_item(n: int, title: str, body: str) -> Item:
+    link = f"https://meduza.example/news/{n}"
+    return Item(title, link, body, mt_item().published + timedelta(hours=n), guid=link)
+
+
+COURT = next(
+    json.loads(line)
+    for line in STORIES.read_text(encoding="utf-8").splitlines()
+    if json.loads(line)["title"].startswith("Moscow court sentences journalist")
+)
+RU_TROOPS = ru_item(
+    1,
+    "КНДР направила войска в Россию для участия в войне против Украины",
+    "Северная Корея отправила около 1500 военнослужащих сил специального назначения в Россию, сообщила "
+    "южнокорейская разведка. По данным Сеула, войска КНДР прибыли во Владивосток на российских кораблях.",
+)
+RU_MISSILE = ru_item(
+    2,
+    "КНДР запустила баллистическую ракету в сторону Японского моря",
+    "Северная Корея в пятницу утром произвела пуск баллистической ракеты, сообщил Объединённый комитет "
+    "начальников штабов Южной Кореи. Ракета пролетела около 800 километров и упала в Японское море.",
+)
+
+
+def test_seeds_alert_once_while_the_court_and_missile_reports_alert_on_their_own(
+    store: Store, server: LoopbackServer
+) -> None:
+    """The issue's done-when on the fixtures: one story, one alert per watch and channel for the two seed
+    reports; a Moscow court report and a Russian-language missile launch each alert on their own."""
+    court = Item(COURT["title"], "https://meduza.example/news/court", COURT["body"], mt_item().published)
+    server.routes["/rss/news"] = Route.feed(mt_rss([mt_item()]))
+    server.routes["/feed.atom"] = Route.feed(other_outlet_atom(), content_type="application/atom+xml")
+    server.routes["/meduza"] = Route.feed(mt_rss([RU_TROOPS, court, RU_MISSILE]))
+    data = {
+        "defaults": {"timeout": "5s", "per_host": 4, "max_age": "none"},
+        "sources": [
+            {"name": "moscow-times", "feed": server.url("/rss/news")},
+            {"name": "kyiv-post", "feed": server.url("/feed.atom")},
+            {"name": "meduza", "feed": server.url("/meduza")},
+        ],
+        "watches": [
+            {"name": "nk", "query": NK, "channels": ["hook", "ops"]},
+            {
+                "name": "courts",
+                "query": "(court OR sentenced) AND journalist*",
+                "channels": ["hook"],
+                "stem": "en",
+            },
+            {"name": "kndr", "query": 'КНДР OR "Северная Корея"', "channels": ["hook"], "stem": "ru"},
+        ],
+        "channels": [
+            {"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/hook"},
+            {"name": "ops", "type": "webhook", "url": "http://127.0.0.1:9/ops"},
+        ],
+    }
+    config = parse_settings(yaml.safe_dump(data), "test.yaml", env={})
+    for source in ("moscow-times", "kyiv-post", "meduza"):
+        poll_watching(config, store, source)
+    with store.read() as conn:
+        titles = dict(conn.execute(sa.select(articles.c.id, articles.c.title)).all())
+    queued = [
+        (a.watch, a.channel, titles[m.article_id])
+        for a in rows(store, alerts)
+        for m in rows(store, matches)
+        if m.id == a.match_id
+    ]
+    nk = [t for w, _, t in queued if w == "nk"]
+    assert sorted(c for w, c, _ in queued if w == "nk") == ["hook", "ops"] and len(set(nk)) == 1
+    assert [t for w, _, t in queued if w == "courts"] == [court.title]
+    assert sorted(t for w, _, t in queued if w == "kndr") == sorted([RU_TROOPS.title, RU_MISSILE.title])
+
+
+class _FailTwice:
+    """A step whose first two transactions (the poll's, then its salvage's) fail after the watch step
+    finished: both roll back."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+
+    def __call__(self, conn: Any, stored: Any, now: Any, prepared: Any = None) -> None:
+        pass
+
+    def finish(self, conn: Any) -> None:
+        if self.failures < 2:
+            self.failures += 1
+            raise RuntimeError("the disk is full")
+
+    def discard(self) -> None:
+        pass
+
+    def committed(self) -> None:
+        pass
+
+
+def test_a_rolled_back_transaction_leaves_no_story_in_the_index(store: Store, server: LoopbackServer) -> None:
+    server.routes["/rss/news"] = Route.feed(mt_rss([mt_item()]))
+    server.routes["/feed.atom"] = Route.feed(other_outlet_atom(), content_type="application/atom+xml")
+    config = settings(server, [{"name": "nk", "query": NK}], max_age="none")
+
+    async def go() -> list[Any]:
+        service = service_for(config, store)
+        try:
+            step = await attach(service)
+            service.after_store.append(_FailTwice())
+            await service.sync_sources()
+            failed = await service.poll_sources(["moscow-times"])
+            assert failed[0].error and "the disk is full" in failed[0].error
+            assert len(step.index) == 0 and rows(store, stories) == []
+            await service.poll_sources(["moscow-times"])
+            await service.poll_sources(["kyiv-post"])
+            return rows(store, matches)
+        finally:
+            await service.fetcher.aclose()
+            service.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        found = pool.submit(asyncio.run, go()).result()
+    assert len(found) == 2 and len({m.story_id for m in found}) == 1
+    assert [a.event for a in rows(store, alerts)] == ["new_story"]

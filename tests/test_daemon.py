@@ -60,7 +60,8 @@ def test_sigkill_mid_poll_then_restart_loses_and_duplicates_nothing(
         tmp_path / "feeds.yaml",
         [
             {"name": "moscow-times", "feed": server.url("/rss/news")},
-            {"name": "kyiv-post", "feed": server.url("/feed.atom")},
+            # held until the kill: a long timeout so a slow machine cannot end the poll first
+            {"name": "kyiv-post", "feed": server.url("/feed.atom"), "timeout": "300s"},
         ],
     )
     log = tmp_path / "daemon.log"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import json
 import re
 import shutil
 import subprocess
@@ -10,8 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.config import parse_settings
+from monitor.metrics import Metrics
+from monitor.store.repo import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,3 +66,27 @@ def test_the_example_channel_reads_smtp_host_and_port_from_the_environment() -> 
     mail = settings.channel("desk-mail")
     assert mail is not None
     assert (getattr(mail, "host", None), getattr(mail, "port", None)) == ("mail.example", 2525)
+
+
+def test_the_image_installs_the_package_plainly_and_runs_as_a_user() -> None:
+    lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1] not in {"root", "0"}
+    installs = [line for line in lines if "pip install" in line]
+    assert installs and all(" -e " not in line and "--editable" not in line for line in installs)
+    # everything the plain install needs is copied in before it
+    copied = {part for line in lines if line.startswith("COPY ") for part in line.split()[1:-1]}
+    assert {"pyproject.toml", "setup.py", "monitor", "migrations"} <= copied
+
+
+def test_the_grafana_dashboard_asks_only_for_metrics_the_service_exports(store: Store) -> None:
+    dashboard = json.loads((ROOT / "deploy/grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    asked = {name for expr in exprs for name in re.findall(r"\bmonitor_[a-z_]+", expr)}
+    metrics = Metrics(store, role="poll,deliver", story_index=lambda: 0)
+    families = {f.name for f in text_string_to_metric_families(metrics.render().decode())}
+    exported = {f + suffix for f in families for suffix in ("", "_total", "_bucket", "_sum", "_count")}
+    assert asked and asked <= exported, asked - exported
+    # every family the issue names has a panel
+    for family in ("polls", "fetch_duration", "fetch_bytes", "new_articles", "alerts", "outbox", "sources"):
+        assert any(f"monitor_{family}" in expr for expr in exprs), family

@@ -3,13 +3,16 @@ the dead, host slots and rests, job leases, the config the fleet applied, and re
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 import yaml
+from sqlalchemy.exc import OperationalError
 
 from monitor.config import RetentionSettings, parse_settings
 from monitor.fleet import apply_config
@@ -20,6 +23,8 @@ from monitor.store.repo import Store, articles, fetches, sources, versions
 from monitor.store.retention import prune, prune_if_mine
 from monitor.store.tracking import claim_due_articles
 from monitor.watching import alerts, matches, stories
+from tests.cli import run_cli, write_config
+from tests.helpers import service_for, settings_for
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=10)
@@ -269,6 +274,7 @@ def _old_archive(store: Store, now: datetime) -> None:
                 conn.execute(
                     alerts.insert().values(
                         delivery_id=f"{key}-{channel}",
+                        event_key=f"story:{story}",
                         story_id=story,
                         watch="w",
                         channel=channel,
@@ -328,3 +334,49 @@ def test_fleet_and_retention_settings_are_checked(bad: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_settings(bad, "fleet.yaml", env={})
     assert "fleet.yaml:1" in str(caught.value)
+
+
+def test_a_lease_whose_release_failed_is_released_when_the_database_answers(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_for([{"name": "a", "feed": "http://127.0.0.1:9/a"}])
+    service = service_for(settings, store)
+    store.sync_sources(specs("a"), NOW)
+    (state,) = store.claim_due(NOW, 1, LEASE, owner=service.owner)
+    real = leases.release_source
+    calls: list[int] = []
+
+    def flaky(*args: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:  # the database restarts under the first attempt
+            raise OperationalError("UPDATE sources", {}, Exception("server closed the connection"))
+        real(*args)
+
+    monkeypatch.setattr(leases, "release_source", flaky)
+
+    async def go() -> int:
+        await service.release("s", state.id)
+        assert service.unreleased == {("s", state.id)}
+        assert _count(store, sources, sources.c.lease_owner == service.owner) == 1
+        return await service.retry_releases()
+
+    try:
+        assert asyncio.run(go()) == 1
+    finally:
+        asyncio.run(service.fetcher.aclose())
+        service.close()
+    assert service.unreleased == set() and len(calls) == 2
+    assert _count(store, sources, sources.c.lease_owner.is_(None)) == 1
+    assert [s.name for s in store.claim_due(NOW, 5, LEASE, owner="h:other")] == ["a"]
+
+
+def test_db_prune_dry_run_counts_and_prune_deletes(db_url: str, store: Store, tmp_path: Path) -> None:
+    _old_archive(store, datetime.now(UTC))
+    config = write_config(tmp_path / "feeds.yaml", [{"name": "a", "feed": "http://127.0.0.1:9/a"}])
+    dry = run_cli(["db", "prune", "--dry-run"], config, db_url)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.strip() == "would prune: 2 fetches, 2 alerts, 1 matches"
+    assert _count(store, fetches) == 3
+    done = run_cli(["db", "prune"], config, db_url)
+    assert done.returncode == 0 and done.stdout.strip() == "pruned: 2 fetches, 2 alerts, 1 matches"
+    assert _count(store, fetches) == 1

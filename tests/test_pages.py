@@ -37,7 +37,7 @@ def test_follow_links_edits_cosmetics_headline_and_removal(
         tmp_path / "feeds.yaml", [{"name": "mt", "feed": server.url("/rss/news"), "follow_links": True}]
     )
 
-    (polled,) = cli_json(["poll"], config, db_url)
+    (polled,) = cli_json(["poll", "--no-pages"], config, db_url)
     assert polled["new"] == 1
     (checked,) = cli_json(["poll", "--articles"], config, db_url)
     assert checked["version"] == "enriched" and checked["status"] == 200
@@ -90,7 +90,7 @@ def test_a_listing_page_source_tracks_its_articles(
         server, mt_article(title="Russian Economy Slows", paragraphs=list(SEED.paragraphs[3:])), paths[1]
     )
     config = write_config(tmp_path / "feeds.yaml", [{"name": "mt-news", "page": server.url("/news")}])
-    (polled,) = cli_json(["poll"], config, db_url)
+    (polled,) = cli_json(["poll", "--no-pages"], config, db_url)
     assert polled["status"] == 200 and polled["new"] == 0  # links are known; versions come from their pages
     checks = cli_json(["poll", "--articles"], config, db_url)
     assert sorted(c["version"] for c in checks) == ["new", "new"]

@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("article_id", _ID, nullable=False),
         sa.Column("story_id", _ID, nullable=False),
         sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("features", sa.JSON(), nullable=True),
+        sa.Column("features", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["article_id"],
             ["articles.id"],

@@ -17,6 +17,7 @@ from monitor.core.schedule import (
     parse_retry_after,
     update_publish_rate,
 )
+from monitor.core.watchprep import DraftInsight
 from monitor.models import (
     ArticleChange,
     ArticleDraft,
@@ -37,6 +38,7 @@ class Parsed:
     drafts: tuple[ArticleDraft, ...] = ()
     error: str | None = None
     page: PageReading | None = None  # for page: sources
+    insights: Mapping[str, DraftInsight] | None = None  # by draft key, when the watch step wants them
 
 
 def body_hash(response: FetchResponse) -> str | None:

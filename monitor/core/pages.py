@@ -1,9 +1,7 @@
 """Article pages -> title, authors, dates and main text; listing pages -> article links (pure).
 
 Structured data first, where publishers put it for search engines (JSON-LD NewsArticle, og:/article:
-meta, <time datetime>), trafilatura for the main text and as the fallback for the rest. trafilatura
-drops navigation, promos, asides and footers; "Related article: ..." style promos that sit inside the
-body and share/comment counters are removed here as well.
+meta, <time datetime>), trafilatura's metadata for what is missing; the main text from maintext.py.
 """
 
 from __future__ import annotations
@@ -19,21 +17,11 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 from lxml import etree
 
+from monitor.core.maintext import main_text
 from monitor.core.normalize import canonical_url, normalize_text
 from monitor.errors import ParseError
 
-# Where publishers put the standfirst that extractors tend to drop as boilerplate.
-_INTRO_XPATH = (
-    '//*[contains(concat(" ", normalize-space(@class), " "), " article__intro ")'
-    ' or contains(concat(" ", normalize-space(@class), " "), " article-lead ")'
-    ' or contains(concat(" ", normalize-space(@class), " "), " standfirst ")'
-    ' or @itemprop="description"][not(self::meta)]'
-)
 MIN_WORDS = 20  # less than this is a stub, a paywall or a navigation page, not an article
-_PROMO = re.compile(
-    r"^(related( article)?|read (also|more)|see also|more on this|subscribe|sign up)\b[:\s]", re.I
-)
-_COUNTER = re.compile(r"^\s*[\d.,]+\s*[KkMm]?\s+(shares?|comments?|views?|likes?)\s*$", re.I)
 _DATED_PATH = re.compile(r"/(19|20)\d{2}/\d{1,2}/\d{1,2}/[^/]+")
 _ID_SLUG = re.compile(r"/[a-z0-9]+(?:-[a-z0-9]+){3,}(?:-a?\d+)?/?$|/\d{5,}(?:[-/][^/]*)?$", re.I)
 _NOT_ARTICLE = re.compile(
@@ -92,22 +80,20 @@ def _meta(root: Any, *names: str) -> str | None:
     return None
 
 
+def _text_of(value: Any) -> str | None:
+    """A structured-data value as one line of text: publishers put lists and objects where text belongs."""
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("@value")
+    if isinstance(value, list):
+        value = ", ".join(filter(None, (_text_of(v) for v in value)))
+    return normalize_text(value) or None if isinstance(value, str) else None
+
+
 def _authors(ld: dict[str, Any]) -> str | None:
     raw = ld.get("author")
     people = raw if isinstance(raw, list) else [raw] if raw else []
-    names = [normalize_text(p.get("name", "") if isinstance(p, dict) else str(p)) for p in people]
-    names = [n for n in names if n]
+    names = [name for name in (_text_of(p) for p in people) if name]
     return ", ".join(dict.fromkeys(names)) or None
-
-
-def _clean_text(text: str) -> str:
-    paragraphs = []
-    for block in re.split(r"\n\s*\n|\n", text):
-        line = normalize_text(block)
-        if not line or _PROMO.match(line) or _COUNTER.match(line):
-            continue
-        paragraphs.append(line)
-    return "\n\n".join(paragraphs)
 
 
 def _root(html: bytes | str) -> Any:
@@ -117,52 +103,56 @@ def _root(html: bytes | str) -> Any:
         raise ParseError(f"not an HTML page ({exc})") from None
 
 
+def _load_tree(html: bytes | str) -> Any:
+    """Parse as trafilatura does (its encoding detection beats lxml's guess on real pages)."""
+    from trafilatura.utils import load_html
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree = load_html(html)
+    if tree is None:
+        raise ParseError("not an HTML page")
+    return tree
+
+
+def _fallback_metadata(tree: Any, url: str) -> dict[str, Any]:
+    """trafilatura's metadata (title, date, author, language): slow, so only for what the page lacks."""
+    from trafilatura.metadata import extract_metadata
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = extract_metadata(tree, default_url=url, extensive=False)
+    return dict(found.as_dict()) if found is not None else {}
+
+
 def extract_article(html: bytes | str, url: str) -> ExtractedArticle:
     """Extract one article page; raise ParseError with the reason when there is no article text."""
-    import trafilatura  # imported here: workers pay its import once, the daemon's main process never
-
     if not html.strip():
         raise ParseError("empty page")
-    root = _root(html)
-    ld = _json_ld(root)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # trafilatura's dependencies warn about their own internals
-        doc = trafilatura.bare_extraction(
-            lxml.html.tostring(root),
-            url=url,
-            with_metadata=True,
-            include_comments=False,
-            include_tables=False,
-            favor_precision=True,
-            deduplicate=False,
-        )
-    found: dict[str, Any] = doc.as_dict() if doc is not None and hasattr(doc, "as_dict") else dict(doc or {})
-    text = _clean_text(found.get("text") or "")
+    root = _load_tree(html)
+    text = main_text(root, url)
     if len(text.split()) < MIN_WORDS:
         raise ParseError("no article text found")
-    intro = _clean_text("\n".join(node.text_content() for node in root.xpath(_INTRO_XPATH)))
-    if intro and intro[:80] not in text:
-        text = f"{intro}\n\n{text}"
-    title = normalize_text(
-        ld.get("headline") or _meta(root, "og:title", "twitter:title") or found.get("title") or ""
-    )
-    first, _, rest = text.partition("\n\n")
-    if rest and first == title:  # the headline repeated as the first paragraph
-        text = rest
+    ld = _json_ld(root)
+    title = _text_of(ld.get("headline")) or _meta(root, "og:title", "twitter:title")
     published = (
         _parse_date(ld.get("datePublished"))
         or _parse_date(_meta(root, "article:published_time"))
         or _parse_date(next(iter(root.xpath("//time/@datetime")), None))
-        or _parse_date(found.get("date"))
     )
     updated = _parse_date(ld.get("dateModified")) or _parse_date(_meta(root, "article:modified_time"))
-    author = (
-        _authors(ld)
-        or _meta(root, "author", "article:author")
-        or (normalize_text(found["author"]) if found.get("author") else None)
-    )
-    language = root.get("lang") or found.get("language")
-    return ExtractedArticle(title, text, author, published, updated, language)
+    author = _authors(ld) or _meta(root, "author", "article:author")
+    language = root.get("lang")
+    if not (title and published and author and language):
+        found = _fallback_metadata(root, url)
+        title = title or _text_of(found.get("title"))
+        published = published or _parse_date(found.get("date"))
+        author = author or _text_of(found.get("author"))
+        language = language or found.get("language")
+    first, _, rest = text.partition("\n\n")
+    if rest and first == title:  # the headline repeated as the first paragraph
+        text = rest
+    return ExtractedArticle(title or "", text, author, published, updated, language)
 
 
 def _is_article_link(href: str, base_host: str) -> bool:

@@ -19,9 +19,12 @@ import bisect
 import heapq
 import json
 import math
+import sys
+from array import array
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from monitor.core.story_terms import NUMBER_RARITY
 from monitor.core.story_terms import terms as text_terms
 
 # A new article joins a story when its score against the story is at least STORY_THRESHOLD.
@@ -39,7 +42,7 @@ MAX_TERMS = 48  # heaviest terms kept per article (with every title word and the
 MAX_NAMES = 16
 KEY_RARITY = 2.5  # a title word, name or figure this rare (or rarer) looks candidate stories up
 MAX_CANDIDATES = 24  # candidate stories scored per assignment, most shared key rarity first
-MAX_POSTINGS = 2000  # a key held by more stories than this is too common to look candidates up by
+MAX_POSTINGS = 400  # a key held by more stories than this is too common to look candidates up by
 
 # How the evidence adds up (weights sum to 1).
 W_COSINE, W_TITLE = 0.3, 0.7
@@ -88,7 +91,10 @@ class StoryFeatures:
         """The features `to_json` wrote (ValueError if `text` is not such a document)."""
         try:
             doc = json.loads(text)
-            rows = [(str(r[0]), float(r[1]), int(r[2]), float(r[3]) if len(r) > 3 else 0.0) for r in doc["t"]]
+            rows = [
+                (sys.intern(str(r[0])), float(r[1]), int(r[2]), float(r[3]) if len(r) > 3 else 0.0)
+                for r in doc["t"]
+            ]
             return cls(
                 int(doc["a"]),
                 str(doc["s"]),
@@ -169,58 +175,113 @@ def _figures(f: StoryFeatures) -> set[str]:
     return {t for t, w in f.terms if t[0] == "#" and w >= 4.0}
 
 
+def _keys(f: StoryFeatures) -> tuple[str, ...]:
+    """The terms an article looks candidate stories up by: rare title words, names and figures."""
+    keys = {t for t, r in f.title if r >= KEY_RARITY} | {t for t, r in f.names if r >= KEY_RARITY}
+    return tuple(sorted(keys | _figures(f)))
+
+
+@dataclass(slots=True)
+class _Entry:
+    """An indexed article, compactly: what adding it changed, so removing it can undo exactly that.
+    About a kilobyte for a feed item; the terms are the interned strings every article shares."""
+
+    article_id: int
+    story_id: int
+    source: str
+    published: datetime
+    terms: tuple[str, ...]
+    weights: array[float]
+    title: tuple[str, ...]
+    title_rarity: array[float]
+    keys: tuple[str, ...]
+
+    @classmethod
+    def of(cls, f: StoryFeatures, story_id: int) -> _Entry:
+        intern = sys.intern
+        terms, weights = zip(*f.terms, strict=True) if f.terms else ((), ())
+        title, rarity = zip(*f.title, strict=True) if f.title else ((), ())
+        return cls(
+            f.article_id,
+            story_id,
+            intern(f.source),
+            f.published,
+            tuple(map(intern, terms)),
+            array("d", weights),
+            tuple(map(intern, title)),
+            array("d", rarity),
+            tuple(map(intern, _keys(f))),
+        )
+
+
 @dataclass(slots=True)
 class _Story:
     """A story as a whole: the sum of its members' term weights, how many members carry each term, the
-    rarity mass of each title word over its members, and when each outlet last reported it. Bounded by
-    its members' vocabulary, whatever their number; every score against it costs O(terms of the query)."""
+    rarity mass of each title word over its members, and how many reports each outlet made. Bounded by
+    its members' vocabulary, whatever their number; every score against it costs O(terms of the query).
+    A story of one article (most of them) keeps only that article's entry until a second one joins."""
 
-    members: dict[int, datetime] = field(default_factory=dict)
-    by_time: list[tuple[datetime, int]] = field(default_factory=list)  # sorted: the closest in O(log n)
+    by_time: list[tuple[datetime, int]] = field(default_factory=list)  # members, sorted by time
+    single: _Entry | None = None
     sums: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
-    norm2: float = 0.0
     title_mass: dict[str, float] = field(default_factory=dict)
-    title_total: float = 0.0
     outlets: dict[str, int] = field(default_factory=dict)
+    norm2: float = 0.0
+    title_total: float = 0.0
 
-    def change(self, f: StoryFeatures, sign: int) -> None:
+    def __len__(self) -> int:
+        return len(self.by_time)
+
+    def add(self, entry: _Entry) -> None:
+        if not self.by_time:
+            self.single = entry
+        else:
+            if self.single is not None:
+                self._change(self.single, 1)
+                self.single = None
+            self._change(entry, 1)
+        bisect.insort(self.by_time, (entry.published, entry.article_id))
+
+    def remove(self, entry: _Entry) -> None:
+        key = (entry.published, entry.article_id)
+        at = bisect.bisect_left(self.by_time, key)
+        if at < len(self.by_time) and self.by_time[at] == key:
+            del self.by_time[at]
+        if self.single is not None:
+            self.single = None
+        elif not self.by_time:  # start clean: no float residue
+            self.sums, self.counts, self.title_mass, self.outlets = {}, {}, {}, {}
+            self.norm2 = self.title_total = 0.0
+        else:
+            self._change(entry, -1)
+
+    def _change(self, entry: _Entry, sign: int) -> None:
         sums, counts = self.sums, self.counts
-        for term, w in f.terms:
+        norm2 = self.norm2
+        for term, w in zip(entry.terms, entry.weights, strict=True):
             old = sums.get(term, 0.0)
             new = old + sign * w
-            self.norm2 += new * new - old * old
+            norm2 += new * new - old * old
             n = counts.get(term, 0) + sign
             if n <= 0:
                 del sums[term], counts[term]
             else:
-                sums[term], counts[term] = new, n
-        for term, r in f.title:
+                sums[term] = new
+                counts[term] = n
+        self.norm2 = norm2
+        for term, r in zip(entry.title, entry.title_rarity, strict=True):
             mass = self.title_mass.get(term, 0.0) + sign * r
             self.title_total += sign * r
             if mass <= 1e-9:
                 self.title_mass.pop(term, None)
             else:
                 self.title_mass[term] = mass
-        left = self.outlets.get(f.source, 0) + sign
+        left = self.outlets.get(entry.source, 0) + sign
         if left > 0:
-            self.outlets[f.source] = left
+            self.outlets[entry.source] = left
         else:
-            self.outlets.pop(f.source, None)
-        key = (f.published, f.article_id)
-        if sign > 0:
-            self.members[f.article_id] = f.published
-            bisect.insort(self.by_time, key)
-        else:
-            self.members.pop(f.article_id, None)
-            at = bisect.bisect_left(self.by_time, key)
-            if at < len(self.by_time) and self.by_time[at] == key:
-                del self.by_time[at]
-            if not self.members:  # start clean: no float residue
-                self.norm2, self.title_total = 0.0, 0.0
-                sums.clear()
-                counts.clear()
-                self.title_mass.clear()
+            self.outlets.pop(entry.source, None)
 
     def closest(self, when: datetime) -> tuple[datetime, int]:
         """The member published closest to `when` (the earlier one on a tie), as (published, id)."""
@@ -230,36 +291,66 @@ class _Story:
         return min(near, key=lambda item: (abs(item[0] - when), item[0], item[1]))
 
 
-def _norm(f: StoryFeatures) -> float:
-    return math.sqrt(sum(w * w for _, w in f.terms))
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """An article about to be scored against stories: what every score needs, computed once."""
+
+    source: str
+    published: datetime
+    terms: tuple[tuple[str, float], ...]
+    title: tuple[tuple[str, float], ...]
+    norm: float
+    title_total: float
+
+    @classmethod
+    def of(cls, f: StoryFeatures) -> _Query:
+        norm = math.hypot(*(w for _, w in f.terms))
+        return cls(f.source, f.published, f.terms, f.title, norm, math.fsum(r for _, r in f.title))
 
 
-def _score(f: StoryFeatures, story: _Story, closest: datetime) -> float:
-    """The evidence that `f` reports the event of `story`, in [0, 1]: the mean of the rarity-weighted
-    cosine with the story's summed terms and the title cover (the lesser of: the share of f's title
-    rarity found in the story's members, and the share of the story's title rarity found in f), faded
-    by time from the closest member and lowered when the outlet already reported the story."""
-    factor = time_factor(f.published, closest)
-    n = len(story.members)
-    if factor == 0.0 or n == 0:
+def _score(q: _Query, story: _Story, closest: datetime) -> float:
+    """The evidence that the article reports the event of `story`, in [0, 1]: the weighted mean of the
+    rarity-weighted cosine with the story's summed terms and the title cover (the lesser of: the share
+    of the article's title rarity found in the story's members, and the share of the story's title
+    rarity found in the article), faded by time from the closest member and lowered when the outlet
+    already reported the story."""
+    factor = time_factor(q.published, closest)
+    n = len(story)
+    if factor == 0.0 or n == 0 or q.norm == 0.0:
         return 0.0
-    sums, counts = story.sums, story.counts
-    dot = sum(w * sums.get(term, 0.0) for term, w in f.terms)
-    norm = _norm(f) * math.sqrt(max(story.norm2, 0.0))
-    cosine = min(1.0, dot / norm) if norm > 0.0 else 0.0
-    own_total = sum(r for _, r in f.title)
-    own = sum(r * counts.get(t, 0) for t, r in f.title) / (n * own_total) if own_total > 0.0 else 0.0
-    mass = story.title_mass
-    theirs = sum(mass.get(t, 0.0) for t, _ in f.terms) / story.title_total if story.title_total > 0 else 0.0
+    single = story.single
+    if single is not None:  # one member: its own terms are the sums, each carried once
+        sums = dict(zip(single.terms, single.weights, strict=True))
+        norm2 = math.hypot(*single.weights) ** 2
+        title_mass = dict(zip(single.title, single.title_rarity, strict=True))
+        title_total = sum(single.title_rarity)
+        same_outlet = q.source == single.source
+        own_hits = sum(r for t, r in q.title if t in sums)
+    else:
+        sums, norm2, title_mass, title_total = story.sums, story.norm2, story.title_mass, story.title_total
+        same_outlet = q.source in story.outlets
+        counts = story.counts
+        own_hits = sum(r * counts.get(t, 0) for t, r in q.title) / n
+    if norm2 <= 0.0:
+        return 0.0
+    dot = theirs = 0.0
+    for term, w in q.terms:
+        got = sums.get(term)
+        if got is not None:
+            dot += w * got
+            theirs += title_mass.get(term, 0.0)
+    cosine = min(1.0, dot / (q.norm * math.sqrt(norm2)))
+    own = own_hits / q.title_total if q.title_total > 0.0 else 0.0
+    theirs = theirs / title_total if title_total > 0.0 else 0.0
     evidence = W_COSINE * cosine + W_TITLE * min(own, theirs)
-    if f.source in story.outlets:
+    if same_outlet:
         evidence *= SAME_OUTLET
     return factor * evidence
 
 
 def _story_of(f: StoryFeatures) -> _Story:
     story = _Story()
-    story.change(f, 1)
+    story.add(_Entry.of(f, 0))
     return story
 
 
@@ -267,19 +358,9 @@ def same_event_score(a: StoryFeatures, b: StoryFeatures) -> float:
     """How sure it is that two articles report the same specific occurrence, in [0, 1] and symmetric:
     rarity-weighted term cosine and title cover, faded by time apart, lowered for one outlet's two
     reports. Independent of any index, so it means the same on a fresh archive as on a full one."""
-    return (_score(a, _story_of(b), b.published) + _score(b, _story_of(a), a.published)) / 2.0
-
-
-def _keys(f: StoryFeatures) -> set[str]:
-    """The terms an article looks candidate stories up by: rare title words, names and figures."""
-    keys = {t for t, r in f.title if r >= KEY_RARITY} | {t for t, r in f.names if r >= KEY_RARITY}
-    return keys | _figures(f)
-
-
-@dataclass(slots=True)
-class _Entry:
-    features: StoryFeatures
-    story_id: int
+    return (
+        _score(_Query.of(a), _story_of(b), b.published) + _score(_Query.of(b), _story_of(a), a.published)
+    ) / 2.0
 
 
 class StoryIndex:
@@ -288,6 +369,8 @@ class StoryIndex:
     Use: `a = index.assign(f)`; the caller takes `a.story_id`, or allocates a new id when `a.is_new`,
     then calls `index.add(f, story_id)` before assigning the next article. `prune(before)` drops old
     articles (nothing WINDOW apart can match anyway). Results depend only on the calls made, in order.
+    An assignment scores at most MAX_CANDIDATES stories at O(terms of the article) each, however large
+    the stories and the index.
     """
 
     def __init__(self, threshold: float = STORY_THRESHOLD) -> None:
@@ -312,13 +395,15 @@ class StoryIndex:
         """Index an article as part of story_id (replacing an earlier entry for the same article)."""
         f = features(article) if isinstance(article, StoryDoc) else article
         self.remove(f.article_id)
-        self._entries[f.article_id] = _Entry(f, story_id)
+        entry = self._entries[f.article_id] = _Entry.of(f, story_id)
         story = self._stories.get(story_id)
         if story is None:
             story = self._stories[story_id] = _Story()
-        story.change(f, 1)
-        for key in _keys(f):
-            posting = self._postings.setdefault(key, {})
+        story.add(entry)
+        for key in entry.keys:
+            posting = self._postings.get(key)
+            if posting is None:
+                posting = self._postings[key] = {}
             posting[story_id] = posting.get(story_id, 0) + 1
         heapq.heappush(self._by_time, (f.published, f.article_id))
 
@@ -327,12 +412,12 @@ class StoryIndex:
         entry = self._entries.pop(article_id, None)
         if entry is None:
             return False
-        f, story_id = entry.features, entry.story_id
+        story_id = entry.story_id
         story = self._stories[story_id]
-        story.change(f, -1)
-        if not story.members:
+        story.remove(entry)
+        if not len(story):
             del self._stories[story_id]
-        for key in _keys(f):
+        for key in entry.keys:
             posting = self._postings[key]
             left = posting[story_id] - 1
             if left:
@@ -349,20 +434,22 @@ class StoryIndex:
         while self._by_time and self._by_time[0][0] < before:
             published, article_id = heapq.heappop(self._by_time)
             entry = self._entries.get(article_id)
-            if entry is not None and entry.features.published == published and self.remove(article_id):
+            if entry is not None and entry.published == published and self.remove(article_id):
                 dropped += 1
         return dropped
 
     def assign(self, article: StoryDoc | StoryFeatures) -> StoryAssignment:
         """The story that scores highest as a whole, if at least the threshold; else a new story."""
         f = features(article) if isinstance(article, StoryDoc) else article
+        own = self._entries.get(f.article_id)
+        query = _Query.of(f)
         best = StoryAssignment(None)
         for story_id in self._candidates(f):
-            story = self._stories[story_id]
-            if f.article_id in story.members:
+            if own is not None and own.story_id == story_id:
                 continue
+            story = self._stories[story_id]
             published, matched = story.closest(f.published)
-            score = _score(f, story, published)
+            score = _score(query, story, published)
             if score >= self.threshold and score > best.score:
                 best = StoryAssignment(story_id, matched, score)
         return best
@@ -375,7 +462,7 @@ class StoryIndex:
             posting = self._postings.get(key)
             if not posting or len(posting) > MAX_POSTINGS:
                 continue
-            w = rarity.get(key, 4.0)
+            w = rarity.get(key, NUMBER_RARITY)
             for story_id in posting:
                 overlap[story_id] = overlap.get(story_id, 0.0) + w
         ranked = sorted(overlap.items(), key=lambda item: (-item[1], item[0]))
@@ -384,5 +471,5 @@ class StoryIndex:
     def candidates(self, article: StoryDoc | StoryFeatures) -> list[int]:
         """Ids of the indexed articles in the stories assign() would consider for this article, ascending."""
         f = features(article) if isinstance(article, StoryDoc) else article
-        found = {a for s in self._candidates(f) for a in self._stories[s].members}
+        found = {a for s in self._candidates(f) for _, a in self._stories[s].by_time}
         return sorted(found - {f.article_id})

@@ -21,6 +21,8 @@ from monitor.models import FetchResponse
 DEFAULT_LADDER: tuple[timedelta, ...] = tuple(
     timedelta(minutes=m) for m in (10, 30, 60, 180, 360, 720, 1440, 2880, 4320)
 )
+DEFAULT_TAIL = timedelta(days=7)
+DEFAULT_UNTIL = timedelta(days=90)
 RETRY_FIRST = timedelta(minutes=5)
 RETRY_MAX = timedelta(hours=6)
 
@@ -40,6 +42,27 @@ class TrackedArticle:
     removed: bool = False
     enrichable: bool = False  # version 1 came from a feed and has no page text yet
     feed_summary: str = ""
+    etag: str | None = None  # the page's validators, for a conditional GET
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recheck:
+    """When a tracked page is looked at again: the ladder from first seen, then a slow tail until a limit."""
+
+    ladder: tuple[timedelta, ...] = DEFAULT_LADDER
+    tail: timedelta | None = DEFAULT_TAIL  # None: stop when the ladder ends
+    until: timedelta = DEFAULT_UNTIL
+
+    def next_at(self, first_seen: datetime, now: datetime) -> tuple[datetime | None, bool]:
+        """The next check after now, and whether it is a tail check (the ladder has ended)."""
+        rung = ladder_next(first_seen, now, self.ladder)
+        if rung is not None:
+            return rung, False
+        if self.tail is None:
+            return None, False
+        when = now + self.tail
+        return (when, True) if when <= first_seen + self.until else (None, False)
 
 
 PageText = ExtractedArticle  # what a check compares: the page as extraction found it
@@ -75,6 +98,9 @@ class PageCheck:
     fetch_error: str | None = None
     fetch_bytes: int = 0
     fetch_ms: float = 0.0
+    in_tail: bool = False  # the next check is a tail check (claimed newest first, within a budget)
+    etag: str | None = None  # validators to keep for the next conditional GET
+    last_modified: str | None = None
 
 
 def ladder_next(first_seen: datetime, now: datetime, ladder: Sequence[timedelta]) -> datetime | None:
@@ -102,11 +128,16 @@ def decide_page_check(
     extract_error: str | None,
     earlier: Mapping[str, int],
     now: datetime,
-    ladder: Sequence[timedelta],
+    ladder: Sequence[timedelta] | Recheck,
     ignore: Sequence[re.Pattern[str]] = (),
 ) -> PageCheck:
-    """Decide one check of an article page. `earlier` maps content hashes of earlier versions to their n."""
-    ladder_at = ladder_next(article.first_seen, now, ladder)
+    """Decide one check of an article page. `earlier` maps content hashes of earlier versions to their n.
+
+    A 304 (the page answered our validators) is an unchanged check; the validators of a page whose text
+    was read are kept for the next conditional GET.
+    """
+    recheck = ladder if isinstance(ladder, Recheck) else Recheck(tuple(ladder), tail=None)
+    ladder_at, in_tail = recheck.next_at(article.first_seen, now)
     events: list[tuple[str, str | None]] = []
     common: dict[str, Any] = {
         "article_id": article.id,
@@ -114,7 +145,19 @@ def decide_page_check(
         "fetch_status": response.status,
         "fetch_bytes": response.size,
         "fetch_ms": response.duration_ms,
+        "in_tail": in_tail,
     }
+    if response.status == 304 and response.error is None:
+        return PageCheck(
+            **common,
+            next_check_at=ladder_at,
+            check_errors=0,
+            last_error=None,
+            removed=False if article.removed else None,
+            events=(("restored", None),) if article.removed else (),
+            etag=response.etag or article.etag,
+            last_modified=response.last_modified or article.last_modified,
+        )
     new_url = response.final_url if response.status == 200 and response.final_url != article.url else None
     if new_url:
         events.append(("moved", new_url))
@@ -179,4 +222,6 @@ def decide_page_check(
         removed=False if article.removed else None,
         new_url=new_url,
         events=tuple(events),
+        etag=response.etag,
+        last_modified=response.last_modified,
     )

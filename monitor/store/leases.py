@@ -123,23 +123,30 @@ class Freed:
         return self.sources + self.pages + self.alerts + self.host_slots
 
 
-def free_dead(store: Store, now: datetime, dead_after: timedelta, alive: Callable[[str], bool]) -> Freed:
+def free_dead(
+    store: Store,
+    now: datetime,
+    dead_after: timedelta,
+    alive: Callable[[str], bool],
+    *,
+    thorough: bool = True,
+) -> Freed:
     """Free every lease held by a process that is gone, so the others take its work now.
 
     A process is gone when its heartbeat is older than `dead_after`, or when `alive` says so (a process on
     this host whose pid no longer exists). A lease owner with no heartbeat row (`monitor poll`, or a
     daemon of an older version) is freed only when `alive` says it is gone; otherwise its lease runs out.
+    Such owners are looked for in the leased tables only when `thorough` (at start): a heartbeat reads
+    just the small `workers` and `host_slots` tables, and scans the big ones only to free a dead owner.
     """
     cutoff = now - dead_after
     with store.write() as conn:
         beating = {r.owner: r.heartbeat_at for r in conn.execute(sa.select(workers))}
         owners: set[str] = set()
-        for column in (
-            sources.c.lease_owner,
-            articles.c.lease_owner,
-            alerts.c.lease_owner,
-            host_slots.c.owner,
-        ):
+        leased = [host_slots.c.owner]
+        if thorough:
+            leased += [sources.c.lease_owner, articles.c.lease_owner, alerts.c.lease_owner]
+        for column in leased:
             owners.update(
                 conn.execute(sa.select(column).where(column.is_not(None)).distinct()).scalars().all()
             )
@@ -286,11 +293,11 @@ def take_host_slot(
             if slot in taken:
                 continue
             inserted = conn.execute(
-                insert_ignoring(conn, host_slots, ["host", "slot"]).values(
-                    host=host, slot=slot, owner=owner, until=until
-                )
-            ).rowcount
-            if inserted:
+                insert_ignoring(conn, host_slots, ["host", "slot"])
+                .values(host=host, slot=slot, owner=owner, until=until)
+                .returning(host_slots.c.slot)  # psycopg reports no rowcount for ON CONFLICT DO NOTHING
+            ).first()
+            if inserted is not None:
                 return slot
     return None
 

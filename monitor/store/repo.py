@@ -71,6 +71,10 @@ _SOURCE_UPDATE = (
         disabled_reason=sa.func.coalesce(
             sa.bindparam("b_disabled", type_=sa.Text), sources.c.disabled_reason
         ),
+        last_problem=sa.case(
+            (sa.bindparam("b_parsed", type_=sa.Boolean), sa.bindparam("b_problem", type_=sa.Text)),
+            else_=sources.c.last_problem,
+        ),
     )
 )
 
@@ -104,6 +108,8 @@ class PollWrites:
                 "b_ok": update.polled_ok,
                 "b_url": update.url,
                 "b_disabled": disabled,
+                "b_parsed": outcome.parsed,
+                "b_problem": outcome.problem,
             }
         )
         self.fetch_rows.append(
@@ -413,6 +419,7 @@ class Store:
                     next_check_at=r.next_check_at,
                     articles=r.articles or 0,
                     versions=int(r.versions or 0),
+                    last_problem=r.last_problem,
                 )
                 for r in conn.execute(query)
             ]
@@ -496,7 +503,7 @@ class Store:
                 "last_seen": now,
                 "content_hash": c.draft.content_hash,
                 "version_count": 1 if c.draft.content_hash else 0,
-                "next_check_at": now if track_pages else None,
+                "next_check_at": now if track_pages and c.draft.has_page else None,
             }
             for c in changes
             if c.is_new_article

@@ -64,7 +64,7 @@ def _doomed(
             versions,
             sa.and_(
                 versions.c.seen_at < now - retention.versions,
-                # never an article's latest version, one a kept revert points at, or one a match names
+                # never an article's latest version, one a kept revert points at, or one a match or alert names
                 sa.select(articles.c.id)
                 .where(articles.c.id == versions.c.article_id, articles.c.version_count > versions.c.n)
                 .exists(),
@@ -72,6 +72,7 @@ def _doomed(
                 .where(later.c.article_id == versions.c.article_id, later.c.reverts_to == versions.c.n)
                 .exists(),
                 ~sa.select(matches.c.id).where(matches.c.version_id == versions.c.id).exists(),
+                ~sa.select(alerts.c.id).where(alerts.c.version_id == versions.c.id).exists(),
             ),
         )
     return doomed

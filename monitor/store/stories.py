@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -27,7 +27,7 @@ class MemberRow:
     article_id: int
     story_id: int
     first_seen: datetime
-    features: Any | None  # the stored StoryFeatures JSON, None for rows written before it was stored
+    features: str | None  # the stored StoryFeatures JSON, None for rows written before it was stored
     source: str
     title: str
     body: str
@@ -38,6 +38,14 @@ def lock_assignment(conn: Connection) -> None:
     """Serialise story assignment until this transaction ends (SQLite's write transaction already is)."""
     if conn.dialect.name == "postgresql":
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(ASSIGN_LOCK)))
+
+
+def stored_features(conn: Connection, article_ids: list[int]) -> dict[int, str | None]:
+    """The stored features JSON of these articles' memberships."""
+    query = sa.select(story_members.c.article_id, story_members.c.features).where(
+        story_members.c.article_id.in_(article_ids)
+    )
+    return {r.article_id: r.features for r in conn.execute(query)}
 
 
 def last_member_id(conn: Connection) -> int:
@@ -61,7 +69,12 @@ def members(conn: Connection, *, after_id: int = 0, since: datetime | None = Non
         )
         .join(articles, articles.c.id == story_members.c.article_id)
         .join(sources, sources.c.id == articles.c.source_id)
-        .join(versions, sa.and_(versions.c.article_id == articles.c.id, versions.c.n == 1))
+        .outerjoin(  # the text only where the features were not stored: a start reads no bodies
+            versions,
+            sa.and_(
+                versions.c.article_id == articles.c.id, versions.c.n == 1, story_members.c.features.is_(None)
+            ),
+        )
         .where(story_members.c.id > after_id)
         .order_by(story_members.c.id)
     )
@@ -75,18 +88,15 @@ def members(conn: Connection, *, after_id: int = 0, since: datetime | None = Non
             r.first_seen,
             r.features,
             r.name,
-            r.title,
+            r.title or "",
             version_body(r.summary, r.body),
             r.published,
         )
 
 
-def add_member(conn: Connection, article_id: int, story_id: int, first_seen: datetime, features: Any) -> int:
-    """Record an article's story; returns the membership id (assignment order)."""
-    return int(
-        conn.execute(
-            story_members.insert()
-            .values(article_id=article_id, story_id=story_id, first_seen=first_seen, features=features)
-            .returning(story_members.c.id)
-        ).scalar_one()
-    )
+def add_members(conn: Connection, rows: Sequence[Mapping[str, object]]) -> int:
+    """Record articles' stories (article_id, story_id, first_seen, features); returns the last membership id."""
+    if not rows:
+        return 0
+    conn.execute(story_members.insert(), rows)
+    return last_member_id(conn)

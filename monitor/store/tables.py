@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -85,6 +86,7 @@ class Source(Base):
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     publish_rate: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_problem: Mapped[str | None] = mapped_column(Text)  # what the last parse dropped or repaired
 
     __table_args__ = (Index("ix_sources_due", "enabled", "next_check_at"),)
 
@@ -128,6 +130,10 @@ class Article(Base):
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the page answered 404/410
     lease_owner: Mapped[str | None] = mapped_column(String(200))  # host:pid of the process checking it
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"))
+    page_etag: Mapped[str | None] = mapped_column(Text)  # the page's validators, for conditional GETs
+    page_last_modified: Mapped[str | None] = mapped_column(Text)
+    # The ladder has ended and the page is re-checked at the slow tail pace (newest first, in a budget).
+    in_tail: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         UniqueConstraint("source_id", "key"),
@@ -229,7 +235,7 @@ class StoryMember(Base):
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), unique=True)
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    features: Mapped[Any | None] = mapped_column(JSON)  # StoryFeatures.to_json(); None: derive from the text
+    features: Mapped[str | None] = mapped_column(Text)  # StoryFeatures.to_json(); None: derive from the text
 
 
 class Alert(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -39,6 +40,8 @@ def _tracked_query() -> sa.Select[Any]:
         articles.c.removed_at,
         sa.and_(articles.c.version_count == 1, v1_empty).label("enrichable"),
         latest_summary.label("feed_summary"),
+        articles.c.page_etag,
+        articles.c.page_last_modified,
     ).join(sources, sources.c.id == articles.c.source_id)
 
 
@@ -55,46 +58,90 @@ def _tracked(row: Any) -> TrackedArticle:
         removed=row.removed_at is not None,
         enrichable=bool(row.enrichable),
         feed_summary=row.feed_summary or "",
+        etag=row.page_etag,
+        last_modified=row.page_last_modified,
     )
 
 
 def claim_due_articles(
-    store: Store, now: datetime, limit: int, lease: timedelta, owner: str | None = None
+    store: Store,
+    now: datetime,
+    limit: int | None,
+    lease: timedelta,
+    owner: str | None = None,
+    *,
+    source_names: Sequence[str] | None = None,
+    tail_budget: Mapping[str, int] | None = None,
+    default_budget: int = 100,
 ) -> list[TrackedArticle]:
-    """Take up to `limit` article pages due for a re-check, pushing their next check out by `lease`.
+    """Take article pages due for a check (up to `limit`), pushing their next check out by `lease`.
 
-    The lease names its owner, so when that process dies the others give the pages back at once.
+    Pages on their ladder come first, soonest due first. Pages past their ladder (the slow tail) come
+    after, newest first, at most `tail_budget[source]` (else `default_budget`) per source in one claim,
+    so however large the archive grows a cycle's cost stays bounded. The lease names its owner, so when
+    that process dies the others give the pages back at once.
     """
-    if limit <= 0:
+    if limit is not None and limit <= 0:
         return []
     owner = owner or process_owner()
+    due = sa.and_(
+        articles.c.next_check_at <= now,
+        sources.c.enabled,
+        sources.c.in_config,
+        ~host_is_resting(articles.c.url, now),
+    )
+    if source_names:
+        due = sa.and_(due, sources.c.name.in_(list(source_names)))
+    budgets = tail_budget or {}
     with store.write() as conn:
-        query = (
-            _tracked_query()
-            .where(
-                articles.c.next_check_at <= now,
-                sources.c.enabled,
-                sources.c.in_config,
-                ~host_is_resting(articles.c.url, now),
-            )
-            .order_by(articles.c.next_check_at)
-            .limit(limit)
-        )
+        query = _tracked_query().where(due, sa.not_(articles.c.in_tail)).order_by(articles.c.next_check_at)
+        if limit is not None:
+            query = query.limit(limit)
         if not store.sqlite:
             query = query.with_for_update(of=articles, skip_locked=True)
-        rows = conn.execute(query).all()
+        rows = list(conn.execute(query).all())
+        room = None if limit is None else limit - len(rows)
+        if room is None or room > 0:
+            tail_sources = conn.execute(
+                sa.select(sources.c.id, sources.c.name)
+                .where(due, articles.c.in_tail)
+                .join(articles, articles.c.source_id == sources.c.id)
+                .distinct()
+            ).all()
+            for source_id, name in sorted(tail_sources, key=lambda r: r.name):
+                take = budgets.get(name, default_budget)
+                if room is not None:
+                    take = min(take, room)
+                if take <= 0:
+                    continue
+                tail = (
+                    _tracked_query()
+                    .where(due, articles.c.in_tail, articles.c.source_id == source_id)
+                    .order_by(articles.c.first_seen.desc(), articles.c.id.desc())
+                    .limit(take)
+                )
+                if not store.sqlite:
+                    tail = tail.with_for_update(of=articles, skip_locked=True)
+                found = conn.execute(tail).all()
+                rows += found
+                if room is not None:
+                    room -= len(found)
         if rows:
-            conn.execute(
-                articles.update()
-                .where(articles.c.id.in_([r.id for r in rows]))
-                .values(next_check_at=now + lease, lease_owner=owner)
-            )
+            ids = [r.id for r in rows]
+            for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+                conn.execute(
+                    articles.update()
+                    .where(articles.c.id.in_(chunk))
+                    .values(next_check_at=now + lease, lease_owner=owner)
+                )
     return [_tracked(r) for r in rows]
 
 
 def tracked_articles(store: Store, source_names: list[str] | None) -> list[TrackedArticle]:
-    """Every tracked article page (of the named sources), for `monitor poll --articles`."""
-    query = _tracked_query().where(articles.c.next_check_at.is_not(None))
+    """Every article whose page is or was tracked (of the named sources), ended ladders included."""
+    query = _tracked_query().where(
+        sa.or_(articles.c.next_check_at.is_not(None), articles.c.last_checked_at.is_not(None))
+    )
     if source_names:
         query = query.where(sources.c.name.in_(source_names))
     with store.read() as conn:
@@ -133,8 +180,12 @@ def apply_page_check(conn: Connection, check: PageCheck, source_id: int, url: st
         "last_checked_at": check.now,
         "check_errors": check.check_errors,
         "last_error": check.last_error,
+        "in_tail": check.in_tail,
         "lease_owner": None,
     }
+    if check.last_error is None and check.fetch_status in (200, 304):
+        values["page_etag"] = check.etag
+        values["page_last_modified"] = check.last_modified
     if check.removed is True:
         values["removed_at"] = check.now
     elif check.removed is False:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import jinja2
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -16,11 +16,23 @@ from markupsafe import Markup
 from monitor.core.versions import render_html
 from monitor.encode import safe_href
 from monitor.errors import NotFoundError, QueryError
+from monitor.store.listings import archive_gauges
 from monitor.store.search import SearchPage
-from monitor.watch_cli import list_stories
-from monitor.web.app import StoreDep, history, known_filters, run_search, source_rows, story_detail, web_state
+from monitor.watch_cli import list_matches, list_stories
+from monitor.web.app import (
+    StoreDep,
+    history,
+    known_filters,
+    list_alerts,
+    list_articles,
+    run_search,
+    source_rows,
+    story_detail,
+    web_state,
+)
 
 PAGE_SIZE = 20
+MAX_ROWS = 200
 STORY_LIMIT = 100
 
 _env = jinja2.Environment(
@@ -95,7 +107,9 @@ def search_page(
     until: str = "",
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> HTMLResponse:
-    """The search box and its results, with the hit terms highlighted in each snippet."""
+    """The dashboard (no query) or the search results, with the hit terms highlighted in each snippet."""
+    if not (q.strip() or source or since or until or offset):
+        return dashboard_page(request, store)
     form = {"q": q, "source": source, "since": since, "until": until}
     page: SearchPage | None = None
     error: str | None = None
@@ -214,4 +228,107 @@ def sources_page(request: Request, store: StoreDep) -> HTMLResponse:
     watches = [w.name for w in web_state(request).settings.watches]
     return render(
         request, "sources.html", {"title": "Sources", "sources": source_rows(store), "watches": watches}
+    )
+
+
+DASHBOARD_STORIES = 5  # per watch
+DASHBOARD_ALERTS = 20
+WATCH_PAGE_ROWS = 50
+ALERT_STATUSES = ("pending", "failed", "sent")
+
+
+def watch_names(request: Request) -> list[str]:
+    return [w.name for w in web_state(request).settings.watches]
+
+
+def dashboard_page(request: Request, store: StoreDep) -> HTMLResponse:
+    """What needs a look, without a search: flagged stories per watch, alerts waiting or failed, sources in error."""
+    watches = [
+        {"name": name, "stories": list_stories(store, name, DASHBOARD_STORIES)}
+        for name in watch_names(request)
+    ]
+    sources = source_rows(store)
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "title": "Dashboard",
+            "form": {"q": "", "source": "", "since": "", "until": ""},
+            "sources": [s.name for s in sources],
+            "watches": watches,
+            "pending": list_alerts(store, "pending", None, DASHBOARD_ALERTS),
+            "failed": list_alerts(store, "failed", None, DASHBOARD_ALERTS),
+            "erring": [s for s in sources if s.state not in ("ok", "new")],
+        },
+    )
+
+
+@router.get("/watches", response_class=HTMLResponse)
+def watches_page(request: Request, store: StoreDep) -> HTMLResponse:
+    """Each configured watch: its query, its channels and how much it found."""
+    counts = archive_gauges(store)
+    rows = [
+        {
+            "name": w.name,
+            "query": w.query,
+            "channels": list(w.channels),
+            "matches": counts.matches.get(w.name, 0),
+            "alerts": sum(n for (name, _), n in counts.alerts.items() if name == w.name),
+        }
+        for w in web_state(request).settings.watches
+    ]
+    return render(request, "watches.html", {"title": "Watches", "watches": rows})
+
+
+@router.get("/watches/{name}", response_class=HTMLResponse)
+def watch_page(request: Request, store: StoreDep, name: str) -> HTMLResponse:
+    """One watch's recent matches and the stories it flagged."""
+    known_filters(request, (), [name])
+    config = next((w for w in web_state(request).settings.watches if w.name == name), None)
+    return render(
+        request,
+        "watch.html",
+        {
+            "title": f"Watch {name}",
+            "name": name,
+            "config": config,
+            "matches": list_matches(store, name, WATCH_PAGE_ROWS),
+            "stories": list_stories(store, name, WATCH_PAGE_ROWS),
+        },
+    )
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alerts_page(request: Request, store: StoreDep, status: str = "", watch: str = "") -> HTMLResponse:
+    """The outbox, newest first, by status; a failed alert shows the command that retries it."""
+    if status and status not in ALERT_STATUSES:
+        raise HTTPException(
+            status_code=404, detail=f"no alert status {status!r} (use {', '.join(ALERT_STATUSES)})"
+        )
+    known_filters(request, (), [watch] if watch else ())
+    rows = list_alerts(store, status or None, watch or None, MAX_ROWS)
+    return render(
+        request,
+        "alerts.html",
+        {"title": "Alerts", "alerts": rows, "status": status, "watch": watch, "statuses": ALERT_STATUSES},
+    )
+
+
+@router.get("/sources/{name}", response_class=HTMLResponse)
+def source_page(
+    request: Request, store: StoreDep, name: str, offset: Annotated[int, Query(ge=0)] = 0
+) -> HTMLResponse:
+    """One source's health and its articles, newest first."""
+    known_filters(request, [name], ())
+    health = next((s for s in source_rows(store) if s.name == name), None)
+    listing = list_articles(store, name, None, PAGE_SIZE, offset)
+    links = {}
+    if listing.next_offset is not None:
+        links["older"] = f"/sources/{quote(name)}?offset={listing.next_offset}"
+    if offset:
+        links["newer"] = f"/sources/{quote(name)}?offset={max(0, offset - PAGE_SIZE)}"
+    return render(
+        request,
+        "source.html",
+        {"title": name, "name": name, "health": health, "listing": listing, "offset": offset, "links": links},
     )

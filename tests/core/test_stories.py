@@ -10,10 +10,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.core.match import MatchDoc, WatchSpec, compile_watches
 from monitor.core.stories import (
     CONFIDENT_SAME_EVENT,
+    MAX_CANDIDATES,
     STORY_THRESHOLD,
     WINDOW,
     StoryDoc,
@@ -277,3 +280,52 @@ def test_a_story_is_compared_as_a_whole_so_it_cannot_chain() -> None:
     assert index.assign(b).story_id == 1
     index.add(b, 1)
     assert index.assign(c).is_new
+
+
+def test_removing_an_article_undoes_adding_it() -> None:
+    """A story's sums, title words and outlets return to what they were: assignment is unchanged."""
+    docs = [d for d, _, topic in labelled() if topic == "korea"]
+    base, probe, extra = docs[:-2], docs[-2], docs[-1]
+    index = StoryIndex()
+    for doc in base:
+        found = index.assign(doc)
+        index.add(doc, found.story_id if found.story_id is not None else doc.article_id)
+    before = index.assign(probe)
+    assert before.story_id is not None
+    index.add(extra, before.story_id)
+    assert index.remove(extra.article_id)
+    after = index.assign(probe)
+    assert after.story_id == before.story_id and after.score == pytest.approx(before.score)
+
+
+def test_assignment_scores_a_bounded_number_of_stories() -> None:
+    """However many stories share an article's words, at most MAX_CANDIDATES are scored."""
+    day = datetime(2026, 2, 16, tzinfo=UTC)
+    index = StoryIndex()
+    for i in range(3 * MAX_CANDIDATES):
+        index.add(
+            StoryDoc(i, f"o{i}", f"Galushchenko case: hearing {i}", "Galushchenko and Zelensky.", day),
+            1000 + i,
+        )
+    probe = StoryDoc(10_000, "x", "Galushchenko detained", "Galushchenko was detained.", day)
+    stories = {index.story_of(a) for a in index.candidates(probe)}
+    assert 0 < len(stories) <= MAX_CANDIDATES
+
+
+@given(
+    st.text(max_size=80),
+    st.text(max_size=300),
+    st.text(max_size=80),
+    st.text(max_size=300),
+    st.integers(min_value=0, max_value=72 * 60),
+)
+@settings(max_examples=60, deadline=None)
+def test_same_event_score_is_symmetric_bounded_and_survives_storage(
+    t1: str, b1: str, t2: str, b2: str, minutes: int
+) -> None:
+    day = datetime(2026, 2, 16, tzinfo=UTC)
+    a = features(StoryDoc(1, "x", t1, b1, day))
+    b = features(StoryDoc(2, "y", t2, b2, day + timedelta(minutes=minutes)))
+    score = same_event_score(a, b)
+    assert 0.0 <= score <= 1.0 and score == pytest.approx(same_event_score(b, a))
+    assert StoryFeatures.from_json(a.to_json()) == a and StoryFeatures.from_json(b.to_json()) == b

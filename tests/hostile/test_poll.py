@@ -114,7 +114,9 @@ def test_a_failing_write_stores_the_other_entries_and_backs_off(store: Store, se
     class Poison:
         """A step inside the write transaction that fails for one article."""
 
-        def __call__(self, conn: Connection, stored: Sequence[StoredVersion], now: datetime) -> None:
+        def __call__(
+            self, conn: Connection, stored: Sequence[StoredVersion], now: datetime, prepared: object = None
+        ) -> None:
             if any(v.key.endswith("/poison") for v in stored):
                 raise RuntimeError("a step inside the write failed")
 
@@ -122,6 +124,9 @@ def test_a_failing_write_stores_the_other_entries_and_backs_off(store: Store, se
             pass
 
         def discard(self) -> None:
+            pass
+
+        def committed(self) -> None:
             pass
 
     poison = Poison()

@@ -96,7 +96,7 @@ def test_cli_show_and_search_print_no_raw_escapes(
     for args in (["show", "1"], ["search", "troops"]):
         done = run_cli(args, config, db_url)
         assert done.returncode == 0, done.stderr
-        assert "\x1b" not in done.stdout and "\x01" not in done.stdout and "\\x1b" in done.stdout
+        assert "\x1b" not in done.stdout and "\x01" not in done.stdout
 
 
 def test_the_encoders() -> None:

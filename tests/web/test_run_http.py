@@ -100,7 +100,7 @@ def test_metrics_and_the_open_address_warning(db_url: str, server: LoopbackServe
         assert m["monitor_new_articles_total"][()] == 3
         assert m["monitor_fetch_duration_seconds_count"][()] >= 1
         assert m["monitor_fetch_bytes_sum"][()] > 1000
-        assert m["monitor_process_role"][(("role", "daemon"),)] == 1
+        assert m["monitor_process_role"] == {(("role", r),): 1 for r in ("poll", "deliver", "http")}
         assert m["monitor_outbox_pending"][()] == 0
         assert m["monitor_outbox_oldest_pending_age_seconds"][()] == 0
         assert m["monitor_story_index_articles"][()] == 3 and 1 <= m["monitor_stories"][()] <= 3

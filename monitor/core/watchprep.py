@@ -1,0 +1,63 @@
+"""What the watch step needs of a fetched article, worked out beside feed parsing in the parse workers.
+
+Pure functions of the drafts, so they run in any pool: the story features of each draft (its article id
+left 0 until the store assigns one) and the watches it matches as a new article. The write transaction
+then only looks up story candidates and applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from monitor.core.feeds import Parser, parse_feed_drafts
+from monitor.core.match import MatchDoc, Matcher, WatchHit, WatchSpec, compile_watches
+from monitor.core.stories import StoryDoc, StoryFeatures, features
+from monitor.models import ArticleDraft, ParsedFeed, version_body
+
+
+@dataclass(frozen=True, slots=True)
+class WatchContext:
+    """What a parse worker needs to know of the source and the watches."""
+
+    source: str
+    source_tags: tuple[str, ...]
+    watches: tuple[WatchSpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DraftInsight:
+    """A draft's story features (None when it is undated: the store's clock dates it) and the watches it
+    matches as a new article."""
+
+    features: StoryFeatures | None
+    hits: tuple[WatchHit, ...]
+
+
+@lru_cache(maxsize=4)
+def _matcher(watches: tuple[WatchSpec, ...]) -> Matcher:
+    return compile_watches(list(watches))
+
+
+def draft_insights(drafts: Sequence[ArticleDraft], context: WatchContext) -> dict[str, DraftInsight]:
+    """Each draft's insight, by draft key."""
+    matcher = _matcher(context.watches)
+    out: dict[str, DraftInsight] = {}
+    for draft in drafts:
+        body = version_body(draft.summary, draft.body)
+        tags = tuple(dict.fromkeys([*draft.tags, *context.source_tags]))
+        hits = matcher.match(MatchDoc(title=draft.title, body=body, source=context.source, tags=tags))
+        feats = None
+        if draft.published is not None:
+            feats = features(StoryDoc(0, context.source, draft.title, body, draft.published))
+        out[draft.key] = DraftInsight(feats, tuple(hits))
+    return out
+
+
+def parse_feed_for_watches(
+    body: bytes, headers: Mapping[str, str], base_url: str, context: WatchContext, parser: Parser = "hybrid"
+) -> tuple[ParsedFeed, tuple[ArticleDraft, ...], dict[str, DraftInsight]]:
+    """Parse a feed, build its drafts and their insights in one call (a parse worker's unit of work)."""
+    feed, drafts = parse_feed_drafts(body, headers, base_url, parser)
+    return feed, drafts, draft_insights(drafts, context)
