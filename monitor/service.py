@@ -139,8 +139,10 @@ class WriteBatcher:
                         finish(conn)
         except Exception as exc:
             for step in self.steps:
-                if (discard := getattr(step, "discard", None)) is not None:
-                    discard()
+                try:
+                    step.discard()
+                except Exception:  # the writer thread must live on, or every later poll waits forever
+                    log.exception("a write step failed to discard its state")
             if len(batch) > 1:
                 for item in batch:
                     self._write([item])
