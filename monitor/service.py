@@ -76,7 +76,7 @@ class WriteBatcher:
     skipped; once started, it commits or rolls back as a whole.
     """
 
-    def __init__(self, store: Store, max_batch: int = 64, steps: Sequence[AfterStore] = ()) -> None:
+    def __init__(self, store: Store, max_batch: int = 64, steps: Sequence[BatchStep] = ()) -> None:
         self.store = store
         self.max_batch = max_batch
         self.steps = steps  # their finish() runs last in each transaction, discard() after a rollback
@@ -114,7 +114,15 @@ class WriteBatcher:
                 batch.append(more)
             live = [(unit, fut) for unit, fut in batch if fut.set_running_or_notify_cancel()]
             if live:
-                self._write(live)
+                try:
+                    self._write(live)
+                except (
+                    BaseException
+                ) as exc:  # the writer thread must outlive any bug: no caller waits forever
+                    log.exception("the writer failed on a batch of %d units", len(live))
+                    for _, fut in live:
+                        if not fut.done():
+                            fut.set_exception(exc)
             if stop:
                 return
 
@@ -127,10 +135,14 @@ class WriteBatcher:
                 results = [unit(conn, writes) for unit, _ in batch]
                 self.store.flush_writes(conn, writes)
                 for step in self.steps:
-                    step.finish(conn)
+                    if (finish := getattr(step, "finish", None)) is not None:
+                        finish(conn)
         except Exception as exc:
             for step in self.steps:
-                step.discard()
+                try:
+                    step.discard()
+                except Exception:  # the writer thread must live on, or every later poll waits forever
+                    log.exception("a write step failed to discard its state")
             if len(batch) > 1:
                 for item in batch:
                     self._write([item])
@@ -140,15 +152,23 @@ class WriteBatcher:
                 batch[0][1].set_exception(exc)
             return
         for step in self.steps:
-            step.committed()
+            if (committed := getattr(step, "committed", None)) is not None:
+                committed()
         for (_, future), result in zip(batch, results, strict=True):
             future.set_result(result)
 
 
 class AfterStore(Protocol):
-    """A step over the versions each unit of a write transaction stored (stories, matching, alerts)."""
+    """A step that runs inside the writing transaction after each unit stored new versions."""
 
-    def __call__(
+    def __call__(self, conn: Connection, stored: Sequence[StoredVersion], now: datetime) -> None: ...
+
+
+class BatchStep(Protocol):
+    """A step over a whole write transaction (stories, matching, alerts): it gathers what each unit stored
+    and applies it last, so whatever it serialises is held only until the commit right after."""
+
+    def add(
         self,
         conn: Connection,
         stored: Sequence[StoredVersion],
@@ -231,6 +251,7 @@ class Service:
         self.fetcher = fetcher
         self.options = options or ServiceOptions()
         self.after_store: list[AfterStore] = []
+        self.batch_steps: list[BatchStep] = []  # the watch step
         # Set by the watch step: the parse workers also work out each draft's story features and watch hits.
         self.watch_specs: tuple[WatchSpec, ...] | None = None
         self._db: ThreadPoolExecutor = ThreadPoolExecutor(
@@ -250,8 +271,20 @@ class Service:
         self._by_name = {s.name: s for s in settings.sources}
         self.owner = process_owner()
         self.unreleased: set[tuple[str, int]] = set()  # ("s"|"a", id) whose release failed: retried later
-        self.writer = WriteBatcher(store, steps=self.after_store)
+        self.writer = WriteBatcher(store, steps=self.batch_steps)
         self._ignore_cache: dict[str, tuple[re.Pattern[str], ...]] = {}
+
+    def _after_store(
+        self,
+        conn: Connection,
+        stored: Sequence[StoredVersion],
+        now: datetime,
+        prepared: Mapping[str, DraftInsight] | None,
+    ) -> None:
+        for step in self.after_store:
+            step(conn, stored, now)
+        for batch_step in self.batch_steps:
+            batch_step.add(conn, stored, now, prepared)
 
     async def db(self, work: Callable[..., T], *args: Any) -> T:
         """Run blocking store work on the database threads."""
@@ -374,8 +407,7 @@ class Service:
                 if state.last_success_at is None:  # the source's first poll: what it finds is its backlog
                     stored = [replace(v, first_poll=True) for v in stored]
                 if stored:
-                    for step in self.after_store:
-                        step(conn, stored, now, parsed.insights)
+                    self._after_store(conn, stored, now, parsed.insights)
                 return stored
 
             return unit
@@ -435,8 +467,7 @@ class Service:
             if is_page and self._page_is_the_article(response, parsed):
                 stored += self._check_source_page(conn, state, config, response, parsed, now)
             if stored:
-                for step in self.after_store:
-                    step(conn, stored, now, parsed.insights if parsed else None)
+                self._after_store(conn, stored, now, parsed.insights if parsed else None)
             return outcome, stored
 
         try:
@@ -610,8 +641,7 @@ class Service:
             check = decide_page_check(article, response, page, error, earlier, now, recheck, ignore)
             stored = apply_page_check(conn, check, article.source_id, response.final_url)
             if stored:
-                for step in self.after_store:
-                    step(conn, stored, now)
+                self._after_store(conn, stored, now, None)
             return check, stored
 
         check, stored = await self.writer.submit(unit)

@@ -120,7 +120,7 @@ def is_backlog(
 
 
 class WatchStep:
-    """The AfterStore step: stories, matches, flags and alerts for newly stored versions."""
+    """The batch step: stories, matches, flags and alerts for the versions a write transaction stored."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -153,7 +153,7 @@ class WatchStep:
         """Recompile the watches of a reloaded config (the story index stays: stories do not change)."""
         matcher = compile_watches(watch_specs(settings))
         self.settings, self.matcher = settings, matcher
-        self.channels = {w.name: w.channels for w in settings.watches}
+        self.watches = {w.name: w for w in settings.watches}
 
     def load(self, store: Store, now: datetime) -> int:
         """Fill the story index from the stored memberships of the window (on start)."""
@@ -202,7 +202,7 @@ class WatchStep:
 
     # --- the batch ------------------------------------------------------------------------------
 
-    def __call__(
+    def add(
         self,
         conn: Connection,
         stored: Sequence[StoredVersion],
@@ -547,7 +547,13 @@ async def attach(service: Service) -> WatchStep:
     return step
 
 
+def reconfigure(service: Service, step: WatchStep, settings: Settings) -> None:
+    """Take a reloaded config's watches: the step recompiles, the parse workers get the new specs."""
+    step.reconfigure(settings)
+    service.watch_specs = tuple(watch_specs(settings))
+
+
 def install(service: Service, step: WatchStep) -> None:
     """Run the step on every unit the service stores; its parse workers prepare each draft for it."""
-    service.after_store.append(step)
+    service.batch_steps.append(step)
     service.watch_specs = tuple(watch_specs(step.settings))

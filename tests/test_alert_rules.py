@@ -306,7 +306,7 @@ class _FailTwice:
     def __init__(self) -> None:
         self.failures = 0
 
-    def __call__(self, conn: Any, stored: Any, now: Any, prepared: Any = None) -> None:
+    def add(self, conn: Any, stored: Any, now: Any, prepared: Any = None) -> None:
         pass
 
     def finish(self, conn: Any) -> None:
@@ -330,7 +330,7 @@ def test_a_rolled_back_transaction_leaves_no_story_in_the_index(store: Store, se
         service = service_for(config, store)
         try:
             step = await attach(service)
-            service.after_store.append(_FailTwice())
+            service.batch_steps.append(_FailTwice())
             await service.sync_sources()
             failed = await service.poll_sources(["moscow-times"])
             assert failed[0].error and "the disk is full" in failed[0].error
