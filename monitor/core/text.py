@@ -176,7 +176,10 @@ def tokens_with_offsets(text: str) -> list[Token]:
             found.extend(Token(m.group(), base + m.start(), base + m.end()) for m in matches)
         else:
             edge = _EDGE_RE.match(word)
-            start, end = (base + edge.start(1), base + edge.end(1)) if edge else (base, chunk.end())
+            if edge and edge.end(1) > edge.start(1):
+                start, end = base + edge.start(1), base + edge.end(1)
+            else:  # no word character of its own (㋿ folds to two): the token points at the whole chunk
+                start, end = base, chunk.end()
             found.extend(Token(m.group(), start, end) for m in matches)
     return found
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import Stemmer
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from monitor.core.match import (
@@ -242,6 +242,8 @@ def test_fast_folding_paths_agree_with_the_full_fold(text: str) -> None:
 
 @settings(max_examples=500, deadline=None)
 @given(st.text(max_size=40))
+@example("㋿")  # one character that folds to two words and has no word character of its own
+@example("a㈀b")
 def test_offsets_line_up_with_tokens(text: str) -> None:
     tokens = tokens_with_offsets(text)
     assert [t.text for t in tokens] == tokenize(text)
