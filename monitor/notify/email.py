@@ -74,6 +74,11 @@ def _classify(exc: Exception, settings: EmailChannel) -> DeliveryError:
             status=codes[0] if codes else None,
             channel=settings.name,
         )
+    if isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code < 0:
+        # Not SMTP at all: aiosmtplib reports a reply over 32 KiB or without a code this way.
+        return DeliveryError(
+            f"{where}: the server's answer is not SMTP: {exc.message}", retryable=True, channel=settings.name
+        )
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         # A 4xx reply is temporary by definition; 5xx (bad credentials, rejected sender) needs a human.
         kind = (
