@@ -12,9 +12,9 @@ one sent in its own transaction the moment its channel accepted it. What a crash
 
 Channels are independent: each runs its own queue, and a pass leaves alone the channels that an earlier
 pass is still delivering, so a receiver that drips its answer holds up only its own channel. Passes cancelled
-at shutdown give their alerts back to the queue without using an attempt. A channel that cannot be reached (connection refused,
-timeouts, 5xx, 429) rests with growing pauses and its other alerts wait without using up their attempts; a
-message the channel refuses outright (4xx, bad address) fails that alert alone. After ``max_attempts``
+at shutdown give their alerts back to the queue without using an attempt. A channel that cannot be reached
+(connection refused, timeouts, 5xx, 429) rests with growing pauses and its other alerts wait without using
+up their attempts; a message the channel refuses outright (4xx, bad address) fails that alert alone. After ``max_attempts``
 failed attempts an alert is ``failed`` with its last error; ``monitor alerts retry`` sends it again.
 
 Digest channels (``every:`` / ``daily:``) bundle their pending alerts into one message when due.
