@@ -29,6 +29,10 @@ from monitor.store.retention import prune, prune_if_mine
 from monitor.watching import attach as attach_watches
 from monitor.watching import reconfigure as reconfigure_watches
 
+# At shutdown the last alert pass gets this long, whatever a receiver does (deploy's TimeoutStopSec is 45 s,
+# of which in-flight polls may take 30).
+SHUTDOWN_DELIVERY_SECONDS = 5.0
+
 
 class _SecretFilter(logging.Filter):
     """Mask passwords in URLs in every log line; hide whole URLs in Apprise's (its tokens sit in paths)."""
@@ -230,7 +234,7 @@ async def _run_daemon(
             reloader.appliers.append(lambda settings: reconfigure_watches(service, watching_step, settings))
         daemon.reloader = reloader
         if "deliver" in roles:
-            daemon.periodic.append((max(tick, 1.0), outbox.run_once))
+            daemon.periodic.append((max(tick, 1.0), outbox.start_pass))  # a slow channel holds only itself
         daemon.periodic.append((app.settings.retention.every.total_seconds(), _pruner(app, service.owner)))
         serving: asyncio.Task[None] | None = None
         stop_http = asyncio.Event()
@@ -269,7 +273,7 @@ async def _run_daemon(
                 with contextlib.suppress(Exception):
                     await serving
         if "deliver" in roles:
-            await outbox.run_once()  # what the last polls queued, before exiting
+            await outbox.finish(SHUTDOWN_DELIVERY_SECONDS)  # what the last polls queued, before exiting
     finally:
         await outbox.aclose()
         await fetcher.aclose()

@@ -10,9 +10,11 @@ one sent in its own transaction the moment its channel accepted it. What a crash
   the restart with the same ``X-Monitor-Delivery`` id (email: the same Message-ID), so a receiver that drops
   repeats sees it once. This window is a few milliseconds per alert.
 
-Channels are independent: each runs its own queue. A channel that cannot be reached (connection refused,
-timeouts, 5xx, 429) rests with growing pauses and its other alerts wait without using up their attempts; a
-message the channel refuses outright (4xx, bad address) fails that alert alone. After ``max_attempts``
+Channels are independent: each runs its own queue, and a pass leaves alone the channels that an earlier
+pass is still delivering, so a receiver that drips its answer holds up only its own channel. Passes cancelled
+at shutdown give their alerts back to the queue without using an attempt. A channel that cannot be reached
+(connection refused, timeouts, 5xx, 429) rests with growing pauses and its other alerts wait without using
+up their attempts; a message the channel refuses outright (4xx, bad address) fails that alert alone. After ``max_attempts``
 failed attempts an alert is ``failed`` with its last error; ``monitor alerts retry`` sends it again.
 
 Digest channels (``every:`` / ``daily:``) bundle their pending alerts into one message when due.
@@ -131,7 +133,8 @@ class Outbox:
         self.owner = process_owner()
         self._resting: dict[str, tuple[datetime, int]] = {}  # channel -> (until, outages in a row)
         self._client: httpx.AsyncClient | None = None
-        self._lock = asyncio.Lock()
+        self._busy: set[str] = set()  # channels a pass is delivering now: other passes leave them alone
+        self._passes: set[asyncio.Task[None]] = set()  # passes started by start_pass, still running
 
     def reconfigure(self, settings: Settings) -> None:
         """Deliver through a reloaded config's channels from the next pass on."""
@@ -139,6 +142,7 @@ class Outbox:
         self.channels = {c.name: c for c in settings.channels}
 
     async def aclose(self) -> None:
+        await self._cancel_passes()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -149,17 +153,22 @@ class Outbox:
     # --- the loop -----------------------------------------------------------------------------
 
     async def deliver_due(self, *, digests: bool = True) -> DeliveryReport:
-        """One pass: send every due alert (and every due digest), each channel on its own."""
-        async with self._lock:  # one pass at a time in this process
-            if self._client is None:
-                self._client = httpx.AsyncClient(follow_redirects=False)
-            now = self.clock()
-            report = DeliveryReport()
-            due = await self._db(self._due_channels, now)  # a read: an idle pass takes no write lock
-            if not due:
-                return report
-            resting = {name for name, (until, _) in self._resting.items() if until > now}
-            ready = [n for n in due if n in self.channels and n not in resting]
+        """One pass: send every due alert (and every due digest), each channel on its own.
+
+        A channel that another pass is still delivering (a slow receiver) is left to that pass, so passes
+        can overlap and a slow channel holds up only its own alerts.
+        """
+        if self._client is None:
+            self._client = httpx.AsyncClient(follow_redirects=False)
+        now = self.clock()
+        report = DeliveryReport()
+        due = await self._db(self._due_channels, now)  # a read: an idle pass takes no write lock
+        if not due:
+            return report
+        resting = {name for name, (until, _) in self._resting.items() if until > now}
+        ready = [n for n in due if n in self.channels and n not in resting and n not in self._busy]
+        self._busy.update(ready)  # before the next await: no other pass takes these channels
+        try:
             immediate = [n for n in ready if self.channels[n].mode == "immediate"]
             claimed: list[Claimed] = (
                 await self._db(self._claim, now, immediate, self.batch) if immediate else []
@@ -172,10 +181,42 @@ class Outbox:
                 jobs.extend(self._deliver_digest(n, now) for n in ready if self.channels[n].mode == "digest")
             for part in await asyncio.gather(*jobs):
                 report.add(part)
-            unknown = [n for n in due if n not in self.channels]
-            if unknown:
-                report.failed += await self._db(self._fail_unknown_channels, now, unknown)
-            return report
+        finally:
+            self._busy.difference_update(ready)
+        unknown = [n for n in due if n not in self.channels]
+        if unknown:
+            report.failed += await self._db(self._fail_unknown_channels, now, unknown)
+        return report
+
+    async def start_pass(self) -> None:
+        """The daemon's periodic job: start a pass in the background and return at once.
+
+        Each pass takes only the channels no running pass is delivering, so a receiver that drips its
+        answer delays its own channel, never the others.
+        """
+        task = asyncio.create_task(self.run_once(), name="outbox-pass")
+        self._passes.add(task)
+        task.add_done_callback(self._passes.discard)
+
+    async def finish(self, seconds: float) -> None:
+        """At shutdown: stop the passes in flight (their alerts go back to the queue, no attempt used),
+        then one last pass for what the last polls queued, given at most `seconds`."""
+        await self._cancel_passes()
+        last = asyncio.create_task(self.run_once(), name="outbox-last-pass")
+        _done, pending = await asyncio.wait([last], timeout=seconds)
+        if pending:
+            log.warning(
+                "alert delivery stopped after %gs at shutdown; the rest go after the restart", seconds
+            )
+            last.cancel()
+            await asyncio.wait([last])
+
+    async def _cancel_passes(self) -> None:
+        running = list(self._passes)
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running)
 
     async def deliver_all(self, *, digests: bool = False, max_passes: int = 1000) -> DeliveryReport:
         """Passes until nothing due is left (or every channel with work is resting): `monitor poll`."""
@@ -210,22 +251,35 @@ class Outbox:
         report = DeliveryReport()
         queue = list(items)
         stop = asyncio.Event()
+        unfinished = {a.id for a in items}  # released if the pass is cancelled (shutdown)
 
         async def worker() -> None:
             while queue and not stop.is_set():
                 alert = queue.pop(0)
-                outcome = await self._deliver_one(channel, alert, report)
+                outcome = await self._deliver_one(channel, alert, report, unfinished)
                 if outcome == "outage":
                     stop.set()
 
-        await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(items)))))
+        try:
+            await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(items)))))
+        except asyncio.CancelledError:
+            await self._give_back(unfinished)
+            raise
         if queue:  # the channel is resting: give the rest back without using an attempt
             until = self._resting[name][0]
             await self._db(self._release, [a.id for a in queue], until)
             report.waiting += len(queue)
         return report
 
-    async def _deliver_one(self, channel: ChannelSettings, alert: Claimed, report: DeliveryReport) -> str:
+    async def _give_back(self, ids: set[int]) -> None:
+        """Cancelled sends: their alerts are due again at once, without using an attempt (the same
+        delivery id goes again, so a receiver that got one before the cut sees a repeat it can drop)."""
+        if ids:
+            await asyncio.shield(self._db(self._release, sorted(ids), self.clock()))
+
+    async def _deliver_one(
+        self, channel: ChannelSettings, alert: Claimed, report: DeliveryReport, unfinished: set[int]
+    ) -> str:
         now = self.clock()
         try:
             context = await self._db(self._context, alert)
@@ -233,13 +287,16 @@ class Outbox:
             result = await send(channel, message, http_client=self._client)
         except DeliveryError as error:
             error.channel = error.channel or channel.name
+            unfinished.discard(alert.id)
             return await self._failed([alert], channel, error, report, now)
         except Exception as exc:  # a template or data problem: this alert alone, retried later
             problem = DeliveryError(
                 f"{type(exc).__name__}: {exc}", retryable=True, status=0, channel=channel.name
             )  # status 0: not an outage of the channel
+            unfinished.discard(alert.id)
             return await self._failed([alert], channel, problem, report, now)
-        await self._db(self._mark_sent, [alert.id], self.clock(), result)
+        unfinished.discard(alert.id)  # accepted: marked sent even if the pass is cancelled meanwhile
+        await asyncio.shield(self._db(self._mark_sent, [alert.id], self.clock(), result))
         self._resting.pop(channel.name, None)
         report.sent += 1
         log.info(
@@ -309,11 +366,14 @@ class Outbox:
             contexts = [await self._db(self._context, a) for a in claimed]
             message: Message = render_digest(contexts, channel.templates, channel=name, tz=channel.tz)
             result = await send(channel, message, http_client=self._client)
+        except asyncio.CancelledError:
+            await self._give_back({a.id for a in claimed})
+            raise
         except DeliveryError as error:
             error.channel = error.channel or name
             await self._failed(claimed, channel, error, report, now)
             return report
-        await self._db(self._mark_sent, [a.id for a in claimed], self.clock(), result)
+        await asyncio.shield(self._db(self._mark_sent, [a.id for a in claimed], self.clock(), result))
         self._resting.pop(name, None)
         report.sent += len(claimed)
         log.info("digest of %d alerts sent: channel %s (%s)", len(claimed), name, result.detail)

@@ -74,6 +74,11 @@ def _classify(exc: Exception, settings: EmailChannel) -> DeliveryError:
             status=codes[0] if codes else None,
             channel=settings.name,
         )
+    if isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code < 0:
+        # Not SMTP at all: aiosmtplib reports a reply over 32 KiB or without a code this way.
+        return DeliveryError(
+            f"{where}: the server's answer is not SMTP: {exc.message}", retryable=True, channel=settings.name
+        )
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         # A 4xx reply is temporary by definition; 5xx (bad credentials, rejected sender) needs a human.
         kind = (
@@ -123,8 +128,11 @@ async def send_email(settings: EmailChannel, message: Message) -> DeliveryResult
         timeout=settings.timeout.total_seconds(),
     )
     sock: Any = None
+    total = settings.timeout.total_seconds()
     try:
-        async with smtp:
+        # The timeout bounds the whole exchange, not each read: a server dripping its answers (each line in
+        # time) is cut off there. aiosmtplib itself caps one reply at 32 KiB ("Response too long").
+        async with asyncio.timeout(total), smtp:
             sock = smtp.transport.get_extra_info("socket") if smtp.transport is not None else None
             if settings.username is not None and settings.password is not None:
                 await smtp.login(settings.username, settings.password.get_secret_value())
@@ -133,6 +141,11 @@ async def send_email(settings: EmailChannel, message: Message) -> DeliveryResult
                 sender=parseaddr(settings.from_)[1],
                 recipients=[parseaddr(to)[1] for to in settings.to],
             )
+    except TimeoutError as exc:
+        where = f"{settings.host}:{settings.smtp_port}"
+        raise DeliveryError(
+            f"{where}: timed out after {total:g}s (the whole exchange)", retryable=True, channel=settings.name
+        ) from exc
     except (aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
         raise _classify(exc, settings) from exc
     finally:
