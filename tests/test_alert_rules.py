@@ -17,11 +17,15 @@ import yaml
 
 from monitor import watching
 from monitor.config import NO_MAX_AGE, Settings, parse_settings
+from monitor.core.pages import EXTRACTOR_VERSION
+from monitor.core.versions import content_fingerprint
 from monitor.outbox import Claimed, Outbox
-from monitor.store.repo import Store, articles
+from monitor.store.repo import Store, articles, versions
 from monitor.store.stories import story_members
 from monitor.watching import alerts, attach, is_backlog, matches, stories
 from tests.fixtures.feeds import STORIES, Item, atom, mt_item, mt_rss, other_item, other_outlet_atom
+from tests.fixtures.pages import mt_article
+from tests.fixtures.seeds import MT_PATH, mt_seed
 from tests.fixtures.server import LoopbackServer, Route
 from tests.helpers import poll_watching, service_for
 
@@ -346,3 +350,63 @@ def test_a_rolled_back_transaction_leaves_no_story_in_the_index(store: Store, se
         found = pool.submit(asyncio.run, go()).result()
     assert len(found) == 2 and len({m.story_id for m in found}) == 1
     assert [a.event for a in rows(store, alerts)] == ["new_story"]
+
+
+def check_pages_watching(config: Settings, store: Store) -> list[Any]:
+    """Re-check every tracked page once with the watch step attached (as `poll --articles` does)."""
+
+    async def go() -> list[Any]:
+        service = service_for(config, store)
+        try:
+            await attach(service)
+            await service.sync_sources()
+            return list(await service.check_articles())
+        finally:
+            await service.fetcher.aclose()
+            service.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, go()).result()
+
+
+def test_a_newer_extractor_on_an_unchanged_page_alerts_nobody(store: Store, server: LoopbackServer) -> None:
+    seed = mt_seed()
+    link = server.url(MT_PATH)
+    server.routes["/rss/news"] = Route.feed(
+        mt_rss([Item(seed.title, link, seed.excerpt, seed.published, guid=link)])
+    )
+    server.routes[MT_PATH] = Route(body=mt_article(), content_type="text/html; charset=utf-8")
+    data = {
+        "defaults": {"timeout": "5s", "per_host": 4, "max_age": "none"},
+        "sources": [{"name": "moscow-times", "feed": server.url("/rss/news"), "follow_links": True}],
+        "watches": [{"name": "nk", "query": NK, "alert_on": ["story", "edits"], "channels": ["hook"]}],
+        "channels": [{"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/hook"}],
+    }
+    config = parse_settings(yaml.safe_dump(data), "test.yaml", env={})
+    poll_watching(config, store)
+    (checked,) = check_pages_watching(config, store)
+    assert checked.version == "enriched"
+    assert [a.event for a in rows(store, alerts)] == ["new_story"]
+
+    # As if an older extractor had read this page: other text, an older version, the same page.
+    (version,) = rows(store, versions)
+    older = version.body + "\nShare this article. Follow us on Telegram."
+    older_hash = content_fingerprint(version.title, older)
+    with store.write() as conn:
+        conn.execute(versions.update().values(body=older, content_hash=older_hash))
+        conn.execute(articles.update().values(content_hash=older_hash, extractor_version=0))
+    (checked,) = check_pages_watching(config, store)
+    assert checked.version is None and checked.error is None
+    assert [a.event for a in rows(store, alerts)] == ["new_story"]
+    (rebased,) = rows(store, versions)
+    (article,) = rows(store, articles)
+    assert rebased.body == version.body and rebased.content_hash == version.content_hash
+    assert article.content_hash == version.content_hash and article.extractor_version == EXTRACTOR_VERSION
+
+    edited = [p.replace("1,500", "2,000") for p in seed.paragraphs]
+    server.routes[MT_PATH] = Route(
+        body=mt_article(paragraphs=edited), content_type="text/html; charset=utf-8"
+    )
+    (checked,) = check_pages_watching(config, store)
+    assert checked.version == "edit"
+    assert [a.event for a in rows(store, alerts)] == ["new_story", "article_edit"]

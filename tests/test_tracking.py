@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from monitor.core.decide import Parsed, decide_poll
 from monitor.core.feeds import parse_feed_drafts
+from monitor.core.pages import EXTRACTOR_VERSION
 from monitor.core.schedule import SchedulePolicy
 from monitor.core.track import DEFAULT_LADDER, PageText, decide_page_check
 from monitor.models import FetchResponse, SourceKind, SourceSpec
@@ -49,15 +50,27 @@ def follow_feed(store: Store) -> int:
 
 
 def check(
-    store: Store, page: PageText | None, now: datetime, *, status: int = 200, url: str | None = None
+    store: Store,
+    page: PageText | None,
+    now: datetime,
+    *,
+    status: int = 200,
+    url: str | None = None,
+    body: bytes = b"<html/>",
+    extractor: int = EXTRACTOR_VERSION,
 ) -> str | None:
     (tracked,) = [a for a in tracked_articles(store, None)]
-    response = FetchResponse(
-        tracked.url, url or tracked.url, status, body=b"<html/>" if status == 200 else None
-    )
+    response = FetchResponse(tracked.url, url or tracked.url, status, body=body if status == 200 else None)
     with store.write() as conn:
         decided = decide_page_check(
-            tracked, response, page, None, earlier_hashes(conn, tracked.id), now, DEFAULT_LADDER
+            tracked,
+            response,
+            page,
+            None,
+            earlier_hashes(conn, tracked.id),
+            now,
+            DEFAULT_LADDER,
+            extractor_version=extractor,
         )
         stored = apply_page_check(conn, decided, tracked.source_id, response.final_url)
     return stored[0].kind if stored else None
@@ -107,3 +120,36 @@ def test_a_redirected_page_stays_the_same_article(store: Store) -> None:
     assert [(e["kind"], e["detail"]) for e in happened] == [("moved", new_url)]
     with store.read() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one() == 1
+
+
+def test_a_newer_extractor_rebaselines_an_unchanged_page_without_a_version(store: Store) -> None:
+    article_id = follow_feed(store)
+    old = PageText(SEED.title, SEED.body + " Share this article.")  # what an older extractor kept
+    assert check(store, old, NOW + timedelta(minutes=1), extractor=1) == "enriched"
+    assert tracked_articles(store, None)[0].extractor_version == 1
+
+    new = PageText(SEED.title, SEED.body)  # the same page read by the newer extractor
+    assert check(store, new, NOW + timedelta(minutes=11), extractor=2) is None
+    (tracked,) = tracked_articles(store, None)
+    assert tracked.extractor_version == 2
+    _article, history, _happened = article_history(store, article_id)
+    assert len(history) == 1 and history[0]["body"] == SEED.body  # the baseline is the new text
+    assert tracked.content_hash == history[0]["content_hash"]
+    assert check(store, new, NOW + timedelta(minutes=31), extractor=2) is None
+
+    edited = PageText(SEED.title, SEED.body.replace("1,500 special forces", "2,000 special forces"))
+    assert check(store, edited, NOW + timedelta(hours=1, minutes=1), body=b"<html>2</html>", extractor=2) == (
+        "edit"
+    )
+    _article, history, _happened = article_history(store, article_id)
+    assert [v["n"] for v in history] == [1, 2] and "2,000 special forces" in history[1]["body"]
+
+
+def test_a_newer_extractor_on_a_changed_page_is_a_real_check(store: Store) -> None:
+    article_id = follow_feed(store)
+    page = PageText(SEED.title, SEED.body)
+    assert check(store, page, NOW + timedelta(minutes=1), extractor=1) == "enriched"
+    edited = PageText(SEED.title, SEED.body.replace("1,500 special forces", "2,000 special forces"))
+    assert check(store, edited, NOW + timedelta(minutes=11), body=b"<html>2</html>", extractor=2) == "edit"
+    _article, history, _happened = article_history(store, article_id)
+    assert [v["n"] for v in history] == [1, 2] and history[0]["body"] == SEED.body

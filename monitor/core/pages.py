@@ -21,6 +21,12 @@ from monitor.core.maintext import main_text
 from monitor.core.normalize import canonical_url, normalize_text
 from monitor.errors import ParseError
 
+# The version of the article-text extraction (this module, maintext.py, pageread.py). BUMP IT whenever a
+# change can make the same page yield different text: each article stores the version its baseline text
+# was extracted with, and a check under a newer version re-baselines an unchanged page silently instead
+# of recording an edit (see core/track.py decide_page_check).
+EXTRACTOR_VERSION = 1
+
 MIN_WORDS = 20  # less than this is a stub, a paywall or a navigation page, not an article
 _DATED_PATH = re.compile(r"/(19|20)\d{2}/\d{1,2}/\d{1,2}/[^/]+")
 _ID_SLUG = re.compile(r"/[a-z0-9]+(?:-[a-z0-9]+){3,}(?:-a?\d+)?/?$|/\d{5,}(?:[-/][^/]*)?$", re.I)

@@ -7,13 +7,14 @@ an extraction failure, a removal (404/410) or restoration, a move (redirect), an
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitor.core.pages import ExtractedArticle
+from monitor.core.pages import EXTRACTOR_VERSION, ExtractedArticle
 from monitor.core.versions import content_fingerprint
 from monitor.models import FetchResponse
 
@@ -44,6 +45,10 @@ class TrackedArticle:
     feed_summary: str = ""
     etag: str | None = None  # the page's validators, for a conditional GET
     last_modified: str | None = None
+    # The extractor version that made content_hash from the page (None: the baseline is not page text,
+    # e.g. it came from a feed) and the hash of the page body it was read from.
+    extractor_version: int | None = None
+    page_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +106,32 @@ class PageCheck:
     in_tail: bool = False  # the next check is a tail check (claimed newest first, within a budget)
     etag: str | None = None  # validators to keep for the next conditional GET
     last_modified: str | None = None
+    # Set when page text was read: the extractor version and page body hash to keep with the baseline.
+    extractor_version: int | None = None
+    page_hash: str | None = None
+    # An unchanged page re-read by a newer extractor: its text replaces the baseline (the latest
+    # version's text), not a new version, and nothing is alerted.
+    baseline: VersionDraft | None = None
+
+
+def page_hash(body: bytes | None) -> str | None:
+    """The SHA-256 of a page body, to tell later whether the page itself changed."""
+    return hashlib.sha256(body).hexdigest() if body is not None else None
+
+
+def page_changed(article: TrackedArticle, response: FetchResponse) -> bool | None:
+    """Whether the page differs from the one the baseline was read from; None when it cannot be told.
+
+    The validators decide when both sides have them (an ETag, else Last-Modified), else the body hash.
+    """
+    if article.etag and response.etag:
+        return article.etag != response.etag
+    if article.last_modified and response.last_modified:
+        return article.last_modified != response.last_modified
+    body_hash = page_hash(response.body)
+    if article.page_hash and body_hash:
+        return article.page_hash != body_hash
+    return None
 
 
 def ladder_next(first_seen: datetime, now: datetime, ladder: Sequence[timedelta]) -> datetime | None:
@@ -130,11 +161,14 @@ def decide_page_check(
     now: datetime,
     ladder: Sequence[timedelta] | Recheck,
     ignore: Sequence[re.Pattern[str]] = (),
+    extractor_version: int = EXTRACTOR_VERSION,
 ) -> PageCheck:
     """Decide one check of an article page. `earlier` maps content hashes of earlier versions to their n.
 
     A 304 (the page answered our validators) is an unchanged check; the validators of a page whose text
-    was read are kept for the next conditional GET.
+    was read are kept for the next conditional GET. When the baseline text was made by an older
+    extractor and the page has not changed (or that cannot be told), different text is the extractor's
+    doing, not an edit: it becomes the new baseline without a version or an alert.
     """
     recheck = ladder if isinstance(ladder, Recheck) else Recheck(tuple(ladder), tail=None)
     ladder_at, in_tail = recheck.next_at(article.first_seen, now)
@@ -191,10 +225,12 @@ def decide_page_check(
         events.append(("restored", None))
     fingerprint = content_fingerprint(page.title, page.text, ignore=ignore)
     version: VersionDraft | None = None
+    baseline: VersionDraft | None = None
     kind: str | None = None
     reverts_to: int | None = None
+    stale = article.extractor_version is not None and article.extractor_version < extractor_version
     if fingerprint != article.content_hash:
-        version = VersionDraft(
+        draft = VersionDraft(
             title=page.title,
             summary=article.feed_summary,
             body=page.text,
@@ -203,14 +239,19 @@ def decide_page_check(
             updated=page.updated,
             content_hash=fingerprint,
         )
-        if article.version_count == 0:
-            kind = "new"
-        elif article.enrichable:
-            kind = "enriched"
-        elif fingerprint in earlier:
-            kind, reverts_to = "revert", earlier[fingerprint]
+        unchanged_page = page_changed(article, response) is not True
+        if stale and article.version_count > 0 and not article.enrichable and unchanged_page:
+            baseline = draft
         else:
-            kind = "edit"
+            version = draft
+            if article.version_count == 0:
+                kind = "new"
+            elif article.enrichable:
+                kind = "enriched"
+            elif fingerprint in earlier:
+                kind, reverts_to = "revert", earlier[fingerprint]
+            else:
+                kind = "edit"
     return PageCheck(
         **common,
         next_check_at=ladder_at,
@@ -224,4 +265,7 @@ def decide_page_check(
         events=tuple(events),
         etag=response.etag,
         last_modified=response.last_modified,
+        extractor_version=extractor_version,
+        page_hash=page_hash(response.body),
+        baseline=baseline,
     )

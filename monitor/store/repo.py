@@ -587,6 +587,7 @@ class Store:
                     url=sa.bindparam("b_url"),
                     published=sa.bindparam("b_published"),
                     last_seen=sa.bindparam("b_now"),
+                    extractor_version=None,  # the baseline is the feed's text now, not an extraction
                 ),
                 article_rows,
             )

@@ -134,6 +134,10 @@ class Article(Base):
     page_last_modified: Mapped[str | None] = mapped_column(Text)
     # The ladder has ended and the page is re-checked at the slow tail pace (newest first, in a budget).
     in_tail: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The EXTRACTOR_VERSION that made content_hash from the page (None: not page text, e.g. a feed's)
+    # and the SHA-256 of the page body it was read from: a newer extractor re-baselines an unchanged page.
+    extractor_version: Mapped[int | None] = mapped_column(Integer)
+    page_hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         UniqueConstraint("source_id", "key"),

@@ -9,7 +9,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from monitor.core.track import PageCheck, TrackedArticle
+from monitor.core.track import PageCheck, TrackedArticle, VersionDraft
 from monitor.models import StoredVersion
 from monitor.store.repo import Store, articles, fetches, host_is_resting, process_owner, sources, versions
 from monitor.store.tables import ArticleEvent
@@ -42,6 +42,8 @@ def _tracked_query() -> sa.Select[Any]:
         latest_summary.label("feed_summary"),
         articles.c.page_etag,
         articles.c.page_last_modified,
+        articles.c.extractor_version,
+        articles.c.page_hash,
     ).join(sources, sources.c.id == articles.c.source_id)
 
 
@@ -60,6 +62,8 @@ def _tracked(row: Any) -> TrackedArticle:
         feed_summary=row.feed_summary or "",
         etag=row.page_etag,
         last_modified=row.page_last_modified,
+        extractor_version=row.extractor_version,
+        page_hash=row.page_hash,
     )
 
 
@@ -186,6 +190,12 @@ def apply_page_check(conn: Connection, check: PageCheck, source_id: int, url: st
     if check.last_error is None and check.fetch_status in (200, 304):
         values["page_etag"] = check.etag
         values["page_last_modified"] = check.last_modified
+    if check.extractor_version is not None:
+        values["extractor_version"] = check.extractor_version
+        values["page_hash"] = check.page_hash
+    if check.baseline is not None:
+        _rebaseline(conn, check.article_id, row.version_count, check.baseline)
+        values["content_hash"] = check.baseline.content_hash
     if check.removed is True:
         values["removed_at"] = check.now
     elif check.removed is False:
@@ -270,6 +280,19 @@ def apply_page_check(conn: Connection, check: PageCheck, source_id: int, url: st
         )
     )
     return stored
+
+
+def _rebaseline(conn: Connection, article_id: int, version_count: int, text: VersionDraft) -> None:
+    """A newer extractor's text of an unchanged page replaces the latest version's (a revert keeps its)."""
+    conn.execute(
+        versions.update()
+        .where(
+            versions.c.article_id == article_id,
+            versions.c.n == version_count,
+            versions.c.reverts_to.is_(None),
+        )
+        .values(title=text.title, body=text.body, author=text.author, content_hash=text.content_hash)
+    )
 
 
 def ensure_article(conn: Connection, source_id: int, key: str, url: str, now: datetime) -> None:

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from monitor.core.track import DEFAULT_LADDER, PageText, TrackedArticle, decide_page_check, ladder_next
+from monitor.core.track import (
+    DEFAULT_LADDER,
+    PageText,
+    TrackedArticle,
+    decide_page_check,
+    ladder_next,
+    page_changed,
+    page_hash,
+)
 from monitor.core.versions import content_fingerprint
 from monitor.models import FetchResponse
 from tests.fixtures.seeds import mt_seed
@@ -112,3 +121,41 @@ def test_failures_retry_sooner_than_the_ladder_and_say_why() -> None:
         article(check_errors=5), down, None, None, {}, FIRST + timedelta(days=4), DEFAULT_LADDER
     )
     assert late.next_check_at is None  # the ladder is over and retries are spent
+
+
+def test_an_older_extractor_baseline_of_an_unchanged_page_is_replaced_not_versioned() -> None:
+    now = FIRST + timedelta(minutes=11)
+    body = b"<html/>"
+    older = article(content_hash="older-extraction", extractor_version=1, page_hash=page_hash(body))
+    check = decide_page_check(older, ok(), PAGE, None, {}, now, DEFAULT_LADDER, extractor_version=2)
+    assert check.version is None and check.kind is None
+    assert check.baseline is not None and check.baseline.content_hash == HASH
+    assert check.extractor_version == 2 and check.page_hash == page_hash(body)
+    # Not stale: the same text difference is an edit.
+    current = replace(older, extractor_version=2)
+    check = decide_page_check(current, ok(), PAGE, None, {}, now, DEFAULT_LADDER, extractor_version=2)
+    assert check.kind == "edit" and check.baseline is None
+    # Unknown (no hash, no validators): prefer no alert. A feed's baseline (None) is never stale.
+    unknown = replace(older, page_hash=None)
+    assert (
+        decide_page_check(unknown, ok(), PAGE, None, {}, now, DEFAULT_LADDER, extractor_version=2).baseline
+        is not None
+    )
+    feed = replace(older, extractor_version=None)
+    assert (
+        decide_page_check(feed, ok(), PAGE, None, {}, now, DEFAULT_LADDER, extractor_version=2).kind == "edit"
+    )
+
+
+def test_whether_the_page_changed() -> None:
+    response = FetchResponse(URL, URL, 200, body=b"<html>2</html>", etag='"b"', last_modified="Mon")
+    assert page_changed(article(etag='"a"', page_hash=page_hash(b"<html>2</html>")), response) is True
+    assert page_changed(article(etag='"b"', page_hash="x"), response) is False  # the ETag decides
+    assert page_changed(article(last_modified="Mon", page_hash="x"), response) is False
+    bare = FetchResponse(URL, URL, 200, body=b"<html>2</html>")
+    assert page_changed(article(page_hash=page_hash(b"<html/>")), bare) is True
+    assert page_changed(article(page_hash=page_hash(b"<html>2</html>")), bare) is False
+    assert page_changed(article(), bare) is None
+    changed = article(content_hash="older-extraction", extractor_version=1, page_hash=page_hash(b"<html/>"))
+    check = decide_page_check(changed, bare, PAGE, None, {}, FIRST, DEFAULT_LADDER, extractor_version=2)
+    assert check.kind == "edit" and check.baseline is None
