@@ -187,6 +187,10 @@ class Daemon:
             await self._free_dead(thorough=False)
             if service.unreleased:
                 await service.retry_releases()
+        except asyncio.CancelledError:
+            if not self._stop.is_set():
+                raise
+            # cancelled by the shutdown: the process unregisters itself next, nothing is lost
         except Exception as exc:
             log.warning("heartbeat failed: %s: %s", type(exc).__name__, exc)
 
