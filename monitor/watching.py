@@ -153,7 +153,7 @@ class WatchStep:
         """Recompile the watches of a reloaded config (the story index stays: stories do not change)."""
         matcher = compile_watches(watch_specs(settings))
         self.settings, self.matcher = settings, matcher
-        self.channels = {w.name: w.channels for w in settings.watches}
+        self.watches = {w.name: w for w in settings.watches}
 
     def load(self, store: Store, now: datetime) -> int:
         """Fill the story index from the stored memberships of the window (on start)."""
