@@ -16,6 +16,7 @@ from monitor.notify.channels import DeliveryError, send
 from monitor.outbox import alerts, matches
 from monitor.output import emit
 from monitor.store.repo import Store, articles, sources
+from monitor.watch_cli import check_filters
 
 STATUSES = ("pending", "sent", "failed")
 
@@ -91,6 +92,7 @@ def alerts_group(ctx: click.Context, status: str | None, watch: str | None, limi
     if ctx.invoked_subcommand is not None:
         return
     with open_from(ctx, migrate=False) as app:
+        check_filters(app, watches=(watch,) if watch else ())
         rows = list_alerts(app.store, status, watch, limit)
     emit(
         rows,

@@ -27,6 +27,7 @@ from monitor.service import CycleReport, Service, ServiceOptions, make_fetcher, 
 from monitor.store.db import current_revision, head_revision, make_engine, upgrade
 from monitor.store.retention import prune, prune_if_mine
 from monitor.watching import attach as attach_watches
+from monitor.watching import reconfigure as reconfigure_watches
 
 
 class _SecretFilter(logging.Filter):
@@ -173,9 +174,17 @@ def _roles(values: tuple[str, ...], http: str | None) -> tuple[str, ...]:
     metavar="HOST:PORT",
     help="Also serve the API, feeds and web pages (as `monitor serve`; token from $MONITOR_API_TOKEN).",
 )
+@click.option(
+    "--base-url",
+    metavar="URL",
+    help="Where readers reach the site served by --http, for Atom self links [default: the config's "
+    "base_url, else http://HOST:PORT/].",
+)
 @click.pass_context
 @handles_errors
-def run(ctx: click.Context, tick: float, role: tuple[str, ...], http: str | None) -> None:
+def run(
+    ctx: click.Context, tick: float, role: tuple[str, ...], http: str | None, base_url: str | None
+) -> None:
     """Run the daemon: poll every source when it is due until SIGTERM or Ctrl-C.
 
     Several daemons may run on one Postgres database, on one machine or many: they share the work."""
@@ -186,7 +195,9 @@ def run(ctx: click.Context, tick: float, role: tuple[str, ...], http: str | None
             from monitor.web_cli import listen
 
             listen(*address).close()  # a taken port is one clear error before anything starts
-        asyncio.run(_run_daemon(app, tick, address, roles))
+        if base_url is not None and not base_url.startswith(("http://", "https://")):
+            raise click.BadParameter(f"{base_url!r} is not an http(s) URL", param_hint="--base-url")
+        asyncio.run(_run_daemon(app, tick, address, roles, base_url))
 
 
 async def _run_daemon(
@@ -194,6 +205,7 @@ async def _run_daemon(
     tick: float,
     address: tuple[str, int] | None = None,
     roles: tuple[str, ...] = ("poll", "deliver"),
+    base_url: str | None = None,
 ) -> None:
     fleet = app.settings.fleet
     fetcher = make_fetcher(app.settings)
@@ -214,7 +226,8 @@ async def _run_daemon(
         reloader = Reloader(app.config_path, app.settings)
         reloader.appliers += [service.apply_settings, outbox.reconfigure]
         if step is not None:
-            reloader.appliers.append(step.reconfigure)
+            watching_step = step
+            reloader.appliers.append(lambda settings: reconfigure_watches(service, watching_step, settings))
         daemon.reloader = reloader
         if "deliver" in roles:
             daemon.periodic.append((max(tick, 1.0), outbox.run_once))
@@ -234,6 +247,7 @@ async def _run_daemon(
                 health=daemon.health,
                 tick_seconds=tick,
                 metrics=metrics,
+                base_url=base_url,
             )
             reloader.appliers.append(lambda settings: setattr(web.state.web, "settings", settings))
             serving = asyncio.create_task(serve_http(web, *address, stop_http), name="http")

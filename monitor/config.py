@@ -213,6 +213,7 @@ class Settings(_Strict):
     """The whole validated configuration."""
 
     database: str | None = None
+    base_url: str | None = None  # where the web pages are reached (Atom self links); else the listen address
     defaults: Defaults = Defaults()
     fleet: FleetSettings = FleetSettings()
     retention: RetentionSettings = RetentionSettings()
@@ -224,6 +225,8 @@ class Settings(_Strict):
         """A hash of everything the fleet must agree on (all but the database URL), to spot mixed configs."""
         data = self.model_dump(mode="json", exclude={"database"})
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    _base_url_ok = field_validator("base_url")(_check_url)
 
     def source(self, name: str) -> SourceConfig | None:
         return next((s for s in self.sources if s.name == name), None)

@@ -332,7 +332,7 @@ class Fetcher:
     async def _load_robots(
         self, origin: str, policy: FetchPolicy | None
     ) -> tuple[Protego | None, str | None]:
-        """The parsed rules; allow-all for a missing file (4xx); None (disallow all) when unreachable (5xx).
+        """The parsed rules and text; allow-all for a missing file (4xx); None when unreachable (5xx).
 
         Only the first ROBOTS_MAX_BYTES are read (RFC 9309 asks for at least 500 KiB), within the timeout.
         """

@@ -128,6 +128,7 @@ def apply_config(
 ) -> tuple[int, str | None]:
     """Follow this config's source list without undoing another live process's; (retired, message)."""
     config_hash = settings.config_hash()
+    leases.note_config(store, owner, config_hash)  # after a reload the row still names the old one
     others = [w for w in leases.live_workers(store, now, settings.fleet.dead_after) if w.owner != owner]
     retire, message = join_message(config_hash, others, leases.applied_config(store))
     retired = store.sync_sources(specs, now, retire=retire)

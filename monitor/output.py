@@ -14,6 +14,9 @@ from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from monitor.encode import terminal_text
 
 FORMATS = ("table", "json", "jsonl", "csv")
 # The zone table times are shown in: None is the machine's local zone (`monitor --utc` sets UTC).
@@ -90,5 +93,6 @@ def emit(
         for name in names:
             table.add_column(name.replace("_", " "), overflow="fold")
         for row in rows:
-            table.add_row(*(_cell(row.get(n)) for n in names))
+            # Text, not markup: a title like "[red]x" or one with ESC sequences must print as written.
+            table.add_row(*(Text(terminal_text(_cell(row.get(n)))) for n in names))
         Console(file=out, soft_wrap=False, width=None if out.isatty() else 200).print(table)

@@ -17,6 +17,7 @@ from monitor.core.versions import (
     render_text,
     version_text,
 )
+from monitor.encode import terminal_text
 from monitor.errors import NotFoundError
 from monitor.output import emit, plain
 from monitor.store.tracking import article_history
@@ -42,11 +43,14 @@ def show(ctx: click.Context, article_id: int, fmt: str) -> None:
         sys.stdout.write("\n")
         return
     if fmt == "table":
-        click.echo(f"#{article['id']} {article['title']}\n{article['source']}  {article['url']}")
+        click.echo(
+            terminal_text(f"#{article['id']} {article['title']}\n{article['source']}  {article['url']}")
+        )
         if article.get("removed_at"):
             click.echo(f"removed at {article['removed_at']:%Y-%m-%d %H:%M}Z")
         for event in events:
-            click.echo(f"  {event['at']:%Y-%m-%d %H:%M}Z {event['kind']} {event['detail'] or ''}".rstrip())
+            line = f"  {event['at']:%Y-%m-%d %H:%M}Z {event['kind']} {event['detail'] or ''}".rstrip()
+            click.echo(terminal_text(line))
     emit(
         rows,
         fmt,
@@ -101,7 +105,7 @@ def diff(ctx: click.Context, article_id: int, from_n: int | None, to_n: int | No
         return
     color = sys.stdout.isatty()
     render = render_ansi if color else render_text
-    click.echo(f"#{article_id} {article['title']}: version {from_n} -> {to_n}")
+    click.echo(terminal_text(f"#{article_id} {article['title']}: version {from_n} -> {to_n}"))
     if changes.headline_changed:
         click.echo(f"HEADLINE CHANGED: {render(changes.title)}")
     if changes.body.changed:

@@ -114,7 +114,15 @@ class WriteBatcher:
                 batch.append(more)
             live = [(unit, fut) for unit, fut in batch if fut.set_running_or_notify_cancel()]
             if live:
-                self._write(live)
+                try:
+                    self._write(live)
+                except (
+                    BaseException
+                ) as exc:  # the writer thread must outlive any bug: no caller waits forever
+                    log.exception("the writer failed on a batch of %d units", len(live))
+                    for _, fut in live:
+                        if not fut.done():
+                            fut.set_exception(exc)
             if stop:
                 return
 
@@ -127,10 +135,14 @@ class WriteBatcher:
                 results = [unit(conn, writes) for unit, _ in batch]
                 self.store.flush_writes(conn, writes)
                 for step in self.steps:
-                    step.finish(conn)
+                    if (finish := getattr(step, "finish", None)) is not None:
+                        finish(conn)
         except Exception as exc:
             for step in self.steps:
-                step.discard()
+                try:
+                    step.discard()
+                except Exception:  # the writer thread must live on, or every later poll waits forever
+                    log.exception("a write step failed to discard its state")
             if len(batch) > 1:
                 for item in batch:
                     self._write([item])
@@ -140,7 +152,8 @@ class WriteBatcher:
                 batch[0][1].set_exception(exc)
             return
         for step in self.steps:
-            step.committed()
+            if (committed := getattr(step, "committed", None)) is not None:
+                committed()
         for (_, future), result in zip(batch, results, strict=True):
             future.set_result(result)
 

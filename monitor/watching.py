@@ -547,6 +547,12 @@ async def attach(service: Service) -> WatchStep:
     return step
 
 
+def reconfigure(service: Service, step: WatchStep, settings: Settings) -> None:
+    """Take a reloaded config's watches: the step recompiles, the parse workers get the new specs."""
+    step.reconfigure(settings)
+    service.watch_specs = tuple(watch_specs(settings))
+
+
 def install(service: Service, step: WatchStep) -> None:
     """Run the step on every unit the service stores; its parse workers prepare each draft for it."""
     service.batch_steps.append(step)

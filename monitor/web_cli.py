@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from monitor.cliutil import handles_errors, open_from
 from monitor.errors import MonitorError
 from monitor.web import create_app
+from monitor.web.app import listening_at
 
 log = logging.getLogger("monitor.web")
 TOKEN_ENV = "MONITOR_API_TOKEN"
@@ -93,6 +94,7 @@ async def serve_http(app: FastAPI, host: str, port: int, stop: asyncio.Event) ->
     stopping = asyncio.create_task(stop.wait(), name="http-stop")
     try:
         host_bound, port_bound = sock.getsockname()[:2]
+        listening_at(app, host if host not in ("0.0.0.0", "::", "") else host_bound, port_bound)
         shown = host_bound if sock.family == socket.AF_INET else f"[{host_bound}]"
         log.info("serving http://%s:%d/ (API at /api/v1, docs at /docs)", shown, port_bound)
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -132,12 +134,20 @@ async def _serve_until_signal(app: FastAPI, host: str, port: int) -> None:
     show_envvar=True,
     help="Require this bearer token for everything but /healthz (browsers: open /?token=TOKEN once).",
 )
+@click.option(
+    "--base-url",
+    metavar="URL",
+    help="Where readers reach this site, for Atom self links [default: the config's base_url, else "
+    "http://HOST:PORT/].",
+)
 @click.pass_context
 @handles_errors
-def serve(ctx: click.Context, host: str, port: int, token: str | None) -> None:
+def serve(ctx: click.Context, host: str, port: int, token: str | None, base_url: str | None) -> None:
     """Serve the read-only JSON API (/api/v1, /docs), Atom feeds and web pages until SIGTERM or Ctrl-C."""
+    if base_url is not None and not base_url.startswith(("http://", "https://")):
+        raise click.BadParameter(f"{base_url!r} is not an http(s) URL", param_hint="--base-url")
     with open_from(ctx, migrate=False) as app:
-        web = create_app(app.store, app.settings, token=token or None, health=None)
+        web = create_app(app.store, app.settings, token=token or None, health=None, base_url=base_url)
         if token:
             log.info("a bearer token is required for everything but /healthz")
         warn_if_open(host, port, token)

@@ -343,3 +343,29 @@ def test_cli_poll_then_an_edit_then_poll_articles_and_a_body_only_watch(
         assert "version 1 -> 2" in diff.stdout and "[-1,500-] {+2,000+} special forces" in diff.stdout
     finally:
         receiver.stop()
+
+
+def test_cli_poll_of_many_sources_parses_on_every_core_and_keeps_every_entry(
+    db_url: str, server: LoopbackServer, tmp_path: Path
+) -> None:
+    """20 sources or more: `monitor poll` parses in a process pool; nothing is lost or stored twice."""
+    feeds = []
+    for i in range(20):
+        items = "".join(bare_item(f"Feed {i} note {j}", day=1 + j) for j in range(3))
+        server.routes[f"/f{i}.xml"] = Route.feed(rss(items), validators=False)
+        feeds.append({"name": f"f{i}", "feed": server.url(f"/f{i}.xml")})
+    config = write_config(tmp_path / "feeds.yaml", feeds)
+    first = run_cli(["poll", "--format", "json"], config, db_url)
+    assert first.returncode == 0, first.stderr
+    assert sorted((p["source"], p["new"]) for p in json.loads(first.stdout)) == sorted(
+        (f"f{i}", 3) for i in range(20)
+    )
+    for i in range(20):  # the same entries in a changed document: every feed is parsed again
+        items = "".join(bare_item(f"Feed {i} note {j}", day=1 + j) for j in reversed(range(3)))
+        server.routes[f"/f{i}.xml"] = Route.feed(
+            rss(items, head="<generator>x</generator>"), validators=False
+        )
+    second = run_cli(["poll", "--format", "json"], config, db_url)
+    assert second.returncode == 0, second.stderr
+    assert [p["new"] for p in json.loads(second.stdout)] == [0] * 20
+    assert "20 sources (0 failed), 0 new articles" in second.stderr

@@ -159,6 +159,7 @@ def test_matches_and_stories_commands(db_url: str, server: LoopbackServer, tmp_p
     for args, named in [
         (["search", "korea", "--source", "nosuch"], "no source named 'nosuch'"),
         (["matches", "--watch", "nosuch"], "no watch named 'nosuch'"),
+        (["alerts", "--watch", "nosuch"], "no watch named 'nosuch'"),
         (["stories", "--watch", "nk", "--source", "nosuch"], "no source named 'nosuch'"),
         (
             ["stories", "--watch", "nope", "--source", "nosuch"],

@@ -380,12 +380,15 @@ def parse_feed_reference(body: bytes, headers: Mapping[str, str], base_url: str)
         result, problem = _feedparse(body, headers)
     except Exception as exc:  # feedparser itself fails on some characters (a lone surrogate)
         cleaned, dropped = clean_feed_bytes(body)
+        unreadable = ParseError(
+            f"not a readable feed ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+        )
         if not dropped:
-            raise
+            raise unreadable from None
         try:
             result, retry_problem = _feedparse(cleaned, headers)
         except Exception:
-            raise exc from None
+            raise unreadable from None
         problem = f"removed {dropped}" + (f"; {retry_problem}" if retry_problem else "")
     else:
         if problem is not None or (not result.get("version") and not result.entries):
@@ -467,7 +470,7 @@ def parse_json_feed(body: bytes, base_url: str) -> ParsedFeed | None:
     home = _json_text(data.get("home_page_url"))
     return ParsedFeed(
         title=normalize_text(_json_text(data.get("title"))) or None,
-        link=urljoin(base_url, home) if home else None,
+        link=_join(base_url, home) if isinstance(home, str) and home else None,
         entries=tuple(entries),
     )
 

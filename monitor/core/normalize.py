@@ -53,7 +53,10 @@ def is_tracking_param(name: str) -> bool:
 
 def canonical_url(url: str) -> str:
     """Return the URL with scheme and host lower-cased, default port, fragment and tracking removed."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # not a URL at all ("http://[bad/"): keep it as written
+        return url.strip()
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     if host.startswith("www."):

@@ -177,8 +177,12 @@ def extract_links(html: bytes | str, base_url: str) -> list[str]:
     for anchor in root.xpath("//a[@href]"):
         if anchor.xpath("ancestor::nav or ancestor::header or ancestor::footer or ancestor::aside"):
             continue
-        href = urljoin(base_url, anchor.get("href").strip())
-        if _is_article_link(href, base_host):
+        try:  # a hostile href ("http://[bad/") must cost one link, not the listing
+            href = urljoin(base_url, anchor.get("href").strip())
+            is_article = _is_article_link(href, base_host)
+        except ValueError:
+            continue
+        if is_article:
             seen.setdefault(
                 canonical_url(href).replace("://", "://www.", 1)
                 if "://www." in href

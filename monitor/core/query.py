@@ -191,10 +191,29 @@ def _lex_bare(raw: str, column: int) -> list[_Token]:
 _EXPECTED_TERM = "expected a word, phrase or '('"
 
 
+# Limits that keep a hostile query from exhausting the parser, the matcher or the database's own query
+# parser (200 nested parentheses overflowed Python's stack, 200 NEARs FTS5's, a 20,000-word phrase
+# Postgres's). Real watches stay far below them.
+MAX_QUERY_CHARS = 2000
+MAX_TERMS = 200
+MAX_DEPTH = 16
+MAX_NEAR_CHAIN = 8
+MAX_PHRASE_WORDS = 32
+
+
 class _Parser:
     def __init__(self, query: str) -> None:
         self.tokens = _lex(query)
         self.pos = 0
+        self.depth = 0
+        terms = sum(1 for t in self.tokens if t.kind in ("word", "phrase"))
+        if terms > MAX_TERMS:
+            raise QueryError(f"too many terms: {terms} (at most {MAX_TERMS})", 1)
+
+    def enter(self, column: int) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise QueryError(f"nested too deeply: more than {MAX_DEPTH} levels of parentheses or NOT", column)
 
     def peek(self) -> _Token:
         return self.tokens[self.pos]
@@ -239,14 +258,21 @@ class _Parser:
         token = self.peek()
         if token.kind == "op" and token.text == "NOT":
             self.take()
-            return Not(self.parse_unary(scope), token.column)
+            self.enter(token.column)
+            node = Not(self.parse_unary(scope), token.column)
+            self.depth -= 1
+            return node
         return self.parse_near(scope)
 
     def parse_near(self, scope: FieldName | None) -> Node:
         start = self.peek()
         node = self.parse_scoped(scope)
+        chain = 0
         while self.peek().kind == "near":
             near = self.take()
+            chain += 1
+            if chain > MAX_NEAR_CHAIN:
+                raise QueryError(f"too many NEARs in a row (at most {MAX_NEAR_CHAIN})", near.column)
             if scope in ("source", "tag"):
                 raise QueryError(f"NEAR does not work inside {scope}:", near.column)
             _check_positional(node, start.column, scope)
@@ -269,12 +295,16 @@ class _Parser:
         if token.kind == "word":
             return Word(token.text, token.prefix, token.column)
         if token.kind == "phrase":
+            if len(token.text.split()) > MAX_PHRASE_WORDS:
+                raise QueryError(f"phrase too long (at most {MAX_PHRASE_WORDS} words)", token.column)
             return Phrase(token.text, token.prefix, token.column)
         if token.kind == "(":
+            self.enter(token.column)
             node = self.parse_or(scope)
             close = self.take()
             if close.kind != ")":
                 raise QueryError("expected ')'", close.column)
+            self.depth -= 1
             return node
         suffix = f" {where}" if where else ""
         if token.kind == "end":
@@ -325,6 +355,10 @@ def _matches_empty(node: Node) -> Node | None:
 
 def parse_query(query: str) -> Node:
     """Parse a watch query into its AST; raise QueryError(message, 1-based column) if it is invalid."""
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError(f"query too long: {len(query):,} characters (at most {MAX_QUERY_CHARS:,})", 1)
+    if "\x00" in query:
+        raise QueryError("a query cannot contain NUL", query.index("\x00") + 1)
     node = _Parser(query).parse()
     problem = _matches_empty(node)
     if problem is not None:

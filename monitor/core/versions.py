@@ -171,6 +171,14 @@ def render_text(diff: WordDiff, *, context: int | None = None) -> str:
     return " ".join(p for p in parts if p)
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _visible(words: Sequence[str]) -> str:
+    """Words for a terminal: control characters from the page shown escaped, never obeyed."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", " ".join(words))
+
+
 def render_ansi(diff: WordDiff, *, context: int | None = 12) -> str:
     """Terminal colours: removed words red and struck through, added words green."""
     parts: list[str] = []
@@ -183,12 +191,12 @@ def render_ansi(diff: WordDiff, *, context: int | None = 12) -> str:
                     "…",
                     *(words[-context:] if index < len(diff.ops) - 1 else []),
                 ]
-            parts.append(" ".join(words))
+            parts.append(_visible(words))
         else:
             if op.old:
-                parts.append("\x1b[9;31m" + " ".join(op.old) + "\x1b[0m")
+                parts.append("\x1b[9;31m" + _visible(op.old) + "\x1b[0m")
             if op.new:
-                parts.append("\x1b[32m" + " ".join(op.new) + "\x1b[0m")
+                parts.append("\x1b[32m" + _visible(op.new) + "\x1b[0m")
     return " ".join(p for p in parts if p)
 
 

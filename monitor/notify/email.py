@@ -14,6 +14,7 @@ from typing import Any
 import aiosmtplib
 
 from monitor.core.render import Message
+from monitor.encode import header_value
 from monitor.notify.channels import DeliveryError, DeliveryResult, EmailChannel
 
 _ATOM = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
@@ -31,7 +32,7 @@ def message_id(delivery_id: str, sender: str) -> str:
 def build_email(settings: EmailChannel, message: Message) -> EmailMessage:
     """The email for a rendered message: text and HTML alternatives, threading-stable Message-ID."""
     email = EmailMessage()
-    email["Subject"] = message.subject
+    email["Subject"] = header_value(message.subject)  # one line, no control characters from a feed
     email["From"] = settings.from_
     email["To"] = ", ".join(settings.to)
     email["Date"] = formatdate(usegmt=True)

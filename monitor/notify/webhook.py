@@ -6,6 +6,7 @@ and with a secret `X-Monitor-Signature: sha256=<hex HMAC-SHA256 of the exact bod
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from monitor import __version__
+from monitor.bounded import UnsupportedEncoding, read_body
 from monitor.core.render import Message
 from monitor.core.schedule import parse_retry_after
 from monitor.notify.channels import DeliveryError, DeliveryResult, WebhookChannel
@@ -79,9 +81,9 @@ def _retry_after(response: httpx.Response) -> float | None:
     return None if delta is None else delta.total_seconds()
 
 
-def _status_error(settings: WebhookChannel, response: httpx.Response) -> DeliveryError:
+def _status_error(settings: WebhookChannel, response: httpx.Response, content: bytes) -> DeliveryError:
     status = response.status_code
-    excerpt = " ".join(response.text[:_EXCERPT].split())
+    excerpt = " ".join(content.decode("utf-8", "replace")[:_EXCERPT].split())
     message = f"{_where(settings.url)} answered HTTP {status} {response.reason_phrase}".rstrip()
     if 300 <= status < 400:
         location = response.headers.get("Location", "?")
@@ -137,6 +139,18 @@ def _verify(settings: WebhookChannel) -> ssl.SSLContext | bool:
     return context
 
 
+RESPONSE_MAX_BYTES = 64 * 1024  # a receiver's answer is only shown as an excerpt
+
+
+async def _post(
+    client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str], read_timeout: float
+) -> tuple[httpx.Response, bytes]:
+    async with client.stream(
+        "POST", url, content=body, headers=headers, timeout=read_timeout, follow_redirects=False
+    ) as response:
+        return response, await read_body(response, RESPONSE_MAX_BYTES, truncate=True)
+
+
 async def send_webhook(
     settings: WebhookChannel, message: Message, *, client: httpx.AsyncClient | None = None
 ) -> DeliveryResult:
@@ -151,22 +165,29 @@ async def send_webhook(
     own = client is None or settings.ca_file is not None or not settings.verify
     started = time.monotonic()
     try:
-        if own:
-            async with httpx.AsyncClient(verify=_verify(settings), timeout=timeout) as own_client:
-                response = await own_client.post(
-                    settings.url, content=body, headers=headers, follow_redirects=False
-                )
-        else:
-            assert client is not None
-            response = await client.post(
-                settings.url, content=body, headers=headers, timeout=timeout, follow_redirects=False
-            )
+        # The whole exchange, not each read, must end within the timeout: a receiver dripping its answer
+        # a byte at a time must not hold the channel; only the first RESPONSE_MAX_BYTES are read.
+        async with asyncio.timeout(timeout):
+            if own:
+                async with httpx.AsyncClient(verify=_verify(settings), timeout=timeout) as own_client:
+                    response, content = await _post(own_client, settings.url, body, headers, timeout)
+            else:
+                assert client is not None
+                response, content = await _post(client, settings.url, body, headers, timeout)
+    except TimeoutError as exc:
+        raise DeliveryError(
+            f"{_where(settings.url)} timed out after {timeout:g}s (the whole request)",
+            retryable=True,
+            channel=settings.name,
+        ) from exc
     except httpx.HTTPError as exc:
         raise _transport_error(settings, exc) from exc
     except ssl.SSLError as exc:
         raise DeliveryError(f"{_where(settings.url)}: {exc}", retryable=False, channel=settings.name) from exc
+    except UnsupportedEncoding as exc:
+        raise DeliveryError(f"{_where(settings.url)}: {exc}", retryable=True, channel=settings.name) from exc
     if not response.is_success:
-        raise _status_error(settings, response)
+        raise _status_error(settings, response, content)
     return DeliveryResult(
         channel=settings.name,
         delivery_id=message.delivery_id,

@@ -62,7 +62,7 @@ def heartbeat(
         updated = conn.execute(
             workers.update()
             .where(workers.c.owner == owner)
-            .values(heartbeat_at=now, last_tick_at=last_tick_at)
+            .values(heartbeat_at=now, last_tick_at=last_tick_at, config_hash=config_hash)
         ).rowcount
         if not updated:
             conn.execute(
@@ -75,6 +75,12 @@ def heartbeat(
                     last_tick_at=last_tick_at,
                 )
             )
+
+
+def note_config(store: Store, owner: str, config_hash: str) -> None:
+    """This process now runs another config (a reload): say so in its heartbeat row."""
+    with store.write() as conn:
+        conn.execute(workers.update().where(workers.c.owner == owner).values(config_hash=config_hash))
 
 
 def unregister_worker(store: Store, owner: str) -> None:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, 
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,6 +34,7 @@ from monitor.store.search import SearchPage, SearchQuery, search
 from monitor.store.tracking import article_history
 from monitor.watch_cli import list_matches, list_stories
 from monitor.watching import alerts, stories, story_watches
+from monitor.web.security import RangeGuard, SecurityHeaders
 
 API = "/api/v1"
 MAX_LIMIT = 500
@@ -470,6 +472,7 @@ class WebState:
     health: Health | None
     tick_seconds: float
     token: str | None
+    base_url: str | None = None  # where this site is reached, for Atom self links (never the Host header)
 
 
 def web_state(request: Request) -> WebState:
@@ -482,7 +485,8 @@ def get_store(request: Request) -> Store:
 
 StoreDep = Annotated[Store, Depends(get_store)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Offset = Annotated[int, Query(ge=0)]
+MAX_OFFSET = 1_000_000_000
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
 def not_found(exc: NotFoundError) -> HTTPException:
@@ -502,8 +506,9 @@ def get_sources(store: StoreDep) -> list[SourceOut]:
     return source_rows(store)
 
 
-@api.get("/articles", response_model=ArticlePage, tags=["articles"])
+@api.get("/articles", response_model=ArticlePage, responses=_404, tags=["articles"])
 def get_articles(
+    request: Request,
     store: StoreDep,
     source: str | None = None,
     since: Annotated[datetime | None, Query(description="first seen at or after (ISO 8601, UTC)")] = None,
@@ -511,6 +516,7 @@ def get_articles(
     offset: Offset = 0,
 ) -> ArticlePage:
     """Articles, newest first seen first."""
+    known_filters(request, [source] if source else ())
     return list_articles(store, source, utc(since), limit, offset)
 
 
@@ -601,14 +607,16 @@ def get_matches(
     return [MatchOut.model_validate(r) for r in list_matches(store, watch, limit)]
 
 
-@api.get("/alerts", response_model=list[AlertOut], tags=["watches"])
+@api.get("/alerts", response_model=list[AlertOut], responses=_404, tags=["watches"])
 def get_alerts(
+    request: Request,
     store: StoreDep,
     status: Annotated[str | None, Query(pattern="^(pending|sent|failed)$")] = None,
     watch: str | None = None,
     limit: Limit = 100,
 ) -> list[AlertOut]:
     """The alert outbox, newest first."""
+    known_filters(request, (), [watch] if watch else ())
     return list_alerts(store, status, watch, limit)
 
 
@@ -747,6 +755,7 @@ def create_app(
     health: Health | None,
     tick_seconds: float = 1.0,
     metrics: Metrics | None = None,
+    base_url: str | None = None,
 ) -> FastAPI:
     """The web app: JSON API, Atom feeds and pages over one store; `health` and `metrics` from the daemon."""
     from monitor.web import feeds, pages
@@ -757,7 +766,9 @@ def create_app(
         description="Read-only API over the news archive: sources, articles and their versions, word "
         "diffs, stories, watch matches, alerts and full-text search.",
     )
-    app.state.web = WebState(store, settings, health, tick_seconds, token or None)
+    app.state.web = WebState(
+        store, settings, health, tick_seconds, token or None, _with_slash(base_url or settings.base_url)
+    )
     app.state.metrics = metrics or Metrics(store, role="serve")
     app.include_router(health_router)
     app.include_router(api)
@@ -771,6 +782,31 @@ def create_app(
         return pages.error_page(request, exc.status_code, str(exc.detail))
 
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+
+    async def on_bad_value(request: Request, exc: Exception) -> Response:
+        # A number the database cannot hold (an id of 2**63) or text it refuses (NUL on Postgres) is the
+        # request's fault: 400 naming the problem, never a 500.
+        text = str(getattr(exc, "orig", None) or exc)
+        detail = "a parameter contains NUL" if "NUL" in text else "a number in the request is out of range"
+        return await on_http_error(request, StarletteHTTPException(status_code=400, detail=detail))
+
+    app.add_exception_handler(OverflowError, on_bad_value)
+    app.add_exception_handler(sa.exc.DataError, on_bad_value)
+    app.mount("/static", StaticFiles(packages=[("monitor.web", "static")]), name="static")
     if token:
         app.add_middleware(TokenGuard, token=token)
+    app.add_middleware(RangeGuard)
+    app.add_middleware(SecurityHeaders)
     return app
+
+
+def _with_slash(url: str | None) -> str | None:
+    return None if not url else url if url.endswith("/") else url + "/"
+
+
+def listening_at(app: FastAPI, host: str, port: int) -> None:
+    """Tell the app the address it is served on: its Atom self links use it unless base_url is set."""
+    state = getattr(app.state, "web", None)
+    if isinstance(state, WebState) and state.base_url is None:
+        shown = f"[{host}]" if ":" in host else host
+        state.base_url = f"http://{shown}:{port}/"

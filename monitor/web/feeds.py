@@ -16,6 +16,7 @@ from fastapi.responses import Response
 
 from monitor import __version__
 from monitor.core.versions import WordDiff
+from monitor.encode import safe_href, xml_text
 from monitor.store.repo import Store, articles, sources, versions
 from monitor.watching import matches
 from monitor.web.app import MAX_LIMIT, History, StoreDep, history, web_state
@@ -45,9 +46,10 @@ class Entry:
 
 
 def _el(parent: ET.Element, name: str, text: str | None = None, **attrs: str) -> ET.Element:
-    child = ET.SubElement(parent, f"{{{ATOM}}}{name}", attrs)
+    # Archive text is hostile: one ESC or SOH in a title would make the whole document invalid XML.
+    child = ET.SubElement(parent, f"{{{ATOM}}}{name}", {k: xml_text(v) for k, v in attrs.items()})
     if text is not None:
-        child.text = text
+        child.text = xml_text(text)
     return child
 
 
@@ -77,7 +79,9 @@ def atom_document(
         if item.published:
             _el(entry, "published", _when(item.published))
         _el(_el(entry, "author"), "name", item.author)
-        _el(entry, "link", rel="alternate", type="text/html", href=item.link)
+        link = safe_href(item.link)  # a javascript: link from a feed must not become clickable
+        if link:
+            _el(entry, "link", rel="alternate", type="text/html", href=link)
         _el(entry, "link", rel="related", type="text/html", href=item.page)
         for term in item.categories:
             _el(entry, "category", term=term)
@@ -87,11 +91,19 @@ def atom_document(
     return document
 
 
+FALLBACK_BASE = "http://localhost/"
+
+
 def _urls(request: Request) -> tuple[str, str]:
-    """This feed's own URL (without a token in it) and the site's root."""
+    """This feed's own URL (without a token in it) and the site's root, from base_url: never the Host header."""
+    site = web_state(request).base_url or FALLBACK_BASE
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
-    own = str(request.url.replace(query=urlencode(params)))
-    return own.rstrip("?"), str(request.base_url)
+    own = (
+        site
+        + quote(request.url.path.lstrip("/"), safe="/@:.-_~")
+        + ("?" + urlencode(params) if params else "")
+    )
+    return own, site
 
 
 def html_diff(diff: WordDiff, context: int = CONTEXT_WORDS) -> str:

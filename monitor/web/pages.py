@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from monitor.core.versions import render_html
+from monitor.encode import safe_href
 from monitor.errors import NotFoundError, QueryError
 from monitor.store.listings import archive_gauges
 from monitor.store.search import SearchPage
@@ -65,6 +66,7 @@ def highlighted(snippet: str, spans: Sequence[Sequence[int]]) -> Markup:
 
 
 _env.filters["when"] = when
+_env.filters["safe_href"] = safe_href  # feed links may say javascript:; only http(s) become links
 
 
 def render(request: Request, name: str, context: Mapping[str, Any], status: int = 200) -> HTMLResponse:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 import os
 import subprocess
 import sys
@@ -20,6 +21,8 @@ import zstandard
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.models import FetchResponse
 from monitor.netpolicy import BlockedAddress, FetchPolicy, GuardedBackend, guard_connections, parse_address
+from tests.cli import run_cli, write_config
+from tests.fixtures.pages import mt_listing
 from tests.fixtures.server import LoopbackServer, Route
 from tests.hostile.servers import RawServer, drip
 
@@ -183,3 +186,43 @@ def test_a_one_gib_bomb_keeps_peak_memory_low(encoding: str) -> None:
     _size, error, peak_mib = done.stdout.strip().split("\t")
     assert error == "response larger than 10000000 bytes"
     assert float(peak_mib) < 400  # the bomb decodes to 1,024 MiB
+
+
+def _cli_json(args: list[str], config: Path, db_url: str) -> Any:
+    done = run_cli([*args, "--format", "json"], config, db_url)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("spelling", ["127.0.0.1", "2130706433", "0177.0.0.1", "user:pass@127.0.0.1"])
+def test_follow_links_and_listings_record_one_blocked_line_and_stop(
+    spelling: str, internal: LoopbackServer, server: LoopbackServer, db_url: str, tmp_path: Path
+) -> None:
+    link = f"http://{spelling}:{internal.port}/secret"
+    server.routes["/feed"] = Route(
+        body=(
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            f"<item><title>Internal</title><link>{link}</link><description>d</description></item>"
+            "</channel></rss>"
+        ).encode()
+    )
+    stories = [
+        (f"http://127.0.0.1:{internal.port}/2024/10/18/story-number-{i}-a8674{i}", f"Story {i}")
+        for i in range(3)
+    ]
+    server.routes["/listing"] = Route(body=mt_listing(stories), content_type="text/html")
+    config = write_config(
+        tmp_path / "feeds.yaml",
+        [
+            {"name": "feed", "feed": server.url("/feed"), "follow_links": True, "robots": False},
+            {"name": "listing", "page": server.url("/listing"), "robots": False},
+        ],
+    )
+    _cli_json(["poll"], config, db_url)
+    checked = _cli_json(["poll", "--articles"], config, db_url)
+    assert checked and all(
+        c["error"] == f"blocked: loopback address 127.0.0.1:{internal.port}" and c["next_check_at"] is None
+        for c in checked
+    ), checked
+    assert internal.requests == []
+    assert _cli_json(["poll", "--articles"], config, db_url) == [] or internal.requests == []

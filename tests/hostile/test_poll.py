@@ -111,9 +111,25 @@ def test_a_failing_write_stores_the_other_entries_and_backs_off(store: Store, se
     start = datetime.now().astimezone()
     clock = {"now": start}
 
-    def poison(conn: Connection, stored: Sequence[StoredVersion], now: datetime) -> None:
-        if any(v.key.endswith("/poison") for v in stored):
-            raise RuntimeError("a step inside the write failed")
+    class Poison:
+        """A step inside the write transaction that fails for one article."""
+
+        def __call__(
+            self, conn: Connection, stored: Sequence[StoredVersion], now: datetime, prepared: object = None
+        ) -> None:
+            if any(v.key.endswith("/poison") for v in stored):
+                raise RuntimeError("a step inside the write failed")
+
+        def finish(self, conn: Connection) -> None:
+            pass
+
+        def discard(self) -> None:
+            pass
+
+        def committed(self) -> None:
+            pass
+
+    poison = Poison()
 
     async def go() -> list[str]:
         service = service_for(settings, store, clock=lambda: clock["now"])

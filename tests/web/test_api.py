@@ -128,6 +128,8 @@ def test_stories_matches_and_alerts(client: httpx.Client, archive: Archive) -> N
         ("/api/v1/stories", {"source": ["kyiv-post", "nosuch"]}, "no source named 'nosuch'"),
         ("/api/v1/matches", {"watch": "other"}, "no watch named 'other'"),
         ("/api/v1/search", {"q": "storm", "source": "nosuch"}, "no source named 'nosuch'"),
+        ("/api/v1/alerts", {"watch": "other"}, "no watch named 'other'"),
+        ("/api/v1/articles", {"source": "nosuch"}, "no source named 'nosuch'"),
     ]:
         refused = client.get(path, params=params)
         assert refused.status_code == 404 and refused.json()["detail"] == named, path
