@@ -346,6 +346,11 @@ class Service:
         self.settings = settings
         self._by_name = {s.name: s for s in settings.sources}
         self._ignore_cache.clear()
+        if self.watch_specs is not None:  # the parse workers match the reloaded watches
+            self.watch_specs = tuple(
+                WatchSpec(name=w.name, query=w.query, stem=w.stem, sources=w.sources)
+                for w in settings.watches
+            )
         await self.sync_sources()
 
     # --- one poll -------------------------------------------------------------------------------
