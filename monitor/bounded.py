@@ -9,7 +9,7 @@ moment the decoded size passes the limit.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Protocol
 
 import brotli
@@ -160,17 +160,16 @@ async def read_body(response: httpx.Response, limit: int, *, truncate: bool = Fa
     chain = _Chain(encoding)
     chunks: list[bytes] = []
     size = 0
-    try:
+
+    async def decoded() -> AsyncIterator[bytes]:
         async for raw in response.aiter_raw():
             for out in chain.feed(raw):
-                size += len(out)
-                if size > limit:
-                    if truncate:
-                        chunks.append(out[: len(out) - (size - limit)])
-                        return b"".join(chunks)
-                    raise TooLarge
-                chunks.append(out)
+                yield out
         for out in chain.flush():
+            yield out
+
+    try:
+        async for out in decoded():
             size += len(out)
             if size > limit:
                 if truncate:
