@@ -15,17 +15,13 @@ from monitor import __version__
 from monitor.app import App
 from monitor.cliutil import Globals, format_option, handles_errors, open_from
 from monitor.config import config_path, database_url, load_settings
-from monitor.daemon import Daemon
 from monitor.encode import hide_urls, mask_text, mask_url
 from monitor.errors import ConfigError, MonitorError
 from monitor.fleet import ROLES, FleetGate
-from monitor.metrics import Metrics
 from monitor.outbox import Outbox
 from monitor.output import TABLE_ZONE, emit
-from monitor.reload import Reloader
 from monitor.service import CycleReport, Service, ServiceOptions, make_fetcher, pool_size
 from monitor.store.db import current_revision, head_revision, make_engine, upgrade
-from monitor.store.retention import prune, prune_if_mine
 from monitor.watching import attach as attach_watches
 from monitor.watching import reconfigure as reconfigure_watches
 
@@ -128,6 +124,8 @@ def db_upgrade(ctx: click.Context) -> None:
 @handles_errors
 def db_prune(ctx: click.Context, dry_run: bool) -> None:
     """Delete rows older than the `retention:` settings (fetches, finished alerts, unflagged matches)."""
+    from monitor.store.retention import prune
+
     with open_from(ctx, migrate=False) as app:
         counts = prune(app.store, app.settings.retention, datetime.now(UTC), dry_run=dry_run)
     verb = "would prune" if dry_run else "pruned"
@@ -211,6 +209,11 @@ async def _run_daemon(
     roles: tuple[str, ...] = ("poll", "deliver"),
     base_url: str | None = None,
 ) -> None:
+    # The daemon's own modules (APScheduler, prometheus_client) load only for `monitor run`.
+    from monitor.daemon import Daemon
+    from monitor.metrics import Metrics
+    from monitor.reload import Reloader
+
     fleet = app.settings.fleet
     fetcher = make_fetcher(app.settings)
     service = Service(app.settings, app.store, fetcher, ServiceOptions(lease=fleet.lease))
@@ -284,6 +287,8 @@ async def _run_daemon(
 
 def _pruner(app: App, owner: str) -> Callable[[], Awaitable[None]]:
     """The daemon's retention job: one process of the fleet at a time prunes, the others skip."""
+    from monitor.store.retention import prune_if_mine
+
     log = logging.getLogger("monitor.retention")
 
     async def prune_once() -> None:

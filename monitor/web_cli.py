@@ -9,26 +9,30 @@ import logging
 import signal
 import socket
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import click
-import uvicorn
-from fastapi import FastAPI
 
 from monitor.cliutil import handles_errors, open_from
 from monitor.errors import MonitorError
-from monitor.web import create_app
-from monitor.web.app import listening_at
+
+if TYPE_CHECKING:  # uvicorn, FastAPI and the web package load only when something is served
+    from fastapi import FastAPI
 
 log = logging.getLogger("monitor.web")
 TOKEN_ENV = "MONITOR_API_TOKEN"
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its signal handlers: whoever runs it decides when it stops."""
+def _server(config: Any) -> Any:
+    """A uvicorn server without its signal handlers: whoever runs it decides when it stops."""
+    import uvicorn
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return _Server(config)
 
 
 def is_loopback(host: str) -> bool:
@@ -80,6 +84,10 @@ async def serve_http(app: FastAPI, host: str, port: int, stop: asyncio.Event) ->
 
     Installs no signal handlers (the daemon owns them). Raises MonitorError if it cannot listen.
     """
+    import uvicorn
+
+    from monitor.web.app import listening_at
+
     sock = listen(host, port)
     config = uvicorn.Config(
         app,
@@ -89,7 +97,7 @@ async def serve_http(app: FastAPI, host: str, port: int, stop: asyncio.Event) ->
         lifespan="off",
         timeout_graceful_shutdown=10,
     )
-    server = _Server(config)
+    server = _server(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]), name="http")
     stopping = asyncio.create_task(stop.wait(), name="http-stop")
     try:
@@ -146,6 +154,8 @@ def serve(ctx: click.Context, host: str, port: int, token: str | None, base_url:
     """Serve the read-only JSON API (/api/v1, /docs), Atom feeds and web pages until SIGTERM or Ctrl-C."""
     if base_url is not None and not base_url.startswith(("http://", "https://")):
         raise click.BadParameter(f"{base_url!r} is not an http(s) URL", param_hint="--base-url")
+    from monitor.web import create_app
+
     with open_from(ctx, migrate=False) as app:
         web = create_app(app.store, app.settings, token=token or None, health=None, base_url=base_url)
         if token:
