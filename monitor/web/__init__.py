@@ -4,7 +4,7 @@ factory.py builds the app (the only module that imports the route modules); api.
 pages.py hold the routes; schemas.py the API's JSON shapes; reads.py shapes the store's read models
 (monitor.store.findings, .alerts, .archive, .listings) for them; deps.py the app state and shared
 parameters; auth.py the token guard; templating.py the Jinja environment; security.py the headers.
-No module here imports sqlalchemy or a CLI module: every query is a store function.
+No module here builds SQL or imports a CLI module: every query is a store function.
 """
 
 from monitor.web.factory import create_app, listening_at
