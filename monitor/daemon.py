@@ -197,7 +197,7 @@ class Daemon:
     async def _free_dead(self, thorough: bool = True) -> None:
         freed = await self.service.db(
             functools.partial(
-                leases.free_dead,
+                leases.release_dead_leases,
                 self.service.store,
                 self.service.options.clock(),
                 self.fleet.dead_after,

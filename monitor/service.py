@@ -13,11 +13,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import Connection
 
+from monitor.clock import utcnow
 from monitor.config import Settings, SourceConfig
 from monitor.core.decide import Parsed, decide_poll, needs_parse
 from monitor.core.feeds import parse_feed_drafts
@@ -61,10 +62,6 @@ from monitor.store.tracking import (
 
 log = logging.getLogger("monitor.poll")
 T = TypeVar("T")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class WriteBatcher:
