@@ -38,23 +38,15 @@ RELEVANCE_WINDOW = 1_000  # the newest matching versions ranked by relevance; ol
 COUNT_CAP = 1_000  # articles counted at most; beyond it the total is COUNT_CAP with total_capped set
 COUNT_VISITS = 1_000  # matching versions read at most to count them (else the total is a lower bound)
 FIRST_CHUNK, MAX_CHUNK = 64, 4_096  # versions read at a time when walking newest first (growing)
-# The expression fts_titles_gin indexes (migration 0004).
-PG_TITLE_VECTOR = "to_tsvector('simple'::regconfig, fts_fold(v.title))"
-PG_INDEX_COST = 2  # Postgres: cost of a match the GIN index finds, against testing a version on a walk
-PG_SLICE_MARGIN, PG_SLICE_MIN = 1.5, 1_000  # Postgres: ids per step, over those the density predicts
-PG_SLICE_GROWTH = 4  # Postgres: each further step spans at least this many times the ids of the last
-# Postgres: cost of one id of a slice's primary key range (the bitmap of every id in it), against reading
-# one match of the GIN index from the heap: 70 ns against 3-5 us (bench/search.py, 1M versions).
-PG_RANGE_COST = 0.02
-# Postgres: a phrase or NEAR (a tsquery with ``<->``/``<n>``) whose matches are sparse (below this share of
-# the versions read) ranks only its newest SPARSE_WINDOW matching versions and counts no further: each match
-# costs a recheck of every version with all its words (about 1 in 10 of them matches, for common words).
-PG_SPARSE_DENSITY, SPARSE_WINDOW = 0.03, 200
+# Postgres costs and thresholds, measured with bench/search.py (1M versions); see docs/search.md.
+PG_TITLE_VECTOR = "to_tsvector('simple'::regconfig, fts_fold(v.title))"  # what fts_titles_gin indexes
+PG_INDEX_COST = 2  # a match the GIN index finds, against testing a version on a walk
+PG_SLICE_MARGIN, PG_SLICE_MIN = 1.5, 1_000  # ids per step, over those the density predicts
+PG_SLICE_GROWTH = 4  # each further step spans at least this many times the ids of the last
+PG_RANGE_COST = 0.02  # an id of a slice's primary key range (70 ns), against a match read from the heap
+PG_SPARSE_DENSITY, SPARSE_WINDOW = 0.03, 200  # a phrase or NEAR sparser than this ranks only its newest 200
 PG_PHRASE_DIVISOR = 8  # a phrase or NEAR: the planner's estimate (all its words) over its density at most
-# Postgres, a phrase or NEAR: the GIN index finds every version with all the words and each is rechecked
-# (about 0.7 us), against testing the tsquery on a walk (1-1.7 us an id) and an id of a slice's primary
-# key range (70 ns): the costs of a candidate on a walk and of a range id, against a recheck.
-PG_RECHECK_WALK, PG_RECHECK_RANGE = 0.7, 0.12
+PG_RECHECK_WALK, PG_RECHECK_RANGE = 0.7, 0.12  # a phrase or NEAR: a walk's candidate, a range id / a recheck
 PG_TSQUERY = "to_tsquery('simple'::regconfig, fts_unaccent(:match))"
 SQLITE_MMAP_SIZE = 2**31  # bytes of the database file the search reads through a memory map
 _NO_ID = 2**62  # "before" for a walk from the newest version
@@ -241,18 +233,8 @@ class _Versions:
         return _Slice([_Row(r.id, r.article_id, bool(r.keep)) for r in found], len(found) < limit)
 
     def _pg_newest(self, before: int | None, limit: int, least: int) -> _Slice:
-        """Postgres: walk the primary key down, or read the GIN index's matches a slice of ids at a time.
-
-        Walking tests each version on the way (about 1 us with the tsvector in the row, but it reads every
-        heap page on the way): cheap for a word in many versions, as the walk stops at the LIMIT. Otherwise
-        the newest slice of ids that should hold the matches needed (from the planner's estimate of the
-        matches, then from the density found) is read through the GIN index ANDed with a primary key range
-        (a BitmapAnd), so only the heap pages of the slice's matches are read; a slice that falls short is
-        followed by a wider, older one. The planner cannot weigh walking against the index (it takes the
-        test as free), so the choice is made here from the density. A phrase or NEAR whose density found is
-        below PG_SPARSE_DENSITY stops at ``least`` matches: each further one costs a recheck of every version
-        with all its words.
-        """
+        """Postgres: walk the primary key down, or read the GIN index's matches a slice of ids at a time,
+        chosen here from the density (the planner takes the test as free): docs/search.md, "The walk"."""
         if self.stats is None:
             highest = self.conn.execute(sa.text("SELECT coalesce(max(id), 0) + 1 FROM article_versions"))
             explain = f"EXPLAIN (FORMAT JSON) SELECT 1 FROM article_versions v WHERE {self.matching}"
@@ -311,12 +293,7 @@ class _Versions:
 
     def ranks(self, ids: list[int], every: bool) -> dict[int, float]:
         """Relevance of these versions (higher is better); ``every``: they are all the query matches.
-
-        SQLite: bm25, but only when the versions are every match: bm25 reads every match in the archive
-        for its IDF, which costs hundreds of milliseconds for a word in most articles. Otherwise the
-        versions whose title matches rank first (title weighs most in bm25 too). Postgres: ts_rank_cd,
-        which reads only the version itself.
-        """
+        SQLite: bm25 only then (it reads every match for its IDF), else titles first; Postgres: ts_rank_cd."""
         if not ids or self.plan.expr is None:
             return {}
         params = {"match": self.plan.expr.text, "low": min(ids), "high": max(ids)}
@@ -462,12 +439,8 @@ def _hit(matcher: Matcher, version: VersionText, rank: float) -> SearchHit | Non
 
 
 def _tune(conn: Connection, engine: Engine) -> None:
-    """SQLite: read the file through a memory map (the index walk and the row lookups skip the page cache).
-
-    Postgres, for this transaction: plan every statement for its own values (the driver prepares a
-    statement run five times, and a cached generic plan would ignore both the slice's ids and which scan
-    ``_pg_newest`` disabled), and no JIT (compiling costs more than these short statements run).
-    """
+    """SQLite: read the file through a memory map; Postgres: plan every statement for its own values
+    (a cached generic plan ignores the slice's ids and the scan disabled), no JIT."""
     if engine == "sqlite":
         conn.exec_driver_sql(f"PRAGMA mmap_size = {SQLITE_MMAP_SIZE}")
     else:
