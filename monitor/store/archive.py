@@ -10,7 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from monitor.core.history import History
-from monitor.store.repo import Store, articles, sources, versions
+from monitor.store.repo import Store
+from monitor.store.tables import articles, sources, versions
 from monitor.store.tracking import article_history
 
 # A value the database refuses (a number it cannot hold, NUL in Postgres text) surfaces as one of these:

@@ -5,18 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from monitor.errors import NotFoundError
-from monitor.store.repo import Store, articles, sources, versions
-from monitor.store.tables import Match, Story, StoryWatch
-
-matches = cast(sa.Table, Match.__table__)
-stories = cast(sa.Table, Story.__table__)
-story_watches = cast(sa.Table, StoryWatch.__table__)
+from monitor.store.repo import Store
+from monitor.store.tables import articles, matches, sources, stories, story_watches, versions
 
 
 def list_matches(store: Store, watch: str | None, limit: int) -> list[dict[str, Any]]:

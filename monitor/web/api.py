@@ -191,6 +191,8 @@ def get_search(
         total=page.total,
         total_capped=page.total_capped,
         next_offset=page.next_offset,
+        index_pending=page.lag.pending,
+        index_behind_seconds=round(page.lag.seconds, 1),
     )
 
 

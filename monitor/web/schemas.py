@@ -168,6 +168,8 @@ class SearchOut(BaseModel):
     total: int
     total_capped: bool = False  # true: at least `total` articles match (counting stopped there)
     next_offset: int | None
+    index_pending: int = 0  # versions stored but not yet searchable (the search index is catching up)
+    index_behind_seconds: float = 0.0  # how long the oldest of them has waited
 
 
 class SchedulerOut(BaseModel):
