@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from monitor.cliutil import format_option, handles_errors, open_from
 from monitor.core.render import render_alert, sample_alert
-from monitor.errors import MonitorError, NotFoundError
-from monitor.notify.channels import DeliveryError, send
+from monitor.errors import DeliveryError, MonitorError, NotFoundError
+from monitor.notify.dispatch import send
 from monitor.output import emit
 from monitor.store.repo import Store, articles, sources
 from monitor.store.tables import alerts, matches
