@@ -9,8 +9,8 @@ import click
 
 from monitor.cliutil import format_option, handles_errors, open_from
 from monitor.core.render import render_alert, sample_alert
-from monitor.errors import MonitorError
-from monitor.notify.channels import DeliveryError, send
+from monitor.errors import DeliveryError, MonitorError
+from monitor.notify.dispatch import send
 from monitor.output import emit
 from monitor.store.alerts import list_alerts, retry_alerts
 from monitor.watch_cli import check_filters
