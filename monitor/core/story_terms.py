@@ -81,6 +81,7 @@ class Term:
     name: bool
 
 
+_CLITICS = frozenset(("s", "re", "ve", "ll", "d", "m"))
 _WORD_TERMS: dict[str, tuple[str, float] | None] = {}  # a token as written -> (term, rarity); None: stop
 
 
@@ -134,8 +135,11 @@ def _word_term(word: str) -> tuple[str, float] | None:
         result = (term, SMALL_NUMBER_RARITY if small else NUMBER_RARITY)
     else:
         lower = fold(word)  # lower-cased, accents dropped (Sánchez = sanchez, ё = е; й kept)
-        if lower.endswith("'s"):
-            lower = lower[:-2]
+        head, apostrophe, tail = lower.rpartition("'")
+        if apostrophe and tail in _CLITICS:  # Korea's, they're, we've: the word before it
+            lower = head
+        elif apostrophe and tail == "t":  # don't, can't, isn't: function words
+            lower = ""
         result = None if len(lower) < 2 or lower in _STOPWORDS else (_stem(lower), _rarity(lower))
     if len(_WORD_TERMS) >= _STEMS_MAX:
         _WORD_TERMS.clear()
