@@ -86,7 +86,7 @@ async def serve_http(app: FastAPI, host: str, port: int, stop: asyncio.Event) ->
     """
     import uvicorn
 
-    from monitor.web.app import listening_at
+    from monitor.web import listening_at
 
     sock = listen(host, port)
     config = uvicorn.Config(

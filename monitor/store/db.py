@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
@@ -208,3 +209,9 @@ def check_current(engine: Engine) -> None:
         raise DatabaseError(
             f"database schema is at {current or 'nothing'}, not {head}: run 'monitor db upgrade'"
         )
+
+
+def insert_ignoring(conn: Connection, table: sa.Table, keys: list[str]) -> Any:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING, in the connection's dialect: idempotent writes on both."""
+    insert = sqlite.insert(table) if conn.dialect.name == "sqlite" else postgresql.insert(table)
+    return insert.on_conflict_do_nothing(index_elements=keys)
