@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from monitor import __version__
+from monitor.cli.matches import list_matches, list_stories
 from monitor.config import Settings
 from monitor.core.versions import VersionDiff, diff_json, diff_versions, history_rows, version_text
 from monitor.daemon import Health
@@ -32,7 +33,6 @@ from monitor.store.listings import require_known
 from monitor.store.repo import Store, articles, sources
 from monitor.store.search import SearchPage, SearchQuery, search
 from monitor.store.tracking import article_history
-from monitor.watch_cli import list_matches, list_stories
 from monitor.watching import alerts, stories, story_watches
 from monitor.web.security import RangeGuard, SecurityHeaders
 

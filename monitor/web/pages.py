@@ -13,12 +13,12 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
+from monitor.cli.matches import list_matches, list_stories
 from monitor.core.versions import render_html
 from monitor.encode import safe_href
 from monitor.errors import NotFoundError, QueryError
 from monitor.store.listings import archive_gauges
 from monitor.store.search import SearchPage
-from monitor.watch_cli import list_matches, list_stories
 from monitor.web.app import (
     StoreDep,
     history,

@@ -14,9 +14,9 @@ import httpx
 import yaml
 from fastapi import FastAPI
 
+from monitor.cli.serve import serve_http
 from monitor.config import Settings, parse_settings
 from monitor.store.repo import Store
-from monitor.web_cli import serve_http
 from tests.fixtures.feeds import atom, labelled_items, mt_item, mt_rss, other_item
 from tests.fixtures.seeds import other_seed
 from tests.fixtures.server import LoopbackServer, Route

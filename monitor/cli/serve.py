@@ -14,7 +14,7 @@ import click
 import uvicorn
 from fastapi import FastAPI
 
-from monitor.cliutil import handles_errors, open_from
+from monitor.cli.common import handles_errors, open_from
 from monitor.errors import MonitorError
 from monitor.web import create_app
 from monitor.web.app import listening_at

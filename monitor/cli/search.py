@@ -9,11 +9,11 @@ from typing import Any
 
 import click
 
-from monitor.cliutil import format_option, handles_errors, open_from
+from monitor.cli.common import format_option, handles_errors, open_from
+from monitor.cli.matches import check_filters
+from monitor.cli.output import emit, plain
 from monitor.errors import MonitorError
-from monitor.output import emit, plain
 from monitor.store.search import RELEVANCE_WINDOW, SORTS, SearchHit, SearchQuery, export_rows, search
-from monitor.watch_cli import check_filters
 
 
 class UsageError(MonitorError):

@@ -9,14 +9,14 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
-from monitor.cliutil import format_option, handles_errors, open_from
+from monitor.cli.common import format_option, handles_errors, open_from
+from monitor.cli.matches import check_filters
+from monitor.cli.output import emit
 from monitor.core.render import render_alert, sample_alert
 from monitor.errors import MonitorError, NotFoundError
 from monitor.notify.channels import DeliveryError, send
 from monitor.outbox import alerts, matches
-from monitor.output import emit
 from monitor.store.repo import Store, articles, sources
-from monitor.watch_cli import check_filters
 
 STATUSES = ("pending", "sent", "failed")
 

@@ -9,8 +9,8 @@ import click
 import sqlalchemy as sa
 
 from monitor.app import App
-from monitor.cliutil import format_option, handles_errors, open_from
-from monitor.output import emit
+from monitor.cli.common import format_option, handles_errors, open_from
+from monitor.cli.output import emit
 from monitor.store.listings import require_known
 from monitor.store.repo import Store, articles, sources
 from monitor.watching import matches, stories, story_watches
@@ -159,7 +159,7 @@ def stories_command(
     fmt: str,
 ) -> None:
     """Stories with their articles and outlets, newest first."""
-    from monitor.search_cli import parse_when
+    from monitor.cli.search import parse_when
 
     with open_from(ctx, migrate=False) as app:
         check_filters(app, sources_, (watch,) if watch else ())

@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 import click
 
 from monitor.app import App, open_app
+from monitor.cli.output import FORMATS
 from monitor.errors import ConfigError, MonitorError
-from monitor.output import FORMATS
 
 F = TypeVar("F", bound=Callable[..., Any])
 

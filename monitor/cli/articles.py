@@ -7,7 +7,8 @@ import sys
 
 import click
 
-from monitor.cliutil import format_option, handles_errors, open_from
+from monitor.cli.common import format_option, handles_errors, open_from
+from monitor.cli.output import emit, plain
 from monitor.core.versions import (
     diff_json,
     diff_versions,
@@ -19,7 +20,6 @@ from monitor.core.versions import (
 )
 from monitor.encode import terminal_text
 from monitor.errors import NotFoundError
-from monitor.output import emit, plain
 from monitor.store.tracking import article_history
 
 
