@@ -29,10 +29,10 @@ import yaml  # noqa: E402
 
 from monitor.config import parse_settings  # noqa: E402
 from monitor.notify.webhook import verify_signature  # noqa: E402
-from monitor.outbox import Outbox, alerts, matches  # noqa: E402
+from monitor.outbox import Outbox  # noqa: E402
 from monitor.store.db import make_engine, upgrade  # noqa: E402
-from monitor.store.repo import Store, articles, sources, versions  # noqa: E402
-from monitor.watching import stories  # noqa: E402
+from monitor.store.repo import Store  # noqa: E402
+from monitor.store.tables import alerts, articles, matches, sources, stories, versions  # noqa: E402
 
 SECRET = "bench-secret"
 PG_DB = "bench_alerts"
@@ -170,6 +170,7 @@ def fill(store: Store, n: int) -> None:
                         "channel": "hook",
                         "match_id": i + 1,
                         "event": "new_story",
+                        "event_key": f"story:{i + 1}",
                         "status": "pending",
                         "attempts": 0,
                         "next_attempt_at": now,

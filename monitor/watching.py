@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -44,17 +44,16 @@ from monitor.store.stories import (
     members,
     stored_features,
 )
-from monitor.store.tables import Alert, Match, Story, StoryWatch
+from monitor.store.tables import alerts as alerts  # re-exported: the table handles live in store/tables.py
+from monitor.store.tables import matches as matches
+from monitor.store.tables import stories as stories
+from monitor.store.tables import story_watches as story_watches
 
 if TYPE_CHECKING:
     from monitor.service import Service
 
 log = logging.getLogger("monitor.watch")
 
-stories = cast(sa.Table, Story.__table__)
-matches = cast(sa.Table, Match.__table__)
-story_watches = cast(sa.Table, StoryWatch.__table__)
-alerts = cast(sa.Table, Alert.__table__)
 
 STORY_WINDOW = timedelta(days=3)
 

@@ -15,8 +15,8 @@ from monitor.cli.output import emit
 from monitor.core.render import render_alert, sample_alert
 from monitor.errors import MonitorError, NotFoundError
 from monitor.notify.channels import DeliveryError, send
-from monitor.outbox import alerts, matches
 from monitor.store.repo import Store, articles, sources
+from monitor.store.tables import alerts, matches
 
 STATUSES = ("pending", "sent", "failed")
 

@@ -10,24 +10,112 @@ requests in flight at each host across the fleet).
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
-from monitor.store.repo import Store, articles, insert_ignoring, sources
-from monitor.store.tables import Alert, FleetState, Host, HostSlot, Worker
+from monitor.store.db import insert_ignoring
+from monitor.store.tables import alerts, articles, fleet_state, host_slots, hosts, sources, workers
 
-workers = cast(sa.Table, Worker.__table__)
-fleet_state = cast(sa.Table, FleetState.__table__)
-hosts = cast(sa.Table, Host.__table__)
-host_slots = cast(sa.Table, HostSlot.__table__)
-alerts = cast(sa.Table, Alert.__table__)
+if TYPE_CHECKING:
+    from monitor.store.repo import Store
 
 CONFIG_KEY = "config_hash"
+_CHUNK = 500
+
+
+def process_owner() -> str:
+    """host:pid, naming the process that holds a lease."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# --- one lease implementation for every kind of leased row --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Leased:
+    """A table whose rows processes lease: `lease_owner` names the holder, `until` is when the lease ends.
+
+    Sources and alerts hold their lease's end in `lease_until`; a tracked page's lease is its
+    `next_check_at` pushed out, so giving a page back makes it due at once (`freed` "now") where the others
+    clear the column ("none"). `live` limits which rows are ever given back (a sent alert stays sent).
+    """
+
+    table: sa.Table
+    until: str
+    freed: Literal["none", "now"]
+    live: Callable[[], sa.ColumnElement[bool]] | None = None
+
+    def free_values(self, now: datetime | None) -> dict[str, Any]:
+        if self.freed == "now" and now is None:
+            raise ValueError(f"freeing {self.table.name} rows makes them due now: give `now`")
+        return {"lease_owner": None, self.until: None if self.freed == "none" else now}
+
+    def live_where(self) -> tuple[sa.ColumnElement[bool], ...]:
+        return (self.live(),) if self.live is not None else ()
+
+
+SOURCES = Leased(sources, "lease_until", "none")
+PAGES = Leased(articles, "next_check_at", "now")
+ALERTS = Leased(alerts, "lease_until", "none", lambda: alerts.c.status == "pending")
+LEASED = (SOURCES, PAGES, ALERTS)
+
+
+def lock_free(conn: Connection, query: sa.Select[Any], *, of: sa.Table | None = None) -> list[Row[Any]]:
+    """The rows `query` selects, locked for this transaction: on Postgres rows another process is taking
+    right now are skipped (FOR UPDATE SKIP LOCKED), so two claimers never take one row; on SQLite the
+    IMMEDIATE write transaction already serialises claimers."""
+    if conn.dialect.name != "sqlite":
+        query = query.with_for_update(of=of, skip_locked=True)
+    return list(conn.execute(query).all())
+
+
+def stamp_leased(conn: Connection, kind: Leased, ids: Sequence[int], owner: str, until: datetime) -> None:
+    """Mark the rows `ids` leased to `owner` until `until`, in the caller's transaction."""
+    table = kind.table
+    for start in range(0, len(ids), _CHUNK):
+        chunk = list(ids[start : start + _CHUNK])
+        conn.execute(
+            table.update().where(table.c.id.in_(chunk)).values({"lease_owner": owner, kind.until: until})
+        )
+
+
+def take_leases(
+    conn: Connection,
+    kind: Leased,
+    query: sa.Select[Any],
+    owner: str,
+    until: datetime,
+    *,
+    of: sa.Table | None = None,
+) -> list[Row[Any]]:
+    """Lease the due rows `query` selects (it says which are free and due, their order and how many) to
+    `owner` until `until`, in the caller's transaction; returns the rows as selected."""
+    rows = lock_free(conn, query, of=of)
+    stamp_leased(conn, kind, [r.id for r in rows], owner, until)
+    return rows
+
+
+def give_back(
+    conn: Connection,
+    kind: Leased,
+    where: sa.ColumnElement[bool],
+    now: datetime | None = None,
+    **values: Any,
+) -> int:
+    """Free the leased rows matching `where` (and still live) so any process takes them; `values` are
+    written with it (e.g. when an alert is due again). Returns the number of rows freed."""
+    table = kind.table
+    result = conn.execute(
+        table.update().where(where, *kind.live_where()).values({**kind.free_values(now), **values})
+    )
+    return int(result.rowcount or 0)
 
 
 # --- workers ------------------------------------------------------------------------------------
@@ -129,7 +217,7 @@ class Freed:
         return self.sources + self.pages + self.alerts + self.host_slots
 
 
-def free_dead(
+def release_dead_leases(
     store: Store,
     now: datetime,
     dead_after: timedelta,
@@ -151,7 +239,7 @@ def free_dead(
         owners: set[str] = set()
         leased = [host_slots.c.owner]
         if thorough:
-            leased += [sources.c.lease_owner, articles.c.lease_owner, alerts.c.lease_owner]
+            leased += [kind.table.c.lease_owner for kind in LEASED]
         for column in leased:
             owners.update(
                 conn.execute(sa.select(column).where(column.is_not(None)).distinct()).scalars().all()
@@ -160,27 +248,16 @@ def free_dead(
         dead = sorted(o for o in owners if (o in beating and beating[o] < cutoff) or not alive(o))
         if not dead:
             return Freed()
-        freed = Freed(
-            owners=tuple(dead),
-            sources=conn.execute(
-                sources.update()
-                .where(sources.c.lease_owner.in_(dead))
-                .values(lease_until=None, lease_owner=None)
-            ).rowcount,
-            pages=conn.execute(
-                articles.update()
-                .where(articles.c.lease_owner.in_(dead))
-                .values(lease_owner=None, next_check_at=now)
-            ).rowcount,
-            alerts=conn.execute(
-                alerts.update()
-                .where(alerts.c.lease_owner.in_(dead), alerts.c.status == "pending")
-                .values(lease_until=None, lease_owner=None)
-            ).rowcount,
-            host_slots=conn.execute(host_slots.delete().where(host_slots.c.owner.in_(dead))).rowcount,
-        )
+        freed = {kind: give_back(conn, kind, kind.table.c.lease_owner.in_(dead), now) for kind in LEASED}
+        freed_slots = conn.execute(host_slots.delete().where(host_slots.c.owner.in_(dead))).rowcount
         conn.execute(workers.delete().where(workers.c.owner.in_(dead)))
-        return freed
+        return Freed(
+            owners=tuple(dead),
+            sources=freed[SOURCES],
+            pages=freed[PAGES],
+            alerts=freed[ALERTS],
+            host_slots=freed_slots,
+        )
 
 
 # --- releasing one lease ----------------------------------------------------------------------------
@@ -189,11 +266,7 @@ def free_dead(
 def release_source(store: Store, source_id: int, owner: str) -> None:
     """Give a source back (its poll failed to store): due again at once for any process."""
     with store.write() as conn:
-        conn.execute(
-            sources.update()
-            .where(sources.c.id == source_id, sources.c.lease_owner == owner)
-            .values(lease_until=None, lease_owner=None)
-        )
+        give_back(conn, SOURCES, sa.and_(sources.c.id == source_id, sources.c.lease_owner == owner))
 
 
 def defer_source(store: Store, source_id: int, owner: str, until: datetime) -> None:
@@ -209,11 +282,7 @@ def defer_source(store: Store, source_id: int, owner: str, until: datetime) -> N
 def release_page(store: Store, article_id: int, owner: str, now: datetime) -> None:
     """Give a tracked page back (its check failed to store): due again at once for any process."""
     with store.write() as conn:
-        conn.execute(
-            articles.update()
-            .where(articles.c.id == article_id, articles.c.lease_owner == owner)
-            .values(lease_owner=None, next_check_at=now)
-        )
+        give_back(conn, PAGES, sa.and_(articles.c.id == article_id, articles.c.lease_owner == owner), now)
 
 
 # --- fleet state: the config applied, job leases ----------------------------------------------------

@@ -5,16 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from monitor.models import version_body
 from monitor.store.repo import articles, sources, versions
-from monitor.store.tables import StoryMember
-
-story_members = cast(sa.Table, StoryMember.__table__)
+from monitor.store.tables import story_members
 
 ASSIGN_LOCK = 0x6E6D7374  # Postgres advisory lock id serialising story assignment ("nmst")
 

@@ -204,6 +204,8 @@ class SearchOut(BaseModel):
     total: int
     total_capped: bool = False  # true: at least `total` articles match (counting stopped there)
     next_offset: int | None
+    index_pending: int = 0  # versions stored but not yet searchable (the search index is catching up)
+    index_behind_seconds: float = 0.0  # how long the oldest of them has waited
 
 
 class SchedulerOut(BaseModel):
@@ -659,6 +661,8 @@ def get_search(
         total=page.total,
         total_capped=page.total_capped,
         next_offset=page.next_offset,
+        index_pending=page.lag.pending,
+        index_behind_seconds=round(page.lag.seconds, 1),
     )
 
 

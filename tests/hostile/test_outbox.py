@@ -20,8 +20,9 @@ import yaml
 
 from monitor.core.render import render_alert
 from monitor.notify import DeliveryError, EmailChannel, parse_channel, send
-from monitor.outbox import Outbox, alerts
+from monitor.outbox import Outbox
 from monitor.store.repo import Store
+from monitor.store.tables import alerts
 from tests.cli import start_daemon
 from tests.fixtures.server import LoopbackServer
 from tests.helpers import poll_watching, wait_for

@@ -81,7 +81,7 @@ def build_archive(store: Store, server: LoopbackServer) -> Archive:
 
 
 class LiveServer:
-    """The app served by monitor.web_cli.serve_http (real uvicorn) on a free loopback port, in a thread."""
+    """The app served by monitor.cli.serve.serve_http (real uvicorn) on a free loopback port, in a thread."""
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
