@@ -29,7 +29,7 @@ import yaml  # noqa: E402
 
 from monitor.config import parse_settings  # noqa: E402
 from monitor.notify.webhook import verify_signature  # noqa: E402
-from monitor.outbox import Outbox  # noqa: E402
+from monitor.runtime import delivering  # noqa: E402
 from monitor.store.db import make_engine, upgrade  # noqa: E402
 from monitor.store.repo import Store  # noqa: E402
 from monitor.store.tables import alerts, articles, matches, sources, stories, versions  # noqa: E402
@@ -204,11 +204,8 @@ def run(url: str, n: int) -> None:
     )
 
     async def go() -> Any:
-        outbox = Outbox(settings, store)
-        try:
+        async with delivering(settings, store) as outbox:
             return await outbox.deliver_all()
-        finally:
-            await outbox.aclose()
 
     started, cpu = time.perf_counter(), time.process_time()
     report = asyncio.run(go())

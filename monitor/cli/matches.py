@@ -8,9 +8,9 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
-from monitor.app import App
 from monitor.cli.common import format_option, handles_errors, open_from
 from monitor.cli.output import emit
+from monitor.runtime import Runtime
 from monitor.store.listings import require_known
 from monitor.store.repo import Store, articles, sources
 from monitor.watching import matches, stories, story_watches
@@ -106,7 +106,7 @@ def list_stories(
     return rows
 
 
-def check_filters(app: App, sources_: tuple[str, ...] = (), watches: tuple[str, ...] = ()) -> None:
+def check_filters(app: Runtime, sources_: tuple[str, ...] = (), watches: tuple[str, ...] = ()) -> None:
     """Exit 3 naming every unknown source or watch a filter names, instead of listing nothing."""
     require_known(
         app.store,

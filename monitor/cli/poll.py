@@ -6,13 +6,10 @@ import asyncio
 
 import click
 
-from monitor.app import App
 from monitor.cli.common import format_option, handles_errors, open_from
 from monitor.cli.output import emit
 from monitor.errors import MonitorError
-from monitor.outbox import Outbox
-from monitor.service import CycleReport, Service, ServiceOptions, make_fetcher, pool_size
-from monitor.watching import attach as attach_watches
+from monitor.runtime import poll_once
 
 
 @click.command()
@@ -33,7 +30,15 @@ def poll(ctx: click.Context, sources: tuple[str, ...], articles: bool, no_pages:
         unknown = [s for s in sources if app.settings.source(s) is None]
         if unknown:
             raise MonitorError(f"no source named {', '.join(repr(u) for u in unknown)} in {app.config_path}")
-        report = asyncio.run(_poll(app, list(sources), articles, pages=not no_pages))
+        report, delivered = asyncio.run(poll_once(app, list(sources), articles, pages=not no_pages))
+    if delivered.attempted or delivered.waiting:
+        click.echo(
+            f"alerts: {delivered.sent} sent, {delivered.retrying} to retry, {delivered.failed} failed"
+            + (f", {delivered.waiting} waiting for a resting channel" if delivered.waiting else ""),
+            err=True,
+        )
+        for error in dict.fromkeys(delivered.errors):
+            click.echo(f"  {error}", err=True)
     if articles:
         checks = [
             {
@@ -70,35 +75,6 @@ def poll(ctx: click.Context, sources: tuple[str, ...], articles: bool, no_pages:
         ]
         emit(rows, fmt, ["source", "status", "new", "changed", "ms", "error", "next_check_at"], title="poll")
     click.echo(f"cycle: {report.line()}", err=True)
-
-
-async def _poll(app: App, names: list[str], articles: bool = False, *, pages: bool = True) -> CycleReport:
-    fetcher = make_fetcher(app.settings)
-    workers = pool_size(len(names) or len(app.settings.sources))  # every core busy, as `monitor run`
-    service = Service(app.settings, app.store, fetcher, ServiceOptions(parse_workers=workers))
-    outbox = Outbox(app.settings, app.store)
-    try:
-        await attach_watches(service)
-        await service.sync_sources()
-        if articles:
-            report = CycleReport(polls=[], checks=await service.check_articles(names or None))
-        else:
-            report = await service.poll_cycle(names or None, pages=pages)
-        delivered = await outbox.deliver_all()
-        report.alerts_sent = delivered.sent
-        if delivered.attempted or delivered.waiting:
-            click.echo(
-                f"alerts: {delivered.sent} sent, {delivered.retrying} to retry, {delivered.failed} failed"
-                + (f", {delivered.waiting} waiting for a resting channel" if delivered.waiting else ""),
-                err=True,
-            )
-            for error in dict.fromkeys(delivered.errors):
-                click.echo(f"  {error}", err=True)
-        return report
-    finally:
-        await outbox.aclose()
-        await fetcher.aclose()
-        service.close()
 
 
 def register(main: click.Group) -> None:

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import os
-from collections.abc import Awaitable, Callable
 
 import click
 
-from monitor.app import App
 from monitor.cli.common import handles_errors, open_from
-from monitor.daemon import Daemon
-from monitor.fleet import ROLES, FleetGate
-from monitor.metrics import Metrics
-from monitor.outbox import Outbox
-from monitor.reload import Reloader
-from monitor.service import Service, ServiceOptions, make_fetcher
-from monitor.store.retention import prune_if_mine
-from monitor.watching import attach as attach_watches
-from monitor.watching import reconfigure as reconfigure_watches
-
-# At shutdown the last alert pass gets this long, whatever a receiver does (deploy's TimeoutStopSec is 45 s,
-# of which in-flight polls may take 30).
-SHUTDOWN_DELIVERY_SECONDS = 5.0
+from monitor.fleet import ROLES
+from monitor.runtime import DaemonOptions, run_daemon
+from monitor.web.server import TOKEN_ENV, listen
 
 
 def _host_port(value: str | None) -> tuple[str, int] | None:
@@ -89,106 +75,11 @@ def run(
     address = _host_port(http)
     with open_from(ctx, migrate=True) as app:
         if address is not None:
-            from monitor.cli.serve import listen
-
             listen(*address).close()  # a taken port is one clear error before anything starts
         if base_url is not None and not base_url.startswith(("http://", "https://")):
             raise click.BadParameter(f"{base_url!r} is not an http(s) URL", param_hint="--base-url")
-        asyncio.run(_run_daemon(app, tick, address, roles, base_url))
-
-
-async def _run_daemon(
-    app: App,
-    tick: float,
-    address: tuple[str, int] | None = None,
-    roles: tuple[str, ...] = ("poll", "deliver"),
-    base_url: str | None = None,
-) -> None:
-    fleet = app.settings.fleet
-    fetcher = make_fetcher(app.settings)
-    service = Service(app.settings, app.store, fetcher, ServiceOptions(lease=fleet.lease))
-    gate: FleetGate | None = None
-    if not app.store.sqlite:  # one SQLite file has one process: the fetcher's own limits are the fleet's
-        gate = fetcher.gate = FleetGate(app.store, service.owner, app.settings.defaults.per_host)
-    outbox = Outbox(app.settings, app.store, lease=fleet.lease)
-    try:
-        step = await attach_watches(service) if "poll" in roles else None
-        daemon = Daemon(service, tick_seconds=tick, roles=roles)
-        metrics = Metrics(
-            app.store,
-            role=",".join(roles),
-            story_index=lambda: len(step.index) if step is not None else 0,
-        )
-        daemon.on_result.append(metrics.record)
-        reloader = Reloader(app.config_path, app.settings)
-        reloader.appliers += [service.apply_settings, outbox.reconfigure]
-        if step is not None:
-            watching_step = step
-            reloader.appliers.append(lambda settings: reconfigure_watches(service, watching_step, settings))
-        daemon.reloader = reloader
-        if "deliver" in roles:
-            daemon.periodic.append((max(tick, 1.0), outbox.start_pass))  # a slow channel holds only itself
-        daemon.periodic.append((app.settings.retention.every.total_seconds(), _pruner(app, service.owner)))
-        serving: asyncio.Task[None] | None = None
-        stop_http = asyncio.Event()
-        if address is not None:
-            from monitor.cli.serve import TOKEN_ENV, serve_http, warn_if_open
-            from monitor.web.app import create_app
-
-            token = os.environ.get(TOKEN_ENV) or None
-            warn_if_open(*address, token)
-            web = create_app(
-                app.store,
-                app.settings,
-                token=token,
-                health=daemon.health,
-                tick_seconds=tick,
-                metrics=metrics,
-                base_url=base_url,
-            )
-            reloader.appliers.append(lambda settings: setattr(web.state.web, "settings", settings))
-            serving = asyncio.create_task(serve_http(web, *address, stop_http), name="http")
-
-            def http_ended(task: asyncio.Task[None]) -> None:
-                if not task.cancelled() and task.exception() is not None:
-                    logging.getLogger("monitor.http").error("the HTTP server failed: %s", task.exception())
-                    daemon.stop()
-
-            serving.add_done_callback(http_ended)
-        logging.getLogger("monitor.daemon").info(
-            "config %s, database %s", app.config_path, app.engine.url.render_as_string(hide_password=True)
-        )
-        try:
-            await daemon.run()
-        finally:
-            stop_http.set()
-            if serving is not None:
-                with contextlib.suppress(Exception):
-                    await serving
-        if "deliver" in roles:
-            await outbox.finish(SHUTDOWN_DELIVERY_SECONDS)  # what the last polls queued, before exiting
-    finally:
-        await outbox.aclose()
-        await fetcher.aclose()
-        service.close()
-        if gate is not None:
-            gate.close()
-
-
-def _pruner(app: App, owner: str) -> Callable[[], Awaitable[None]]:
-    """The daemon's retention job: one process of the fleet at a time prunes, the others skip."""
-    log = logging.getLogger("monitor.retention")
-
-    async def prune_once() -> None:
-        try:
-            pruned = await asyncio.to_thread(prune_if_mine, app.store, app.settings.retention, owner)
-        except Exception as exc:
-            log.warning("pruning failed: %s: %s", type(exc).__name__, exc)
-            return
-        if pruned:
-            log.info("pruned %s", ", ".join(f"{n} {table}" for table, n in pruned.items()))
-
-    return prune_once
+        token = os.environ.get(TOKEN_ENV) or None
+        asyncio.run(run_daemon(app, DaemonOptions(tick, roles, address, base_url, token)))
 
 
 def register(main: click.Group) -> None:

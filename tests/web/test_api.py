@@ -17,12 +17,12 @@ import feedparser
 import httpx
 import pytest
 
-from monitor.cli.serve import serve_http
 from monitor.daemon import Health
 from monitor.errors import MonitorError
 from monitor.store.db import make_engine
 from monitor.store.repo import Store
 from monitor.web import create_app
+from monitor.web.server import serve_http
 from tests.cli import env_for, write_config
 from tests.fixtures.server import LoopbackServer
 from tests.web import ADDED, EDITED_TITLE, WATCH, Archive, LiveServer, build_archive, free_port, web_settings
