@@ -34,9 +34,11 @@ import httpx
 
 from monitor.clock import utcnow
 from monitor.config import Settings
+from monitor.config_channels import ChannelSettings
 from monitor.core.outbox import after_failure, channel_pause, digest_anchor
 from monitor.core.render import Message, render_alert, render_digest
-from monitor.notify.channels import ChannelSettings, DeliveryError, send
+from monitor.errors import DeliveryError
+from monitor.notify.dispatch import send
 from monitor.store import alerts as outbox_rows
 from monitor.store.alerts import Claimed
 from monitor.store.leases import process_owner

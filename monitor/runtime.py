@@ -169,7 +169,7 @@ async def run_daemon(rt: Runtime, options: DaemonOptions) -> None:
         stop_http = asyncio.Event()
         if options.address is not None:
             # The web stack (FastAPI, uvicorn) is loaded by a process that serves HTTP, and only then.
-            from monitor.web.app import create_app
+            from monitor.web import create_app
             from monitor.web.server import serve_http, warn_if_open
 
             warn_if_open(*options.address, options.token)

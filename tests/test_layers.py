@@ -14,7 +14,7 @@ EDGES = (
     "monitor.daemon",
     "monitor.cli",
     "monitor.web",
-    "monitor.app",
+    "monitor.runtime",
     "monitor.config",
 )
 IO_MODULES = (

@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from monitor.errors import MonitorError
-from monitor.web.app import listening_at
+from monitor.web.factory import listening_at
 
 log = logging.getLogger("monitor.web")
 TOKEN_ENV = "MONITOR_API_TOKEN"
