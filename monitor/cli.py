@@ -239,7 +239,7 @@ async def _run_daemon(
         serving: asyncio.Task[None] | None = None
         stop_http = asyncio.Event()
         if address is not None:
-            from monitor.web.app import create_app
+            from monitor.web import create_app
             from monitor.web_cli import TOKEN_ENV, serve_http, warn_if_open
 
             token = os.environ.get(TOKEN_ENV) or None

@@ -2,108 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 import click
-import sqlalchemy as sa
 
 from monitor.app import App
 from monitor.cliutil import format_option, handles_errors, open_from
 from monitor.output import emit
+from monitor.store.findings import list_matches, list_stories
 from monitor.store.listings import require_known
-from monitor.store.repo import Store, articles, sources
-from monitor.watching import matches, stories, story_watches
-
-
-def list_matches(store: Store, watch: str | None, limit: int) -> list[dict[str, Any]]:
-    query = (
-        sa.select(
-            matches.c.id,
-            matches.c.watch,
-            matches.c.created_at,
-            matches.c.story_id,
-            matches.c.flagged,
-            matches.c.terms,
-            matches.c.snippet,
-            matches.c.article_id,
-            articles.c.title,
-            articles.c.url,
-            sources.c.name.label("source"),
-        )
-        .join(articles, articles.c.id == matches.c.article_id)
-        .join(sources, sources.c.id == articles.c.source_id)
-        .order_by(matches.c.created_at.desc(), matches.c.id.desc())
-        .limit(limit)
-    )
-    if watch:
-        query = query.where(matches.c.watch == watch)
-    with store.read() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
-
-
-def list_stories(
-    store: Store,
-    watch: str | None,
-    limit: int,
-    *,
-    offset: int = 0,
-    sources_: tuple[str, ...] = (),
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> list[dict[str, Any]]:
-    """Stories newest first (by first seen), filtered as search is: watch, sources, first seen in [since, until)."""
-    query = (
-        sa.select(stories)
-        .order_by(stories.c.first_seen.desc(), stories.c.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    if watch:
-        query = query.where(
-            stories.c.id.in_(sa.select(story_watches.c.story_id).where(story_watches.c.watch == watch))
-        )
-    if sources_:
-        query = query.where(
-            stories.c.id.in_(
-                sa.select(articles.c.story_id)
-                .join(sources, sources.c.id == articles.c.source_id)
-                .where(sources.c.name.in_(sources_), articles.c.story_id.is_not(None))
-            )
-        )
-    if since is not None:
-        query = query.where(stories.c.first_seen >= since)
-    if until is not None:
-        query = query.where(stories.c.first_seen < until)
-    with store.read() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(query)]
-        ids = [r["id"] for r in rows]
-        members: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
-        flags: dict[int, list[str]] = {i: [] for i in ids}
-        if ids:
-            for r in conn.execute(
-                sa.select(
-                    articles.c.id,
-                    articles.c.story_id,
-                    articles.c.title,
-                    articles.c.url,
-                    articles.c.first_seen,
-                    articles.c.published,
-                    sources.c.name.label("source"),
-                )
-                .join(sources, sources.c.id == articles.c.source_id)
-                .where(articles.c.story_id.in_(ids))
-                .order_by(articles.c.first_seen, articles.c.id)
-            ):
-                members[r.story_id].append(dict(r._mapping))
-            for r in conn.execute(sa.select(story_watches).where(story_watches.c.story_id.in_(ids))):
-                flags[r.story_id].append(r.watch)
-    for row in rows:
-        row["articles"] = members[row["id"]]
-        row["outlets"] = list(dict.fromkeys(a["source"] for a in members[row["id"]]))
-        row["watches"] = sorted(flags[row["id"]])
-        row["size"] = len(row["articles"])
-    return rows
 
 
 def check_filters(app: App, sources_: tuple[str, ...] = (), watches: tuple[str, ...] = ()) -> None:

@@ -16,8 +16,7 @@ from fastapi import FastAPI
 
 from monitor.cliutil import handles_errors, open_from
 from monitor.errors import MonitorError
-from monitor.web import create_app
-from monitor.web.app import listening_at
+from monitor.web import create_app, listening_at
 
 log = logging.getLogger("monitor.web")
 TOKEN_ENV = "MONITOR_API_TOKEN"

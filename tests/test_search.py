@@ -20,8 +20,9 @@ from monitor.config import Settings
 from monitor.core.match import MatchDoc, WatchSpec, compile_watches
 from monitor.errors import QueryError
 from monitor.store import search as search_module
+from monitor.store.export import export_rows
 from monitor.store.repo import Store, articles, sources, versions
-from monitor.store.search import SORTS, SearchQuery, export_rows, include_name, search
+from monitor.store.search import SORTS, SearchQuery, include_name, search
 from monitor.store.tables import Base
 from monitor.watching import matches
 from tests.cli import env_for, write_config
