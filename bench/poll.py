@@ -224,7 +224,8 @@ def run_project(base: str, paths: list[str], workers: int, parser: str) -> list[
     import yaml
 
     from monitor.config import parse_settings
-    from monitor.service import Service, ServiceOptions, make_fetcher
+    from monitor.runtime import make_service
+    from monitor.service import Service
     from monitor.store.db import make_engine, upgrade
     from monitor.store.repo import Store
     from monitor.watching import WatchStep, install
@@ -257,7 +258,7 @@ def run_project(base: str, paths: list[str], workers: int, parser: str) -> list[
     stages.install()
 
     async def main() -> None:
-        service = Service(settings, store, make_fetcher(settings), ServiceOptions(parse_workers=workers))
+        service = make_service(settings, store, parse_workers=workers)
         if WATCHES >= 0:  # as the daemon runs: stories, watches and alerts in every store transaction
             step = WatchStep(settings)
             step.load(store, datetime.now(UTC))

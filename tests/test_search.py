@@ -389,13 +389,8 @@ def test_schema_matches_the_models_apart_from_the_search_index(db_url: str) -> N
 
 # --- the CLI ----------------------------------------------------------------------------------------------
 
-# The real command in a subprocess; search_cli registers itself if monitor.cli does not (yet).
-_MAIN = (
-    "from monitor.cli import main\n"
-    "from monitor import search_cli\n"
-    "if 'search' not in main.commands: search_cli.register(main)\n"
-    "main(prog_name='monitor')\n"
-)
+# The real command in a subprocess.
+_MAIN = "from monitor.cli.root import main\nmain(prog_name='monitor')\n"
 
 
 def monitor(args: list[str], config: Path, db_url: str) -> subprocess.CompletedProcess[str]:

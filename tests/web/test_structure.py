@@ -8,7 +8,7 @@ from pathlib import Path
 MONITOR = Path(__file__).parents[2] / "monitor"
 WEB = MONITOR / "web"
 # The CLI modules that list what the web lists too: their queries live in store/ as well.
-LISTING_COMMANDS = ("alerts_cli.py", "watch_cli.py", "pages_cli.py")
+LISTING_COMMANDS = ("cli/alerts.py", "cli/matches.py", "cli/articles.py")
 
 
 def module_name(path: Path) -> str:
@@ -51,7 +51,7 @@ def test_route_modules_never_import_the_factory() -> None:
     offenders = [
         f"{name} imports {target}"
         for name, imported in web_modules().items()
-        if name not in ("monitor.web", "monitor.web.factory")
+        if name not in ("monitor.web", "monitor.web.factory", "monitor.web.server")  # server serves the app
         for target in imported
         if target in ("monitor.web", "monitor.web.factory", "monitor.web.create_app")
     ]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import click
 
-from monitor.app import App
-from monitor.cliutil import format_option, handles_errors, open_from
-from monitor.output import emit
+from monitor.cli.common import format_option, handles_errors, open_from
+from monitor.cli.output import emit
+from monitor.runtime import Runtime
 from monitor.store.findings import list_matches, list_stories
 from monitor.store.listings import require_known
 
 
-def check_filters(app: App, sources_: tuple[str, ...] = (), watches: tuple[str, ...] = ()) -> None:
+def check_filters(app: Runtime, sources_: tuple[str, ...] = (), watches: tuple[str, ...] = ()) -> None:
     """Exit 3 naming every unknown source or watch a filter names, instead of listing nothing."""
     require_known(
         app.store,
@@ -64,7 +64,7 @@ def stories_command(
     fmt: str,
 ) -> None:
     """Stories with their articles and outlets, newest first."""
-    from monitor.search_cli import parse_when
+    from monitor.cli.search import parse_when
 
     with open_from(ctx, migrate=False) as app:
         check_filters(app, sources_, (watch,) if watch else ())

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 
 import click
 
-from monitor.cliutil import format_option, handles_errors, open_from
+from monitor.cli.common import format_option, handles_errors, open_from
+from monitor.cli.matches import check_filters
+from monitor.cli.output import emit
 from monitor.core.render import render_alert, sample_alert
 from monitor.errors import DeliveryError, MonitorError
 from monitor.notify.dispatch import send
-from monitor.output import emit
 from monitor.store.alerts import list_alerts, retry_alerts
-from monitor.watch_cli import check_filters
 
 STATUSES = ("pending", "sent", "failed")
 

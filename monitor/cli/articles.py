@@ -7,11 +7,11 @@ import sys
 
 import click
 
-from monitor.cliutil import format_option, handles_errors, open_from
+from monitor.cli.common import format_option, handles_errors, open_from
+from monitor.cli.output import emit, plain
 from monitor.core.history import diff_document
 from monitor.core.versions import render_ansi, render_html, render_text
 from monitor.encode import terminal_text
-from monitor.output import emit, plain
 from monitor.store.archive import load_history
 
 

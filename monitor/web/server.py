@@ -1,4 +1,5 @@
-"""`monitor serve`: the read-only API, Atom feeds and pages; serve_http() also serves them from the daemon."""
+"""Serving the web app over HTTP with uvicorn, for `monitor serve` and the daemon's http role: bind first (one
+clear error for a taken port), no signal handlers of its own, a graceful stop when told."""
 
 from __future__ import annotations
 
@@ -6,33 +7,25 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import signal
 import socket
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
 
-import click
+import uvicorn
+from fastapi import FastAPI
 
-from monitor.cliutil import handles_errors, open_from
 from monitor.errors import MonitorError
-
-if TYPE_CHECKING:  # uvicorn, FastAPI and the web package load only when something is served
-    from fastapi import FastAPI
+from monitor.web.factory import listening_at
 
 log = logging.getLogger("monitor.web")
 TOKEN_ENV = "MONITOR_API_TOKEN"
 
 
-def _server(config: Any) -> Any:
-    """A uvicorn server without its signal handlers: whoever runs it decides when it stops."""
-    import uvicorn
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers: whoever runs it decides when it stops."""
 
-    class _Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            yield
-
-    return _Server(config)
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def is_loopback(host: str) -> bool:
@@ -84,10 +77,6 @@ async def serve_http(app: FastAPI, host: str, port: int, stop: asyncio.Event) ->
 
     Installs no signal handlers (the daemon owns them). Raises MonitorError if it cannot listen.
     """
-    import uvicorn
-
-    from monitor.web import listening_at
-
     sock = listen(host, port)
     config = uvicorn.Config(
         app,
@@ -97,7 +86,7 @@ async def serve_http(app: FastAPI, host: str, port: int, stop: asyncio.Event) ->
         lifespan="off",
         timeout_graceful_shutdown=10,
     )
-    server = _server(config)
+    server = _Server(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]), name="http")
     stopping = asyncio.create_task(stop.wait(), name="http-stop")
     try:
@@ -121,51 +110,4 @@ async def serve_http(app: FastAPI, host: str, port: int, stop: asyncio.Event) ->
         sock.close()
 
 
-async def _serve_until_signal(app: FastAPI, host: str, port: int) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await serve_http(app, host, port, stop)
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-
-
-@click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port.")
-@click.option(
-    "--token",
-    envvar=TOKEN_ENV,
-    show_envvar=True,
-    help="Require this bearer token for everything but /healthz (browsers: open /?token=TOKEN once).",
-)
-@click.option(
-    "--base-url",
-    metavar="URL",
-    help="Where readers reach this site, for Atom self links [default: the config's base_url, else "
-    "http://HOST:PORT/].",
-)
-@click.pass_context
-@handles_errors
-def serve(ctx: click.Context, host: str, port: int, token: str | None, base_url: str | None) -> None:
-    """Serve the read-only JSON API (/api/v1, /docs), Atom feeds and web pages until SIGTERM or Ctrl-C."""
-    if base_url is not None and not base_url.startswith(("http://", "https://")):
-        raise click.BadParameter(f"{base_url!r} is not an http(s) URL", param_hint="--base-url")
-    from monitor.web import create_app
-
-    with open_from(ctx, migrate=False) as app:
-        web = create_app(app.store, app.settings, token=token or None, health=None, base_url=base_url)
-        if token:
-            log.info("a bearer token is required for everything but /healthz")
-        warn_if_open(host, port, token)
-        asyncio.run(_serve_until_signal(web, host, port))
-
-
-def register(group: click.Group) -> None:
-    group.add_command(serve)
-
-
-__all__ = ["TOKEN_ENV", "is_loopback", "register", "serve", "serve_http", "warn_if_open"]
+__all__ = ["TOKEN_ENV", "is_loopback", "listen", "serve_http", "warn_if_open"]
