@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import threading
@@ -35,7 +36,7 @@ from monitor.store.repo import Store  # noqa: E402
 from monitor.store.tables import alerts, articles, matches, sources, stories, versions  # noqa: E402
 
 SECRET = "bench-secret"
-PG_DB = "bench_alerts"
+PG_DB = f"bench_alerts_{os.getpid()}"
 
 
 class Receiver:
@@ -236,7 +237,11 @@ def main() -> None:
         with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {PG_DB}")
             admin.execute(f"CREATE DATABASE {PG_DB}")
-        run(f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DB}", args.alerts)
+        try:
+            run(f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DB}", args.alerts)
+        finally:
+            with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {PG_DB}")
 
 
 if __name__ == "__main__":

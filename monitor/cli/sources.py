@@ -21,13 +21,7 @@ from monitor.cli.output import emit
 from monitor.config import config_path, load_settings
 from monitor.config_edit import ConfigDocument, NewSource, slug
 from monitor.core.durations import parse_duration
-from monitor.errors import ConfigError, MonitorError
-
-
-class OpmlError(MonitorError):
-    """The OPML file cannot be read."""
-
-    exit_code = 2
+from monitor.errors import ConfigError, OpmlError
 
 
 def _path(ctx: click.Context) -> str:

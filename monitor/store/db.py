@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from monitor.errors import MonitorError
+from monitor.errors import DatabaseError
 
 
 def _migrations_dir() -> Path:
@@ -31,10 +31,6 @@ def _migrations_dir() -> Path:
 
 MIGRATIONS = _migrations_dir()
 _UPGRADE_LOCK = 0x6E6D6F6E  # Postgres advisory lock id for schema upgrades ("nmon")
-
-
-class DatabaseError(MonitorError):
-    """The database cannot be reached or is not in the expected state."""
 
 
 def normalize_url(url: str) -> str:

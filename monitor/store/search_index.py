@@ -14,6 +14,7 @@ everything. ``index_lag`` says how far behind the index is.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,6 +30,7 @@ JOB = "search-index"
 BATCH = 500  # versions indexed per transaction (SQLite holds its one write lock that long: ~0.1-0.3 s)
 LEASE = timedelta(seconds=15)  # the job lease, renewed at every run (every second in the daemon)
 BUDGET_SECONDS = 5.0  # one run of the daemon's indexer stops after this long (the next goes on)
+PG_INDEXERS = 2  # Postgres: batches indexed at once by the daemon's indexer (each on its own connection)
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,15 @@ def index_if_mine(
     if not leases.take_job(store, JOB, owner, now, now + LEASE):
         return 0
     started = time.monotonic()
-    total = 0
-    while time.monotonic() - started < budget and (done := index_batch(store, limit)):
-        total += done
-    return total
+
+    def run() -> int:
+        total = 0
+        while time.monotonic() - started < budget and (done := index_batch(store, limit)):
+            total += done
+        return total
+
+    if store.sqlite:  # one writer at a time anyway
+        return run()
+    # Postgres: the server computes the tsvectors; disjoint batches (SKIP LOCKED) on PG_INDEXERS connections.
+    with ThreadPoolExecutor(PG_INDEXERS, thread_name_prefix="monitor-index") as pool:
+        return sum(pool.map(lambda _: run(), range(PG_INDEXERS)))

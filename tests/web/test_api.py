@@ -149,6 +149,7 @@ def test_stories_matches_and_alerts(client: httpx.Client, archive: Archive) -> N
 def test_search(client: httpx.Client, archive: Archive) -> None:
     page = client.get("/api/v1/search", params={"q": '"Storm Corps"'}).json()
     assert page["total"] == 1 and page["next_offset"] is None
+    assert page["index_pending"] == 0 and page["index_behind_seconds"] == 0  # the index is not behind
     (hit,) = page["hits"]
     assert hit["article_id"] == archive.kyiv_id and hit["source"] == "kyiv-post"
     marked = " ".join(hit["snippet"][start:end] for start, end in hit["highlights"]).lower()
