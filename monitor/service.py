@@ -771,7 +771,7 @@ class CycleReport:
         return (
             f"{len(self.polls)} sources ({failed} failed), {self.new_articles} new articles, "
             f"{self.versions} versions, {len(self.checks)} page checks, {self.alerts_sent} alerts sent"
-        )
+        ) + (f", {self.indexed} indexed for search in {self.index_seconds:.1f} s" if self.indexed else "")
 
 
 @dataclass(frozen=True)
