@@ -32,7 +32,7 @@ from monitor.notify.webhook import verify_signature  # noqa: E402
 from monitor.outbox import Outbox, alerts, matches  # noqa: E402
 from monitor.store.db import make_engine, upgrade  # noqa: E402
 from monitor.store.repo import Store, articles, sources, versions  # noqa: E402
-from monitor.watching import stories  # noqa: E402
+from monitor.store.stories import stories  # noqa: E402
 
 SECRET = "bench-secret"
 PG_DB = "bench_alerts"

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy.engine import Connection
-
 from monitor.config import Settings, SourceConfig
 from monitor.core.decide import Parsed, decide_poll, needs_parse
 from monitor.core.feeds import parse_feed_drafts
@@ -49,7 +47,7 @@ from monitor.models import (
     StoredVersion,
 )
 from monitor.store import leases
-from monitor.store.repo import ConcurrentWriteError, PollWrites, Store, process_owner
+from monitor.store.repo import ConcurrentWriteError, Connection, PollWrites, Store, process_owner
 from monitor.store.tracking import (
     apply_page_check,
     claim_due_articles,

@@ -13,7 +13,7 @@ from monitor.cliutil import format_option, handles_errors, open_from
 from monitor.output import emit
 from monitor.store.listings import require_known
 from monitor.store.repo import Store, articles, sources
-from monitor.watching import matches, stories, story_watches
+from monitor.store.stories import matches, stories, story_watches
 
 
 def list_matches(store: Store, watch: str | None, limit: int) -> list[dict[str, Any]]:

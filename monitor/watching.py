@@ -18,10 +18,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING, Any
 
 from monitor.config import Settings, WatchConfig
 from monitor.core.match import MatchDoc, Matcher, WatchHit, WatchSpec, compile_watches
@@ -35,50 +32,35 @@ from monitor.core.stories import (
 )
 from monitor.core.watchprep import DraftInsight
 from monitor.models import StoredVersion, VersionText
-from monitor.store.repo import Store, articles, insert_ignoring, load_version_texts, versions
+from monitor.store.repo import Connection, Store
 from monitor.store.stories import (
+    Flagging,
     MemberRow,
     add_members,
+    alerted_watches,
+    first_version_texts,
+    flag_story,
+    flagging_matches,
+    grow_stories,
+    insert_matches,
     last_member_id,
     lock_assignment,
+    mark_flagged,
     members,
+    new_stories,
+    queue_alerts,
+    set_article_stories,
     stored_features,
+    version_texts,
 )
-from monitor.store.tables import Alert, Match, Story, StoryWatch
 
 if TYPE_CHECKING:
     from monitor.service import Service
 
 log = logging.getLogger("monitor.watch")
 
-stories = cast(sa.Table, Story.__table__)
-matches = cast(sa.Table, Match.__table__)
-story_watches = cast(sa.Table, StoryWatch.__table__)
-alerts = cast(sa.Table, Alert.__table__)
-
 STORY_WINDOW = timedelta(days=3)
-
-# Statements built once: the watch step runs for every stored version.
-_GROW_STORIES = (
-    stories.update()
-    .where(stories.c.id == sa.bindparam("b_id"))
-    .values(article_count=stories.c.article_count + sa.bindparam("b_n"), last_seen=sa.bindparam("b_now"))
-)
-_SET_STORY = (
-    articles.update().where(articles.c.id == sa.bindparam("b_id")).values(story_id=sa.bindparam("b_story"))
-)
-_NEW_STORIES = stories.insert().returning(stories.c.id, sort_by_parameter_order=True)
-_MARK_FLAGGED = matches.update().where(matches.c.id == sa.bindparam("b_id")).values(flagged=True)
 PRUNE_EVERY = timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class _Statements:
-    """The dialect's INSERT ... ON CONFLICT DO NOTHING statements, built once."""
-
-    match: Any
-    flag: Any
-    alert: Any
 
 
 @dataclass(frozen=True)
@@ -126,11 +108,9 @@ class WatchStep:
         self.settings = settings
         self.matcher: Matcher = compile_watches(watch_specs(settings))
         self.watches: dict[str, WatchConfig] = {w.name: w for w in settings.watches}
-        self.index = StoryIndex()
-        self._features: dict[int, StoryFeatures] = {}  # of every indexed article
+        self.index = StoryIndex()  # every indexed article's features live there, once
         self._last_member = 0  # the last story_members id this process has indexed
         self._pruned_at: datetime | None = None
-        self._prepared: dict[str, _Statements] = {}
         self._added: deque[tuple[datetime, int]] = deque()  # (first seen, article id), oldest first
         self._pending: list[_Unit] = []
         self._uncommitted: list[int] = []  # articles indexed by the transaction in progress
@@ -183,14 +163,13 @@ class WatchStep:
         count = 0
         for row in members(conn, after_id=self._last_member, since=since):
             self._last_member = row.id
-            if row.article_id not in self._features:
+            if row.article_id not in self.index:
                 self._index(_member_features(row), row.story_id, row.first_seen)
                 count += 1
         return count
 
     def _index(self, feats: StoryFeatures, story_id: int, first_seen: datetime) -> None:
         self.index.add(feats, story_id)
-        self._features[feats.article_id] = feats
         self._added.append((first_seen, feats.article_id))
 
     def _prune(self, before: datetime) -> None:
@@ -198,7 +177,6 @@ class WatchStep:
         while self._added and self._added[0][0] < before:
             _, article_id = self._added.popleft()
             self.index.remove(article_id)
-            self._features.pop(article_id, None)
 
     # --- the batch ------------------------------------------------------------------------------
 
@@ -216,7 +194,6 @@ class WatchStep:
         self._pending.clear()
         for article_id in self._uncommitted:
             self.index.remove(article_id)
-            self._features.pop(article_id, None)
         self._uncommitted.clear()
 
     def committed(self) -> None:
@@ -234,14 +211,31 @@ class WatchStep:
         lock_assignment(conn)
         self._catch_up(conn)
         placed = self._assign_stories(conn, [w for w in work if w.features is not None])
+        matched = insert_matches(
+            conn,
+            [
+                {
+                    "watch": hit.watch,
+                    "article_id": item.text.article_id,
+                    "version_id": item.text.version_id,
+                    "story_id": placed.get(item.text.article_id, item.text.story_id),
+                    "terms": list(hit.terms),
+                    "snippet": hit.snippet,
+                    "flagged": False,
+                    "created_at": item.now,
+                }
+                for item in work
+                for hit in item.hits
+            ],
+        )
         for item in work:
-            self._apply(conn, item, placed)
+            self._apply(conn, item, placed, matched)
 
     def _prepare(self, conn: Connection, pending: list[_Unit]) -> list[_Work]:
         """Read the texts, work out features and watch hits unless the parse workers did: no lock needed."""
         wanted = [s for unit in pending for s in unit.stored if s.kind != "revert"]
-        texts = self._texts(conn, [s.version_id for s in wanted])
-        priors = self._texts(
+        texts = version_texts(conn, [s.version_id for s in wanted])
+        priors = version_texts(
             conn, [s.prior_version_id for s in wanted if s.prior_version_id and s.kind == "edit"]
         )
         work = []
@@ -273,20 +267,23 @@ class WatchStep:
                 work.append(_Work(item, text, feats, hits, now))
         return work
 
-    def _texts(self, conn: Connection, version_ids: Sequence[int | None]) -> dict[int, VersionText]:
-        ids = [v for v in version_ids if v]
-        if not ids:
-            return {}
-        return {t.version_id: t for t in load_version_texts(conn, versions.c.id.in_(ids))}
-
-    def _apply(self, conn: Connection, work: _Work, placed: Mapping[int, int]) -> None:
+    def _apply(
+        self,
+        conn: Connection,
+        work: _Work,
+        placed: Mapping[int, int],
+        matched: Mapping[tuple[str, int], int],
+    ) -> None:
         text, now = work.text, work.now
         story_id = placed.get(text.article_id, text.story_id)
         assert story_id is not None
         first_seen = text.first_seen or now
         alerted: set[str] = set()
         for hit in work.hits:
-            if self._record(conn, work, story_id, hit, first_seen):
+            match_id = matched.get((hit.watch, text.version_id))
+            if match_id is None:
+                continue  # this version was matched already (a rerun)
+            if self._record(conn, work, story_id, hit, match_id, first_seen):
                 alerted.add(hit.watch)
         if work.item.kind == "edit":
             self._edit_alerts(conn, work, story_id, first_seen)
@@ -324,7 +321,7 @@ class WatchStep:
             self._uncommitted.append(item.text.article_id)
             placed[item.text.article_id] = story_id
         if new:
-            ids = conn.execute(_NEW_STORIES, list(new.values())).scalars().all()
+            ids = new_stories(conn, list(new.values()))
             real = dict(zip(new, ids, strict=True))
             for item in work:
                 provisional = placed[item.text.article_id]
@@ -332,9 +329,8 @@ class WatchStep:
                     placed[item.text.article_id] = real[provisional]
                     assert item.features is not None
                     self.index.add(item.features, real[provisional])
-        if grown:
-            conn.execute(_GROW_STORIES, [{"b_id": k, "b_n": n, "b_now": t} for k, (n, t) in grown.items()])
-        conn.execute(_SET_STORY, [{"b_id": a, "b_story": s} for a, s in placed.items()])
+        grow_stories(conn, {k: (n, t) for k, (n, t) in grown.items()})
+        set_article_stories(conn, placed)
         rows = [
             {
                 "article_id": item.text.article_id,
@@ -349,19 +345,6 @@ class WatchStep:
 
     # --- matches and alerts ---------------------------------------------------------------------
 
-    def _statements(self, conn: Connection) -> _Statements:
-        dialect = conn.dialect.name
-        found = self._prepared.get(dialect)
-        if found is None:
-            found = self._prepared[dialect] = _Statements(
-                match=insert_ignoring(conn, matches, ["watch", "version_id"]).returning(matches.c.id),
-                flag=insert_ignoring(conn, story_watches, ["story_id", "watch"]).returning(
-                    story_watches.c.story_id
-                ),
-                alert=insert_ignoring(conn, alerts, ["watch", "channel", "event_key"]),
-            )
-        return found
-
     def _backlog(self, work: _Work, watch: str, first_seen: datetime) -> bool:
         return is_backlog(
             work.text.published,
@@ -371,39 +354,25 @@ class WatchStep:
         )
 
     def _record(
-        self, conn: Connection, work: _Work, story_id: int, hit: WatchHit, first_seen: datetime
+        self,
+        conn: Connection,
+        work: _Work,
+        story_id: int,
+        hit: WatchHit,
+        match_id: int,
+        first_seen: datetime,
     ) -> bool:
-        """Record one match; flag its story and queue alerts when it is news. True if it alerted."""
+        """Flag the story of a recorded match and queue alerts when it is news. True if it alerted."""
         text, now = work.text, work.now
-        statements = self._statements(conn)
-        match_id = conn.execute(
-            statements.match,
-            {
-                "watch": hit.watch,
-                "article_id": text.article_id,
-                "version_id": text.version_id,
-                "story_id": story_id,
-                "terms": list(hit.terms),
-                "snippet": hit.snippet,
-                "flagged": False,
-                "created_at": now,
-            },
-        ).scalar_one_or_none()
-        if match_id is None:
-            return False  # this version was matched already (a rerun)
         if self._backlog(work, hit.watch, first_seen) or "story" not in self.alert_on(hit.watch):
             return False  # recorded and grouped; old news alerts nobody
-        flagged = conn.execute(
-            statements.flag,
-            {"story_id": story_id, "watch": hit.watch, "match_id": match_id, "flagged_at": now},
-        ).scalar_one_or_none()
-        if flagged is not None:
+        if flag_story(conn, story_id, hit.watch, match_id, now):
             key = f"story:{story_id}"
         elif self._surely_alerted(conn, work, story_id, hit.watch):
             return False  # the story was flagged for this watch by the same event: attached, no new alert
         else:
             key = f"article:{text.article_id}"  # joined a flagged story, maybe wrongly: alert it on its own
-        conn.execute(_MARK_FLAGGED, {"b_id": match_id})
+        mark_flagged(conn, match_id)
         event = "new_story" if work.item.kind in ("new", "enriched") else "new_version"
         self._queue(conn, story_id, hit.watch, match_id, None, event, key, now)
         log.info("watch %s flagged story %d: %s (%s)", hit.watch, story_id, text.title, text.source)
@@ -423,7 +392,8 @@ class WatchStep:
 
     def _features_of(self, conn: Connection, article_ids: list[int]) -> dict[int, StoryFeatures]:
         """These articles' story features: indexed, else stored, else derived from their first version."""
-        found = {a: self._features[a] for a in article_ids if a in self._features}
+        index = self.index
+        found = {a: f for a in article_ids if (f := index.features_of(a)) is not None}
         missing = [a for a in article_ids if a not in found]
         if missing:
             for article_id, stored in stored_features(conn, missing).items():
@@ -431,37 +401,20 @@ class WatchStep:
                     found[article_id] = StoryFeatures.from_json(stored)
             missing = [a for a in missing if a not in found]
         if missing:
-            where = sa.and_(versions.c.article_id.in_(missing), versions.c.n == 1)
-            for text in load_version_texts(conn, where):
+            for text in first_version_texts(conn, missing):
                 found[text.article_id] = features(story_doc(text))
         return found
 
-    def _flagging(self, conn: Connection, story_id: int, watch: str) -> list[Any]:
+    def _flagging(self, conn: Connection, story_id: int, watch: str) -> list[Flagging]:
         """The matches that alerted this watch in this story: (match id, article id, source)."""
-        return list(
-            conn.execute(
-                sa.select(matches.c.id, matches.c.article_id, articles.c.source_id)
-                .join(articles, articles.c.id == matches.c.article_id)
-                .where(matches.c.story_id == story_id, matches.c.watch == watch, matches.c.flagged.is_(True))
-                .order_by(matches.c.id)
-            )
-        )
+        return flagging_matches(conn, story_id, watch)
 
     def _edit_alerts(self, conn: Connection, work: _Work, story_id: int, first_seen: datetime) -> None:
         """Every later edit of an article that alerted a watch with `alert_on: [edits]`."""
         watches = [w for w in self.watches.values() if "edits" in w.alert_on]
         if not watches:
             return
-        alerted = conn.execute(
-            sa.select(matches.c.watch, sa.func.min(matches.c.id))
-            .where(
-                matches.c.article_id == work.text.article_id,
-                matches.c.flagged.is_(True),
-                matches.c.watch.in_([w.name for w in watches]),
-            )
-            .group_by(matches.c.watch)
-        ).all()
-        for watch, match_id in alerted:
+        for watch, match_id in alerted_watches(conn, work.text.article_id, [w.name for w in watches]):
             if self._backlog(work, watch, first_seen):
                 continue
             key = f"edit:{work.text.version_id}"
@@ -522,8 +475,7 @@ class WatchStep:
             }
             for channel in (config.channels if config else ())
         ]
-        if rows:
-            conn.execute(self._statements(conn).alert, rows)
+        queue_alerts(conn, rows)
 
 
 def _member_features(row: MemberRow) -> StoryFeatures:

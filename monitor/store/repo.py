@@ -12,7 +12,8 @@ from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection as Connection
+from sqlalchemy.engine import Engine
 
 from monitor.models import (
     ArticleDraft,

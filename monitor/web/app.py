@@ -31,9 +31,9 @@ from monitor.metrics import Metrics
 from monitor.store.listings import require_known
 from monitor.store.repo import Store, articles, sources
 from monitor.store.search import SearchPage, SearchQuery, search
+from monitor.store.stories import alerts, stories, story_watches
 from monitor.store.tracking import article_history
 from monitor.watch_cli import list_matches, list_stories
-from monitor.watching import alerts, stories, story_watches
 from monitor.web.security import RangeGuard, SecurityHeaders
 
 API = "/api/v1"

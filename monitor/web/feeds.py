@@ -18,7 +18,7 @@ from monitor import __version__
 from monitor.core.versions import WordDiff
 from monitor.encode import safe_href, xml_text
 from monitor.store.repo import Store, articles, sources, versions
-from monitor.watching import matches
+from monitor.store.stories import matches
 from monitor.web.app import MAX_LIMIT, History, StoreDep, history, web_state
 
 ATOM = "http://www.w3.org/2005/Atom"
