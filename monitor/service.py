@@ -184,6 +184,9 @@ class BatchStep(Protocol):
     def committed(self) -> None:
         """The transaction committed."""
 
+    # Optional: `warm()`, called from the event loop when a poll parsed drafts it is about to store, so a
+    # step can start loading what its first finish() needs (the story index) in the background.
+
 
 @dataclass
 class ServiceOptions:
@@ -453,6 +456,10 @@ class Service:
             policy=config.fetch_policy(),
         )
         parsed = await self._parse_body(state, config, response)
+        if parsed is not None and parsed.drafts:
+            for step in self.batch_steps:  # something to store: the watch step loads its index now
+                if (warm := getattr(step, "warm", None)) is not None:
+                    warm()
         now = self.options.clock()
         policy = config.policy(defaults)
 

@@ -30,7 +30,7 @@ from monitor.core.stories import (
     features,
     same_event_score,
 )
-from monitor.core.watchprep import DraftInsight
+from monitor.core.watchprep import DraftInsight, with_article_id
 from monitor.models import StoredVersion, VersionText
 from monitor.store.repo import Connection, Store
 from monitor.store.stories import (
@@ -81,6 +81,7 @@ class _Work:
     features: StoryFeatures | None  # None: the article has its story already (an edit)
     hits: list[WatchHit]
     now: datetime
+    stored_features: str | None = None  # the features' JSON as stored, if a parse worker encoded it
 
 
 def watch_specs(settings: Settings) -> list[WatchSpec]:
@@ -117,6 +118,8 @@ class WatchStep:
         self._ready = threading.Event()  # the index is loaded (load_in_background clears it until then)
         self._ready.set()
         self._load_error: BaseException | None = None
+        self._load_lock = threading.Lock()
+        self._lazy: Store | None = None  # the store to load the index from once it is needed
 
     def max_age(self, watch: str) -> timedelta:
         config = self.watches.get(watch)
@@ -143,10 +146,27 @@ class WatchStep:
         self._last_member = max(self._last_member, last)
         return count
 
+    def load_when_needed(self, store: Store) -> None:
+        """Load the index only once a poll has something to store (`warm`, else the first write): a start
+        sends its first requests at once, and a cycle that finds every feed unchanged never reads it."""
+        with self._load_lock:
+            self._lazy = store
+
+    def warm(self) -> None:
+        """Start loading the index in the background if it waits to be (a poll parsed new drafts)."""
+        with self._load_lock:
+            store, self._lazy = self._lazy, None
+            if store is None:
+                return
+            self._ready.clear()  # under the lock: a writer never sees the index ready before it is
+        self._start_load(store, datetime.now(UTC))
+
     def load_in_background(self, store: Store, now: datetime) -> None:
         """Load the index in a thread of its own, so polls fetch meanwhile; the first write waits for it."""
         self._ready.clear()
+        self._start_load(store, now)
 
+    def _start_load(self, store: Store, now: datetime) -> None:
         def run() -> None:
             try:
                 count = self.load(store, now)
@@ -204,6 +224,7 @@ class WatchStep:
         pending, self._pending = self._pending, []
         if not pending:
             return
+        self.warm()
         self._ready.wait()
         if self._load_error is not None:
             raise self._load_error
@@ -251,11 +272,13 @@ class WatchStep:
                 insight = unit.prepared.get(item.key) if unit.prepared and item.kind == "new" else None
                 if insight is not None and text.story_id is None:
                     feats = insight.features
+                    encoded = None
                     if feats is not None:
                         feats = replace(feats, article_id=text.article_id)
+                        encoded = with_article_id(insight.encoded, text.article_id)
                     else:
                         feats = features(story_doc(text))
-                    work.append(_Work(item, text, feats, list(insight.hits), now))
+                    work.append(_Work(item, text, feats, list(insight.hits), now, encoded))
                     continue
                 prior = (
                     priors.get(item.prior_version_id)
@@ -336,7 +359,7 @@ class WatchStep:
                 "article_id": item.text.article_id,
                 "story_id": placed[item.text.article_id],
                 "first_seen": item.text.first_seen or item.now,
-                "features": item.features.to_json() if item.features else None,
+                "features": item.stored_features or (item.features.to_json() if item.features else None),
             }
             for item in work
         ]
@@ -492,9 +515,10 @@ def _doc(text: VersionText) -> MatchDoc:
 
 async def attach(service: Service) -> WatchStep:
     """Evaluate the watches, group stories and queue alerts in the transaction of every version the
-    service stores; the story index loads from the stored memberships while the first polls fetch."""
+    service stores; the story index loads from the stored memberships (their stored terms, nothing
+    re-derived) once the first poll finds something new, while the others fetch."""
     step = WatchStep(service.settings)
-    step.load_in_background(service.store, datetime.now(UTC))
+    step.load_when_needed(service.store)
     install(service, step)
     return step
 
