@@ -210,7 +210,7 @@ def bench_recheck(n: int, workers: int) -> tuple[float, float, dict[str, int]]:
     import yaml
 
     from monitor.config import parse_settings
-    from monitor.service import Service, ServiceOptions, make_fetcher
+    from monitor.runtime import make_service
     from monitor.store.db import make_engine, upgrade
     from monitor.store.repo import Store
     from monitor.store.tracking import ensure_article, tracked_articles
@@ -231,7 +231,7 @@ def bench_recheck(n: int, workers: int) -> tuple[float, float, dict[str, int]]:
     results: list[float] = []
 
     async def main() -> None:
-        service = Service(settings, store, make_fetcher(settings), ServiceOptions(parse_workers=workers))
+        service = make_service(settings, store, parse_workers=workers)
         await service.sync_sources()
         source_id = 1
         with store.write() as conn:

@@ -8,7 +8,7 @@ Each measurement runs in its own process so peak RSS is its own:
   full (feedparser) `monitor poll` (defaults.parser: feedparser) timed as a whole process, from spawn to
                     exit (interpreter start, imports, migrations, story index, the cycle, delivery),
                     into a fresh SQLite database: everything stored, with the watch step (100 watches,
-                    stories, alerts); the real command (monitor.cli.main), run by this file with the
+                    stories, alerts); the real command (monitor.cli.root.main), run by this file with the
                     stage timers patched in
   full (hybrid)     the same with the default parser (fastfeedparser, feedparser when unsure)
   unchanged         `monitor poll` again on the hybrid's database: conditional GETs answered 304
@@ -223,11 +223,11 @@ class Stages:
 
 
 def cli_child(stats_path: str, argv: list[str]) -> None:
-    """Run the real `monitor` command in this process (`monitor.cli.main`), with the stage timers patched
+    """Run the real `monitor` command in this process (`monitor.cli.root.main`), with the stage timers patched
     in and the moment of its first request noted; both are written to `stats_path` as it exits."""
     import atexit
 
-    from monitor.cli import main as monitor_main
+    from monitor.cli.root import main as monitor_main
     from monitor.fetch import Fetcher
 
     stages = Stages()

@@ -12,7 +12,13 @@ phrases taken from the archive, prefixes, AND / OR / NOT, NEAR, title: scope, an
 date filter: each run through ``monitor.store.search.search`` (the engine, the matcher's check of each
 hit and its snippet), 20 hits a page, after a warm-up pass.
 
-    .venv/bin/python bench/search.py --versions 100000 --db both [--sort relevance|newest]
+    .venv/bin/python bench/search.py --versions 100000 --db both [--sort relevance|newest] [--lag 30]
+
+``--lag SECONDS`` (default 20; 0: skip) then measures the background indexer on a fresh database of each
+engine: a writer commits a "poll" of ``--rate`` new versions a second (long texts as above) while the
+indexer runs as the daemon runs it (every second, ``index_if_mine``); it prints the writer's commit time
+per version, the indexer's, and the lag from each commit until its versions are searchable (p50/p95/max;
+the target: never more than 30 s).
 
 A cached Postgres database is reused only if it carries the BUILT comment of the current layout.
 """
@@ -24,6 +30,7 @@ import io
 import random
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,16 +43,16 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
+from alembic.script import ScriptDirectory  # noqa: E402
 
-from monitor.store.db import make_engine, upgrade  # noqa: E402
+from monitor.store.db import alembic_config, make_engine, upgrade  # noqa: E402
 from monitor.store.repo import Store  # noqa: E402
 from monitor.store.search import SORTS, SearchQuery, Sort, search  # noqa: E402
+from monitor.store.search_index import drain, index_if_mine  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-BUILT = (
-    "bench complete: fts_document in the row, fts_titles_gin"  # a database built before that is built again
-)
+BUILT = "bench complete: fts_document indexed, fts_titles_gin of the indexed"  # else built again
 START = datetime(2024, 1, 1, tzinfo=UTC)
 SOURCES = [f"outlet-{i:02d}" for i in range(12)]
 VOCABULARY = 30_000
@@ -183,6 +190,12 @@ def build_sqlite(versions: int) -> str:
     done += _flush_sqlite(cur, a_rows, v_rows)
     cur.execute("COMMIT")
     _progress("sqlite", done, versions, started)
+    raw.close()
+    indexing = time.perf_counter()
+    indexed = drain(Store(engine))  # the triggers only queued the versions: index them as the daemon would
+    print(f"sqlite: indexed {indexed:,} versions in {time.perf_counter() - indexing:.0f} s", flush=True)
+    raw = engine.raw_connection()
+    cur = raw.cursor()
     cur.execute("INSERT INTO fts_versions(fts_versions) VALUES ('optimize')")
     cur.execute("ANALYZE")
     raw.close()
@@ -221,7 +234,7 @@ def _progress(name: str, done: int, total: int, started: float) -> None:
 
 
 def pg_name(versions: int) -> str:
-    return f"bench_search_{versions}"
+    return f"bench_search_q_{versions}"  # _q: the layout of migration 0009 (the queue)
 
 
 def pg_url(versions: int) -> str:
@@ -253,6 +266,7 @@ def build_postgres(versions: int) -> str:
         ).fetchall()
         for index, _ in indexes:
             conn.execute(f"DROP INDEX {index}")  # made again after the load, which is faster
+        conn.execute("ALTER TABLE article_versions DISABLE TRIGGER fts_versions_insert")  # indexed below
         conn.execute(
             "INSERT INTO sources (id, name, kind, config_url, url, enabled, in_config, tags, next_check_at,"
             " consecutive_errors, created_at) SELECT i, 'outlet-' || lpad((i - 1)::text, 2, '0'), 'feed', 'u', 'u',"
@@ -278,6 +292,12 @@ def build_postgres(versions: int) -> str:
                 _progress("postgres", done, versions, started)
         _copy_pg(conn, a_buf, v_buf)
         _progress("postgres", done, versions, started)
+        conn.execute("UPDATE article_versions SET fts_document = fts_vector(title, summary, body)")
+        conn.execute("ALTER TABLE article_versions ENABLE TRIGGER fts_versions_insert")
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM FULL article_versions")  # the rows as a load of indexed rows lays them out
+        conn.autocommit = False
         conn.execute("SET maintenance_work_mem = '1GB'")
         for _, definition in indexes:
             conn.execute(definition)
@@ -388,6 +408,134 @@ def measure(name: str, url: str, sort: Sort) -> None:
         )
 
 
+def before_queue() -> str:
+    """The revision before the search index queue (migration *_search_indexer.py): indexing inline."""
+    script = ScriptDirectory.from_config(alembic_config())
+    found = next(r.down_revision for r in script.walk_revisions() if r.path.endswith("_search_indexer.py"))
+    return str(found)
+
+
+def lag_url(engine_name: str, revision: str = "head") -> str:
+    """A fresh database for the lag run, migrated to ``revision``."""
+    if engine_name == "sqlite":
+        OUT.mkdir(parents=True, exist_ok=True)
+        path = OUT / "search-lag.db"
+        for old in OUT.glob(path.name + "*"):
+            old.unlink()
+        url = f"sqlite:///{path}"
+    else:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute('DROP DATABASE IF EXISTS "bench_search_lag" WITH (FORCE)')
+            admin.execute('CREATE DATABASE "bench_search_lag"')
+        url = "postgresql://postgres@127.0.0.1:5432/bench_search_lag"
+    engine = make_engine(url)
+    upgrade(engine, revision)
+    engine.dispose()
+    return url
+
+
+def measure_lag(name: str, url: str, seconds: float, rate: int, *, inline: bool = False) -> None:
+    """A writer commits ``rate`` versions every second while the daemon's indexer runs; the lag of each.
+    ``inline``: the database indexes in the writer's transaction (before the queue): the writer alone."""
+    engine = make_engine(url)
+    store = Store(engine)
+    c = corpus(seed=13)
+    with store.write() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO sources (id, name, kind, config_url, url, enabled, in_config, tags, next_check_at,"
+            " consecutive_errors, created_at) VALUES (1, 'wire', 'feed', 'u', 'u', true, true, '[]',"
+            " '2024-01-01', 0, '2024-01-01')"
+        )
+    commits: list[tuple[float, int, float]] = []  # (committed at, highest version id, write seconds)
+    indexed: list[tuple[float, int, int, float]] = []  # (committed at, highest id indexed, count, seconds)
+    stop, written = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        article = 0
+        tick = time.monotonic()
+        while not stop.is_set():
+            rows = []
+            for _ in range(rate):
+                article += 1
+                rows.append((article, c.text(6, 12), c.text(20, 40), c.text(100, 300)))
+            started = time.monotonic()
+            with store.write() as conn:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO articles (id, source_id, key, url, title, first_seen, last_seen,"
+                        " content_hash, version_count, check_errors) VALUES (:id, 1, :key, :key, :title,"
+                        " :now, :now, 'h', 1, 0)"
+                    ),
+                    [{"id": a, "key": f"k{a}", "title": t, "now": START} for a, t, _, _ in rows],
+                )
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO article_versions (article_id, n, title, summary, body, tags, content_hash,"
+                        " seen_at) VALUES (:id, 1, :title, :summary, :body, '[]', 'h', :now)"
+                    ),
+                    [{"id": a, "title": t, "summary": su, "body": b, "now": START} for a, t, su, b in rows],
+                )
+                top = conn.exec_driver_sql("SELECT max(id) FROM article_versions").scalar_one()
+            done = time.monotonic()
+            commits.append((done, int(top), done - started))
+            tick += 1.0
+            stop.wait(max(tick - time.monotonic(), 0.0))
+
+    def indexer() -> None:  # as the daemon schedules it: every second, a run at a time
+        tick = time.monotonic()
+        while not written.is_set() or (commits and (not indexed or indexed[-1][1] < commits[-1][1])):
+            started = time.monotonic()
+            with store.read() as conn:
+                before = conn.exec_driver_sql("SELECT coalesce(min(id), 0) FROM fts_pending").scalar_one()
+            count = index_if_mine(store, "bench:1", datetime.now(UTC))
+            if count:
+                known = commits[-1][1] if commits else before  # committed before the queue is read
+                with store.read() as conn:
+                    left = conn.exec_driver_sql("SELECT min(id) FROM fts_pending").scalar_one()
+                top = (left - 1) if left is not None else known
+                indexed.append((time.monotonic(), int(top), count, time.monotonic() - started))
+            tick += 1.0
+            time.sleep(max(tick - time.monotonic(), 0.0))
+
+    writing, indexing = threading.Thread(target=writer), threading.Thread(target=indexer)
+    writing.start()
+    if not inline:
+        indexing.start()
+    time.sleep(seconds)
+    stop.set()
+    writing.join()
+    written.set()
+    if not inline:
+        indexing.join()
+    lags = []
+    for committed, top, _ in commits:
+        searchable = next((at for at, high, _, _ in indexed if high >= top), None)
+        if searchable is not None:
+            lags.append(searchable - committed)
+    total = sum(n for _, _, n, _ in indexed)
+    write_s = sum(w for _, _, w in commits)
+    index_s = sum(i for _, _, _, i in indexed)
+    lags.sort()
+    if inline:
+        engine.dispose()
+        print(
+            f"\n{name}, indexed inline (migration {before_queue()}): {len(commits)} commits of {rate} versions,"
+            f" the writer {write_s / max(len(commits) * rate, 1) * 1e6:.0f} us a version"
+        )
+        return
+    found = search(store, SearchQuery(c.text(1, 1), limit=1)).total  # a word of the archive: searchable
+    engine.dispose()
+    print(
+        f"{name} lag: {len(commits)} commits of {rate} versions over {seconds:.0f} s; the writer"
+        f" {write_s / max(len(commits) * rate, 1) * 1e6:.0f} us a version, the indexer"
+        f" {index_s / max(total, 1) * 1e6:.0f} us a version ({total:,} indexed)"
+    )
+    print(
+        f"  commit to searchable: p50 {_pct(lags, 50):.2f} s  p95 {_pct(lags, 95):.2f} s"
+        f"  max {lags[-1]:.2f} s  (target: never over 30 s; a search after it found {found} articles)"
+    )
+
+
 def _pct(values: list[float], pct: int) -> float:
     return values[min(len(values) - 1, round(pct / 100 * (len(values) - 1)))]
 
@@ -399,6 +547,8 @@ def main() -> None:
     parser.add_argument("--versions", type=int, default=1_000_000)
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--sort", choices=SORTS, default="relevance")
+    parser.add_argument("--lag", type=float, default=20.0, metavar="SECONDS", help="0: no lag run")
+    parser.add_argument("--rate", type=int, default=500, help="versions committed a second in the lag run")
     args = parser.parse_args()
     if args.db in ("sqlite", "both"):
         url = build_sqlite(args.versions)
@@ -408,6 +558,10 @@ def main() -> None:
         measure("sqlite", url, args.sort)
     if args.db in ("postgres", "both"):
         measure("postgres", build_postgres(args.versions), args.sort)
+    for name in ("sqlite", "postgres") if args.lag > 0 else ():
+        if args.db in (name, "both"):
+            measure_lag(name, lag_url(name, before_queue()), args.lag, args.rate, inline=True)
+            measure_lag(name, lag_url(name), args.lag, args.rate)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from monitor.fleet import ROLES
 from monitor.reload import Reloader
 from monitor.service import Service
-from monitor.store import leases
+from monitor.store import leases, search_index
 from monitor.systemd import Notifier
 
 log = logging.getLogger("monitor.daemon")
+INDEX_EVERY_SECONDS = 1.0  # the search indexer's period: new versions are searchable about this soon
 
 
 def lease_owner_alive(owner: str) -> bool:
@@ -80,6 +81,8 @@ class Daemon:
         self.periodic: list[tuple[float, Callable[[], Awaitable[None]]]] = []
         self.on_result: list[Callable[[object], None]] = []  # e.g. Metrics.record, per poll or page check
         self.reloader: Reloader | None = None  # SIGHUP and a changed config file reload it
+        if "poll" in roles:  # what the polls store is indexed for search in the background
+            self.periodic.append((INDEX_EVERY_SECONDS, self.index_search))
 
     def stop(self) -> None:
         self._stop.set()
@@ -194,10 +197,25 @@ class Daemon:
         except Exception as exc:
             log.warning("heartbeat failed: %s: %s", type(exc).__name__, exc)
 
+    async def index_search(self) -> None:
+        """Index the versions stored since the last run (one process of the fleet at a time)."""
+        if self._stop.is_set():
+            return
+        service = self.service
+        try:
+            indexed = await asyncio.to_thread(
+                search_index.index_if_mine, service.store, service.owner, service.options.clock()
+            )
+        except Exception as exc:  # the queue stays: the next run goes on from it
+            log.warning("search indexing failed: %s: %s", type(exc).__name__, exc)
+            return
+        if indexed:
+            log.debug("indexed %d versions for search", indexed)
+
     async def _free_dead(self, thorough: bool = True) -> None:
         freed = await self.service.db(
             functools.partial(
-                leases.free_dead,
+                leases.release_dead_leases,
                 self.service.store,
                 self.service.options.clock(),
                 self.fleet.dead_after,

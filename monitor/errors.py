@@ -42,3 +42,24 @@ class NotFoundError(MonitorError):
     """A named thing (source, article, channel) does not exist."""
 
     exit_code = 3
+
+
+class DeliveryError(MonitorError):
+    """An alert delivery failed. `retryable` says whether trying again later can help; `retry_after` is
+    the server's own hint in seconds (HTTP Retry-After), to be honoured over the backoff when longer."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        status: int | None = None,
+        channel: str | None = None,
+    ) -> None:
+        self.message = message
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.status = status
+        self.channel = channel
+        super().__init__(f"channel {channel!r}: {message}" if channel else message)

@@ -11,9 +11,10 @@ import logging
 import random
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from monitor.clock import utcnow
 from monitor.config import Settings
 from monitor.models import SourceSpec
 from monitor.store import leases
@@ -23,10 +24,6 @@ log = logging.getLogger("monitor.fleet")
 T = TypeVar("T")
 
 ROLES = ("poll", "deliver", "http")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class FleetGate:

@@ -1,7 +1,7 @@
 """The alert outbox: deliver pending alerts, each channel on its own, retrying with backoff; never twice.
 
 Alert rows are written in the transaction of the match that causes them (monitor/watching.py), unique per
-(story, watch, channel). This loop leases due rows to this process, renders them, sends them and marks each
+(event, watch, channel); their SQL is in monitor/store/alerts.py. This loop leases due rows to this process, renders them, sends them and marks each
 one sent in its own transaction the moment its channel accepted it. What a crash can do:
 
 - killed before sending: the rows stay pending (or leased until the lease runs out, or until a restarted
@@ -27,58 +27,27 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
+from monitor.clock import utcnow
 from monitor.config import Settings
-from monitor.core.outbox import after_failure, channel_pause, digest_anchor, snippet_from_marked
-from monitor.core.render import (
-    AlertContext,
-    ArticleInfo,
-    Changes,
-    Message,
-    Outlet,
-    StoryInfo,
-    render_alert,
-    render_digest,
-)
-from monitor.core.versions import render_text, version_text, word_diff
-from monitor.notify.channels import ChannelSettings, DeliveryError, DeliveryResult, send
-from monitor.store.repo import Store, articles, process_owner, sources, versions
-from monitor.store.tables import Alert, Match
+from monitor.config_channels import ChannelSettings
+from monitor.core.outbox import after_failure, channel_pause, digest_anchor
+from monitor.core.render import Message, render_alert, render_digest
+from monitor.errors import DeliveryError
+from monitor.notify.dispatch import send
+from monitor.store import alerts as outbox_rows
+from monitor.store.alerts import Claimed
+from monitor.store.leases import process_owner
+from monitor.store.repo import Store
 
 log = logging.getLogger("monitor.alerts")
 
-alerts = cast(sa.Table, Alert.__table__)
-matches = cast(sa.Table, Match.__table__)
-
 LEASE = timedelta(minutes=5)
 BATCH = 500
-MAX_CHANGED_WORDS = 40
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """An alert leased to this process for one delivery attempt."""
-
-    id: int
-    delivery_id: str
-    channel: str
-    watch: str
-    event: str
-    attempts: int
-    story_id: int
-    match_id: int
-    created_at: datetime
-    version_id: int | None = None  # the version the alert is about when it is not the match's
 
 
 @dataclass
@@ -162,7 +131,9 @@ class Outbox:
             self._client = httpx.AsyncClient(follow_redirects=False)
         now = self.clock()
         report = DeliveryReport()
-        due = await self._db(self._due_channels, now)  # a read: an idle pass takes no write lock
+        due = await self._db(
+            outbox_rows.due_channels, self.store, now
+        )  # a read: an idle pass takes no write lock
         if not due:
             return report
         resting = {name for name, (until, _) in self._resting.items() if until > now}
@@ -185,7 +156,7 @@ class Outbox:
             self._busy.difference_update(ready)
         unknown = [n for n in due if n not in self.channels]
         if unknown:
-            report.failed += await self._db(self._fail_unknown_channels, now, unknown)
+            report.failed += await self._db(outbox_rows.fail_unknown_channels, self.store, now, unknown)
         return report
 
     async def start_pass(self) -> None:
@@ -267,7 +238,7 @@ class Outbox:
             raise
         if queue:  # the channel is resting: give the rest back without using an attempt
             until = self._resting[name][0]
-            await self._db(self._release, [a.id for a in queue], until)
+            await self._db(outbox_rows.release_alerts, self.store, [a.id for a in queue], until)
             report.waiting += len(queue)
         return report
 
@@ -275,14 +246,14 @@ class Outbox:
         """Cancelled sends: their alerts are due again at once, without using an attempt (the same
         delivery id goes again, so a receiver that got one before the cut sees a repeat it can drop)."""
         if ids:
-            await asyncio.shield(self._db(self._release, sorted(ids), self.clock()))
+            await asyncio.shield(self._db(outbox_rows.release_alerts, self.store, sorted(ids), self.clock()))
 
     async def _deliver_one(
         self, channel: ChannelSettings, alert: Claimed, report: DeliveryReport, unfinished: set[int]
     ) -> str:
         now = self.clock()
         try:
-            context = await self._db(self._context, alert)
+            context = await self._db(outbox_rows.alert_context, self.store, alert)
             message = render_alert(context, channel.templates, channel=channel.name, tz=channel.tz)
             result = await send(channel, message, http_client=self._client)
         except DeliveryError as error:
@@ -296,7 +267,7 @@ class Outbox:
             unfinished.discard(alert.id)
             return await self._failed([alert], channel, problem, report, now)
         unfinished.discard(alert.id)  # accepted: marked sent even if the pass is cancelled meanwhile
-        await asyncio.shield(self._db(self._mark_sent, [alert.id], self.clock(), result))
+        await asyncio.shield(self._db(outbox_rows.mark_sent, self.store, [alert.id], self.clock()))
         self._resting.pop(channel.name, None)
         report.sent += 1
         log.info(
@@ -334,7 +305,7 @@ class Outbox:
             )
             for a in items
         ]
-        await self._db(self._mark_failed, [a.id for a in items], results, message)
+        await self._db(outbox_rows.mark_failed, self.store, [a.id for a in items], results, message)
         for alert, result in zip(items, results, strict=True):
             if result.gives_up:
                 report.failed += 1
@@ -363,7 +334,7 @@ class Outbox:
         if not claimed:
             return report
         try:
-            contexts = [await self._db(self._context, a) for a in claimed]
+            contexts = [await self._db(outbox_rows.alert_context, self.store, a) for a in claimed]
             message: Message = render_digest(contexts, channel.templates, channel=name, tz=channel.tz)
             result = await send(channel, message, http_client=self._client)
         except asyncio.CancelledError:
@@ -373,255 +344,25 @@ class Outbox:
             error.channel = error.channel or name
             await self._failed(claimed, channel, error, report, now)
             return report
-        await asyncio.shield(self._db(self._mark_sent, [a.id for a in claimed], self.clock(), result))
+        await asyncio.shield(
+            self._db(outbox_rows.mark_sent, self.store, [a.id for a in claimed], self.clock())
+        )
         self._resting.pop(name, None)
         report.sent += len(claimed)
         log.info("digest of %d alerts sent: channel %s (%s)", len(claimed), name, result.detail)
         return report
 
+    # --- store work (runs in threads) ---------------------------------------------------------
+
     def _claim_digest(self, channel: ChannelSettings, now: datetime) -> list[Claimed]:
-        with self.store.read() as conn:
-            last_sent = conn.execute(
-                sa.select(sa.func.max(alerts.c.sent_at)).where(
-                    alerts.c.channel == channel.name, alerts.c.status == "sent"
-                )
-            ).scalar_one_or_none()
-            oldest = conn.execute(
-                sa.select(sa.func.min(alerts.c.created_at)).where(
-                    alerts.c.channel == channel.name, alerts.c.status == "pending"
-                )
-            ).scalar_one_or_none()
+        last_sent, oldest = outbox_rows.digest_times(self.store, channel.name)
         if oldest is None:
             return []
-        anchor = digest_anchor(_aware(last_sent), [_aware(oldest) or now])
+        anchor = digest_anchor(last_sent, [oldest])
         due = channel.next_digest_at(anchor) if anchor else None
         if due is None or due > now:
             return []
-        with self.store.write() as conn:
-            return self._lease(conn, now, [channel.name], self.batch)
-
-    # --- store work (runs in threads) ---------------------------------------------------------
+        return self._claim(now, [channel.name], self.batch)
 
     def _claim(self, now: datetime, channels: list[str], limit: int) -> list[Claimed]:
-        if not channels:
-            return []
-        with self.store.write() as conn:
-            return self._lease(conn, now, channels, limit)
-
-    def _lease(self, conn: Connection, now: datetime, channels: list[str], limit: int) -> list[Claimed]:
-        query = (
-            sa.select(alerts)
-            .where(*self._due_where(now), alerts.c.channel.in_(channels))
-            .order_by(alerts.c.next_attempt_at, alerts.c.id)
-            .limit(limit)
-        )
-        if not self.store.sqlite:
-            query = query.with_for_update(skip_locked=True)
-        rows = conn.execute(query).all()
-        if rows:
-            conn.execute(
-                alerts.update()
-                .where(alerts.c.id.in_([r.id for r in rows]))
-                .values(lease_until=now + self.lease, lease_owner=self.owner)
-            )
-        return [
-            Claimed(
-                r.id,
-                r.delivery_id,
-                r.channel,
-                r.watch,
-                r.event,
-                r.attempts,
-                r.story_id,
-                r.match_id,
-                r.created_at,
-                r.version_id,
-            )
-            for r in rows
-        ]
-
-    def _release(self, ids: list[int], until: datetime) -> None:
-        with self.store.write() as conn:
-            conn.execute(
-                alerts.update()
-                .where(alerts.c.id.in_(ids), alerts.c.status == "pending")
-                .values(lease_until=None, lease_owner=None, next_attempt_at=until)
-            )
-
-    def _mark_sent(self, ids: list[int], now: datetime, result: DeliveryResult) -> None:
-        with self.store.write() as conn:
-            conn.execute(
-                alerts.update()
-                .where(alerts.c.id.in_(ids))
-                .values(
-                    status="sent",
-                    sent_at=now,
-                    attempts=alerts.c.attempts + 1,
-                    lease_until=None,
-                    lease_owner=None,
-                    last_error=None,
-                )
-            )
-
-    def _mark_failed(self, ids: list[int], results: list[Any], message: str) -> None:
-        with self.store.write() as conn:
-            for alert_id, result in zip(ids, results, strict=True):
-                values: dict[str, Any] = {
-                    "attempts": result.attempts,
-                    "last_error": message[:2000],
-                    "lease_until": None,
-                    "lease_owner": None,
-                }
-                if result.gives_up:
-                    values["status"] = "failed"
-                else:
-                    values["next_attempt_at"] = result.retry_at
-                conn.execute(alerts.update().where(alerts.c.id == alert_id).values(**values))
-
-    def _due_channels(self, now: datetime) -> list[str]:
-        """The channels with alerts due now and not leased."""
-        with self.store.read() as conn:
-            return list(
-                conn.execute(
-                    sa.select(alerts.c.channel)
-                    .where(*self._due_where(now))
-                    .distinct()
-                    .order_by(alerts.c.channel)
-                ).scalars()
-            )
-
-    @staticmethod
-    def _due_where(now: datetime) -> tuple[sa.ColumnElement[bool], ...]:
-        return (
-            alerts.c.status == "pending",
-            alerts.c.next_attempt_at <= now,
-            sa.or_(alerts.c.lease_until.is_(None), alerts.c.lease_until <= now),
-        )
-
-    def _fail_unknown_channels(self, now: datetime, channels: list[str]) -> int:
-        """Alerts for a channel no longer in the config fail with a clear error (retry them once it is back)."""
-        with self.store.write() as conn:
-            result = conn.execute(
-                alerts.update()
-                .where(*self._due_where(now), alerts.c.channel.in_(channels))
-                .values(
-                    status="failed",
-                    last_error=sa.literal("channel ")
-                    + alerts.c.channel
-                    + sa.literal(" is not in the config"),
-                )
-            )
-            return int(result.rowcount or 0)
-
-    def _context(self, alert: Claimed) -> AlertContext:
-        """Everything the alert says, read from the archive."""
-        about = (
-            versions.c.id == alert.version_id if alert.version_id else versions.c.id == matches.c.version_id
-        )
-        with self.store.read() as conn:
-            row = conn.execute(
-                sa.select(
-                    matches.c.terms,
-                    matches.c.snippet,
-                    versions.c.id.label("version_id"),
-                    versions.c.n,
-                    versions.c.title,
-                    versions.c.body,
-                    versions.c.summary,
-                    versions.c.published,
-                    articles.c.id.label("article_id"),
-                    articles.c.url,
-                    articles.c.published.label("article_published"),
-                    sources.c.name.label("source"),
-                )
-                .select_from(matches)
-                .join(versions, about)
-                .join(articles, articles.c.id == versions.c.article_id)
-                .join(sources, sources.c.id == articles.c.source_id)
-                .where(matches.c.id == alert.match_id)
-            ).one()
-            others = conn.execute(
-                sa.select(articles.c.title, articles.c.url, articles.c.published, sources.c.name)
-                .join(sources, sources.c.id == articles.c.source_id)
-                .where(articles.c.story_id == alert.story_id, articles.c.id != row.article_id)
-                .order_by(articles.c.first_seen, articles.c.id)
-                .limit(20)
-            ).all()
-            changes = None
-            if alert.event in ("new_version", "article_edit") and row.n > 1:
-                prior = conn.execute(
-                    sa.select(versions.c.title, versions.c.body, versions.c.summary).where(
-                        versions.c.article_id == row.article_id, versions.c.n == row.n - 1
-                    )
-                ).first()
-                if prior is not None:
-                    changes = _changes(prior, row)
-        return AlertContext(
-            event=cast(Any, alert.event),
-            delivery_id=alert.delivery_id,
-            watch=alert.watch,
-            article=ArticleInfo(
-                id=row.article_id,
-                url=row.url,
-                title=row.title,
-                source=row.source,
-                published=row.published or row.article_published,
-                version=row.n,
-            ),
-            story=StoryInfo(
-                id=alert.story_id,
-                other_outlets=tuple(Outlet(o.name, o.title or "", o.url, o.published) for o in others),
-            ),
-            created_at=alert.created_at,
-            terms=tuple(row.terms or ()),
-            # Another outlet's report: the story's terms, but the snippet was of the flagging article.
-            snippet=snippet_from_marked(row.snippet)
-            if row.snippet and alert.event != "also_reported"
-            else None,
-            changes=changes,
-        )
-
-
-def _changes(prior: Any, new: Any) -> Changes:
-    title = word_diff(prior.title or "", new.title or "")
-    body = word_diff(version_text(prior._mapping), version_text(new._mapping))
-    added = [*title.added_words(), *body.added_words()]
-    removed = [*title.removed_words(), *body.removed_words()]
-    parts = []
-    if title.changed:
-        parts.append("Headline: " + render_text(title))
-    if body.changed:
-        parts.append(render_text(body, context=8))
-    return Changes(
-        added=tuple(added[:MAX_CHANGED_WORDS]),
-        removed=tuple(removed[:MAX_CHANGED_WORDS]),
-        diff="\n".join(parts) or None,
-    )
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def release_dead_leases(store: Store, alive: Callable[[str], bool]) -> int:
-    """Free alerts leased by processes that are gone (a daemon killed mid-delivery), at start."""
-    with store.write() as conn:
-        owners = [
-            r.lease_owner
-            for r in conn.execute(
-                sa.select(alerts.c.lease_owner)
-                .where(alerts.c.lease_owner.is_not(None), alerts.c.status == "pending")
-                .distinct()
-            )
-        ]
-        dead = [o for o in owners if not alive(o)]
-        if not dead:
-            return 0
-        result = conn.execute(
-            alerts.update()
-            .where(alerts.c.lease_owner.in_(dead), alerts.c.status == "pending")
-            .values(lease_until=None, lease_owner=None)
-        )
-        return int(result.rowcount or 0)
+        return outbox_rows.claim_alerts(self.store, now, channels, limit, self.owner, now + self.lease)

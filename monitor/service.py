@@ -13,9 +13,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+from monitor.clock import utcnow
 from monitor.config import Settings, SourceConfig
 from monitor.core.decide import Parsed, decide_poll, needs_parse
 from monitor.core.feeds import parse_feed_drafts
@@ -46,7 +47,7 @@ from monitor.models import (
     SourceSpec,
     StoredVersion,
 )
-from monitor.store import leases
+from monitor.store import leases, search_index
 from monitor.store.repo import ConcurrentWriteError, Connection, PollWrites, Store, process_owner
 from monitor.store.tracking import (
     apply_page_check,
@@ -59,10 +60,6 @@ from monitor.store.tracking import (
 
 log = logging.getLogger("monitor.poll")
 T = TypeVar("T")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class WriteBatcher:
@@ -591,8 +588,15 @@ class Service:
 
     # --- many polls -----------------------------------------------------------------------------
 
-    async def poll_sources(self, names: Sequence[str] | None = None) -> list[PollSummary]:
-        """Poll the named (or all) sources now, whatever their schedule; for `monitor poll`."""
+    async def drain_search_index(self) -> int:
+        """Index for search every version stored so far (the daemon's indexer does it in the background)."""
+        return await asyncio.to_thread(search_index.drain, self.store)
+
+    async def poll_sources(
+        self, names: Sequence[str] | None = None, *, index: bool = True
+    ) -> list[PollSummary]:
+        """Poll the named (or all) sources now, whatever their schedule; for `monitor poll`. With ``index``,
+        what they stored is searchable when this returns."""
         states = await self.db(
             self.store.claim_named, list(names) if names else None, self.options.clock(), self.options.lease
         )
@@ -602,7 +606,10 @@ class Service:
             async with limit:
                 return await self.poll(state)
 
-        return list(await asyncio.gather(*(one(s) for s in states)))
+        polls = list(await asyncio.gather(*(one(s) for s in states)))
+        if index:
+            await self.drain_search_index()
+        return polls
 
     # --- article pages --------------------------------------------------------------------------
 
@@ -707,7 +714,7 @@ class Service:
         """One whole cycle, as the daemon would run it: the named (or all) sources whatever their schedule,
         then the first checks of the pages they found and the page re-checks that are due; for `monitor poll`.
         """
-        polls = await self.poll_sources(names)
+        polls = await self.poll_sources(names, index=False)
         checks: list[PageCheckSummary] = []
         if pages:
             due = await self.claim_due_articles(None, names)
@@ -718,7 +725,11 @@ class Service:
                     return await self.check_article(article)
 
             checks = list(await asyncio.gather(*(one(a) for a in due)))
-        return CycleReport(polls=polls, checks=checks)
+        started = time.perf_counter()
+        indexed = await self.drain_search_index()  # the cycle's rows are committed: now make them searchable
+        return CycleReport(
+            polls=polls, checks=checks, indexed=indexed, index_seconds=time.perf_counter() - started
+        )
 
     async def check_articles(self, names: Sequence[str] | None = None) -> list[PageCheckSummary]:
         """Re-check every tracked article page (of the named sources) now; for `monitor poll --articles`."""
@@ -729,7 +740,9 @@ class Service:
             async with limit:
                 return await self.check_article(article)
 
-        return list(await asyncio.gather(*(one(a) for a in tracked)))
+        checks = list(await asyncio.gather(*(one(a) for a in tracked)))
+        await self.drain_search_index()
+        return checks
 
     async def claim_due(self, limit: int) -> list[SourcePollState]:
         return await self.db(
@@ -744,6 +757,8 @@ class CycleReport:
     polls: list[PollSummary]
     checks: list[PageCheckSummary]
     alerts_sent: int = 0
+    indexed: int = 0  # versions made searchable at the end of the cycle
+    index_seconds: float = 0.0  # how long that took (the cycle's rows were committed before)
 
     @property
     def new_articles(self) -> int:

@@ -19,9 +19,9 @@ from monitor import watching
 from monitor.config import NO_MAX_AGE, Settings, parse_settings
 from monitor.core.pages import EXTRACTOR_VERSION
 from monitor.core.versions import content_fingerprint
-from monitor.outbox import Claimed, Outbox
+from monitor.store.alerts import Claimed, alert_context
 from monitor.store.repo import Store, articles, versions
-from monitor.store.stories import alerts, matches, stories, story_members
+from monitor.store.tables import alerts, matches, stories, story_members
 from monitor.watching import attach, is_backlog
 from tests.fixtures.feeds import STORIES, Item, atom, mt_item, mt_rss, other_item, other_outlet_atom
 from tests.fixtures.pages import mt_article
@@ -131,7 +131,8 @@ def test_alert_on_edits_carries_the_word_diff(store: Store, server: LoopbackServ
     queued = rows(store, alerts)
     (edit,) = [a for a in queued if a.event == "article_edit"]
     assert edit.watch == "nk" and edit.event_key == f"edit:{edit.version_id}" and len(queued) == 3
-    ctx = Outbox(config, store)._context(
+    ctx = alert_context(
+        store,
         Claimed(
             edit.id, edit.delivery_id, "hook", "nk", edit.event, 0, edit.story_id, edit.match_id,
             edit.created_at, edit.version_id,
@@ -165,7 +166,8 @@ def test_alert_on_outlets_once_per_outlet(store: Store, server: LoopbackServer) 
         ("plain", "new_story"),
     ]
     (outlet,) = [a for a in queued if a.event == "also_reported"]
-    ctx = Outbox(config, store)._context(
+    ctx = alert_context(
+        store,
         Claimed(
             outlet.id, outlet.delivery_id, "hook", "nk", outlet.event, 0, outlet.story_id, outlet.match_id,
             outlet.created_at, outlet.version_id,

@@ -5,11 +5,14 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from monitor.store.repo import Store, articles, fetches, sources, versions
+from monitor.store.search import SearchQuery, search
+from monitor.store.search_index import index_lag
 from tests.cli import start_daemon, write_config
 from tests.fixtures.feeds import mt_news_feed, other_outlet_atom
 from tests.fixtures.server import LoopbackServer, Route
@@ -79,6 +82,11 @@ def test_sigkill_mid_poll_then_restart_loses_and_duplicates_nothing(
         try:
             # ...and the restart frees it at once, instead of waiting for the lease to run out.
             wait_for(lambda: count(store, articles) == 31, what="the held feed stored after restart")
+            # What the killed process stored but had not indexed for search is indexed by the restart.
+            wait_for(
+                lambda: index_lag(store, datetime.now(UTC)).pending == 0, what="every version searchable"
+            )
+            assert search(store, SearchQuery("korea")).total >= 1
             time.sleep(1.0)
         finally:
             second.send_signal(signal.SIGTERM)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cli import main
+from monitor.cli.root import main
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 

@@ -21,7 +21,7 @@ from monitor.store import leases
 from monitor.store.db import make_engine
 from monitor.store.repo import Store, articles, fetches, sources, versions
 from monitor.store.retention import prune, prune_if_mine
-from monitor.store.stories import alerts, matches, stories
+from monitor.store.tables import alerts, matches, stories
 from monitor.store.tracking import claim_due_articles
 from tests.cli import run_cli, write_config
 from tests.helpers import service_for, settings_for
@@ -129,7 +129,7 @@ def test_a_dead_process_loses_its_leases_at_once_and_the_living_keep_theirs(stor
     assert leases.take_host_slot(store, "example.org:80", "h:dead", 2, NOW, NOW + LEASE) == 0
     assert leases.take_host_slot(store, "example.org:80", "h:live", 2, NOW, NOW + LEASE) == 1
 
-    freed = leases.free_dead(store, NOW, DEAD_AFTER, lambda owner: True)
+    freed = leases.release_dead_leases(store, NOW, DEAD_AFTER, lambda owner: True)
     assert freed.owners == ("h:dead",)
     assert (freed.sources, freed.pages, freed.host_slots) == (2, 1, 1)
     assert _count(store, sources, sources.c.lease_owner == "h:live") == 2
@@ -142,13 +142,15 @@ def test_a_dead_process_loses_its_leases_at_once_and_the_living_keep_theirs(stor
     # A lease owner without a heartbeat row is freed only when it is known to be gone (same host, no pid).
     store.sync_sources(specs("a", "b", "c", "d", "e"), NOW)
     assert len(store.claim_due(NOW, 1, LEASE, owner="h:poll-cli")) == 1
-    assert leases.free_dead(store, NOW, DEAD_AFTER, lambda owner: True).sources == 0
-    assert leases.free_dead(store, NOW, DEAD_AFTER, lambda owner: owner != "h:poll-cli").sources == 1
+    assert leases.release_dead_leases(store, NOW, DEAD_AFTER, lambda owner: True).sources == 0
+    assert (
+        leases.release_dead_leases(store, NOW, DEAD_AFTER, lambda owner: owner != "h:poll-cli").sources == 1
+    )
 
 
 def test_a_heartbeat_brings_back_a_worker_given_up_for_dead(store: Store) -> None:
     leases.register_worker(store, "h:1", ["poll", "deliver"], "x", NOW)
-    leases.free_dead(store, NOW + timedelta(minutes=5), DEAD_AFTER, lambda owner: True)
+    leases.release_dead_leases(store, NOW + timedelta(minutes=5), DEAD_AFTER, lambda owner: True)
     assert leases.live_workers(store, NOW + timedelta(minutes=5), DEAD_AFTER) == []
     leases.heartbeat(store, "h:1", ["poll", "deliver"], "x", NOW + timedelta(minutes=5), NOW)
     (back,) = leases.live_workers(store, NOW + timedelta(minutes=5), DEAD_AFTER)

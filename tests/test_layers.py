@@ -14,7 +14,7 @@ EDGES = (
     "monitor.daemon",
     "monitor.cli",
     "monitor.web",
-    "monitor.app",
+    "monitor.runtime",
     "monitor.config",
 )
 IO_MODULES = (
@@ -59,4 +59,17 @@ def test_core_reads_no_clock() -> None:
         for needle in ("datetime.now(", "datetime.utcnow(", "time.time(", "os.environ", "date.today("):
             if needle in text:
                 offenders.append(f"{path.name}: {needle}")
+    assert offenders == []
+
+
+def test_only_the_store_speaks_sql() -> None:
+    """No module outside monitor/store imports sqlalchemy (the watch step and the service included)."""
+    package = CORE.parent
+    offenders = [
+        f"{path.relative_to(package)} imports {name}"
+        for path in sorted(package.rglob("*.py"))
+        if "store" not in path.relative_to(package).parts[:1]
+        for name in imports_of(path)
+        if name.split(".")[0] == "sqlalchemy"
+    ]
     assert offenders == []

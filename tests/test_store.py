@@ -12,6 +12,7 @@ from monitor.core.decide import Parsed, decide_poll
 from monitor.core.feeds import parse_feed_drafts
 from monitor.core.schedule import SchedulePolicy
 from monitor.models import FetchResponse, SourceKind, SourceSpec
+from monitor.store import leases
 from monitor.store.db import current_revision, head_revision, make_engine
 from monitor.store.repo import Store
 from monitor.store.search import include_name
@@ -58,8 +59,8 @@ def test_claim_due_leases_each_source_once(store: Store) -> None:
     assert store.claim_due(NOW, 10, timedelta(minutes=5)) == []
     # The lease expires, or its owner is found dead: the work comes back.
     assert len(store.claim_due(NOW + timedelta(minutes=6), 10, timedelta(minutes=5))) == 5
-    freed = store.release_dead_leases(lambda owner: False)
-    assert freed == 5
+    freed = leases.release_dead_leases(store, NOW, timedelta(minutes=1), lambda owner: False)
+    assert freed.sources == 5
 
 
 def _outcome(store: Store, source_id: int, body: bytes, now: datetime) -> tuple[int, int]:

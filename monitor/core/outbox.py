@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from monitor.core.render import Snippet
+from monitor.core.render import Changes, Snippet
+from monitor.core.versions import render_text, version_text, word_diff
 
 RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=6)
 JITTER = 0.25  # each delay is scaled by a random factor in [1 - JITTER, 1 + JITTER]
 MAX_RETRY_AFTER = timedelta(hours=24)  # a server's Retry-After is honoured up to this long
+MAX_CHANGED_WORDS = 40  # an edit alert names at most this many added (and removed) words
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,3 +100,21 @@ def snippet_from_marked(marked: str) -> Snippet:
         pos = m.end()
     text.append(marked[pos:])
     return Snippet("".join(text), tuple(highlights))
+
+
+def edit_changes(prior: Mapping[Any, Any], new: Mapping[Any, Any]) -> Changes:
+    """What an edit alert says changed between two versions (title, body, summary): words and a short diff."""
+    title = word_diff(prior["title"] or "", new["title"] or "")
+    body = word_diff(version_text(prior), version_text(new))
+    added = [*title.added_words(), *body.added_words()]
+    removed = [*title.removed_words(), *body.removed_words()]
+    parts = []
+    if title.changed:
+        parts.append("Headline: " + render_text(title))
+    if body.changed:
+        parts.append(render_text(body, context=8))
+    return Changes(
+        added=tuple(added[:MAX_CHANGED_WORDS]),
+        removed=tuple(removed[:MAX_CHANGED_WORDS]),
+        diff="\n".join(parts) or None,
+    )

@@ -13,6 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -158,3 +159,9 @@ def check_current(engine: Engine) -> None:
         raise DatabaseError(
             f"database schema is at {current or 'nothing'}, not {head}: run 'monitor db upgrade'"
         )
+
+
+def insert_ignoring(conn: Connection, table: sa.Table, keys: list[str]) -> Any:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING, in the connection's dialect: idempotent writes on both."""
+    insert = sqlite.insert(table) if conn.dialect.name == "sqlite" else postgresql.insert(table)
+    return insert.on_conflict_do_nothing(index_elements=keys)

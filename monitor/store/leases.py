@@ -10,30 +10,127 @@ requests in flight at each host across the fleet).
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, Literal, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
-from monitor.store.repo import Store, articles, insert_ignoring, sources
-from monitor.store.tables import Alert, FleetState, Host, HostSlot, Worker
-
-workers = cast(sa.Table, Worker.__table__)
-fleet_state = cast(sa.Table, FleetState.__table__)
-hosts = cast(sa.Table, Host.__table__)
-host_slots = cast(sa.Table, HostSlot.__table__)
-alerts = cast(sa.Table, Alert.__table__)
+from monitor.store.db import insert_ignoring
+from monitor.store.tables import alerts, articles, fleet_state, host_slots, hosts, sources, workers
 
 CONFIG_KEY = "config_hash"
+_CHUNK = 500
+
+
+class Transactions(Protocol):
+    """What this module needs of a store: its transactions (monitor.store.repo.Store is one). A protocol,
+    so repo.py can lease its sources with the helpers here without an import cycle."""
+
+    def write(self) -> AbstractContextManager[Connection]: ...
+
+    def read(self) -> AbstractContextManager[Connection]: ...
+
+
+def process_owner() -> str:
+    """host:pid, naming the process that holds a lease."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# --- one lease implementation for every kind of leased row --------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Leased:
+    """A table whose rows processes lease: `lease_owner` names the holder, `until` is when the lease ends.
+
+    Sources and alerts hold their lease's end in `lease_until`; a tracked page's lease is its
+    `next_check_at` pushed out, so giving a page back makes it due at once (`freed` "now") where the others
+    clear the column ("none"). `live` limits which rows are ever given back (a sent alert stays sent).
+    """
+
+    table: sa.Table
+    until: str
+    freed: Literal["none", "now"]
+    live: sa.ColumnElement[bool] | None = None
+
+    def free_values(self, now: datetime | None) -> dict[str, Any]:
+        if self.freed == "now" and now is None:
+            raise ValueError(f"freeing {self.table.name} rows makes them due now: give `now`")
+        return {"lease_owner": None, self.until: None if self.freed == "none" else now}
+
+    def live_where(self) -> tuple[sa.ColumnElement[bool], ...]:
+        return (self.live,) if self.live is not None else ()
+
+
+SOURCES = Leased(sources, "lease_until", "none")
+PAGES = Leased(articles, "next_check_at", "now")
+ALERTS = Leased(alerts, "lease_until", "none", alerts.c.status == "pending")
+LEASED = (SOURCES, PAGES, ALERTS)
+
+
+def lock_free(conn: Connection, query: sa.Select[Any], *, of: sa.Table | None = None) -> list[Row[Any]]:
+    """The rows `query` selects, locked for this transaction: on Postgres rows another process is taking
+    right now are skipped (FOR UPDATE SKIP LOCKED), so two claimers never take one row; on SQLite the
+    IMMEDIATE write transaction already serialises claimers."""
+    if conn.dialect.name != "sqlite":
+        query = query.with_for_update(of=of, skip_locked=True)
+    return list(conn.execute(query).all())
+
+
+def stamp_leased(conn: Connection, kind: Leased, ids: Sequence[int], owner: str, until: datetime) -> None:
+    """Mark the rows `ids` leased to `owner` until `until`, in the caller's transaction."""
+    table = kind.table
+    for start in range(0, len(ids), _CHUNK):
+        chunk = list(ids[start : start + _CHUNK])
+        conn.execute(
+            table.update().where(table.c.id.in_(chunk)).values({"lease_owner": owner, kind.until: until})
+        )
+
+
+def take_leases(
+    conn: Connection,
+    kind: Leased,
+    query: sa.Select[Any],
+    owner: str,
+    until: datetime,
+    *,
+    of: sa.Table | None = None,
+) -> list[Row[Any]]:
+    """Lease the due rows `query` selects (it says which are free and due, their order and how many) to
+    `owner` until `until`, in the caller's transaction; returns the rows as selected."""
+    rows = lock_free(conn, query, of=of)
+    stamp_leased(conn, kind, [r.id for r in rows], owner, until)
+    return rows
+
+
+def give_back(
+    conn: Connection,
+    kind: Leased,
+    where: sa.ColumnElement[bool],
+    now: datetime | None = None,
+    **values: Any,
+) -> int:
+    """Free the leased rows matching `where` (and still live) so any process takes them; `values` are
+    written with it (e.g. when an alert is due again). Returns the number of rows freed."""
+    table = kind.table
+    result = conn.execute(
+        table.update().where(where, *kind.live_where()).values({**kind.free_values(now), **values})
+    )
+    return int(result.rowcount or 0)
 
 
 # --- workers ------------------------------------------------------------------------------------
 
 
-def register_worker(store: Store, owner: str, roles: Sequence[str], config_hash: str, now: datetime) -> None:
+def register_worker(
+    store: Transactions, owner: str, roles: Sequence[str], config_hash: str, now: datetime
+) -> None:
     """Write this process's heartbeat row (replacing one a previous process with the same pid left)."""
     with store.write() as conn:
         conn.execute(workers.delete().where(workers.c.owner == owner))
@@ -50,7 +147,7 @@ def register_worker(store: Store, owner: str, roles: Sequence[str], config_hash:
 
 
 def heartbeat(
-    store: Store,
+    store: Transactions,
     owner: str,
     roles: Sequence[str],
     config_hash: str,
@@ -77,13 +174,13 @@ def heartbeat(
             )
 
 
-def note_config(store: Store, owner: str, config_hash: str) -> None:
+def note_config(store: Transactions, owner: str, config_hash: str) -> None:
     """This process now runs another config (a reload): say so in its heartbeat row."""
     with store.write() as conn:
         conn.execute(workers.update().where(workers.c.owner == owner).values(config_hash=config_hash))
 
 
-def unregister_worker(store: Store, owner: str) -> None:
+def unregister_worker(store: Transactions, owner: str) -> None:
     """A clean stop: drop the heartbeat row and any host slot still held."""
     with store.write() as conn:
         conn.execute(host_slots.delete().where(host_slots.c.owner == owner))
@@ -99,7 +196,7 @@ class LiveWorker:
     last_tick_at: datetime | None
 
 
-def live_workers(store: Store, now: datetime, dead_after: timedelta) -> list[LiveWorker]:
+def live_workers(store: Transactions, now: datetime, dead_after: timedelta) -> list[LiveWorker]:
     """The processes whose heartbeat is recent, oldest first."""
     cutoff = now - dead_after
     with store.read() as conn:
@@ -129,8 +226,8 @@ class Freed:
         return self.sources + self.pages + self.alerts + self.host_slots
 
 
-def free_dead(
-    store: Store,
+def release_dead_leases(
+    store: Transactions,
     now: datetime,
     dead_after: timedelta,
     alive: Callable[[str], bool],
@@ -151,7 +248,7 @@ def free_dead(
         owners: set[str] = set()
         leased = [host_slots.c.owner]
         if thorough:
-            leased += [sources.c.lease_owner, articles.c.lease_owner, alerts.c.lease_owner]
+            leased += [kind.table.c.lease_owner for kind in LEASED]
         for column in leased:
             owners.update(
                 conn.execute(sa.select(column).where(column.is_not(None)).distinct()).scalars().all()
@@ -160,43 +257,28 @@ def free_dead(
         dead = sorted(o for o in owners if (o in beating and beating[o] < cutoff) or not alive(o))
         if not dead:
             return Freed()
-        freed = Freed(
-            owners=tuple(dead),
-            sources=conn.execute(
-                sources.update()
-                .where(sources.c.lease_owner.in_(dead))
-                .values(lease_until=None, lease_owner=None)
-            ).rowcount,
-            pages=conn.execute(
-                articles.update()
-                .where(articles.c.lease_owner.in_(dead))
-                .values(lease_owner=None, next_check_at=now)
-            ).rowcount,
-            alerts=conn.execute(
-                alerts.update()
-                .where(alerts.c.lease_owner.in_(dead), alerts.c.status == "pending")
-                .values(lease_until=None, lease_owner=None)
-            ).rowcount,
-            host_slots=conn.execute(host_slots.delete().where(host_slots.c.owner.in_(dead))).rowcount,
-        )
+        freed = {kind: give_back(conn, kind, kind.table.c.lease_owner.in_(dead), now) for kind in LEASED}
+        freed_slots = conn.execute(host_slots.delete().where(host_slots.c.owner.in_(dead))).rowcount
         conn.execute(workers.delete().where(workers.c.owner.in_(dead)))
-        return freed
+        return Freed(
+            owners=tuple(dead),
+            sources=freed[SOURCES],
+            pages=freed[PAGES],
+            alerts=freed[ALERTS],
+            host_slots=freed_slots,
+        )
 
 
 # --- releasing one lease ----------------------------------------------------------------------------
 
 
-def release_source(store: Store, source_id: int, owner: str) -> None:
+def release_source(store: Transactions, source_id: int, owner: str) -> None:
     """Give a source back (its poll failed to store): due again at once for any process."""
     with store.write() as conn:
-        conn.execute(
-            sources.update()
-            .where(sources.c.id == source_id, sources.c.lease_owner == owner)
-            .values(lease_until=None, lease_owner=None)
-        )
+        give_back(conn, SOURCES, sa.and_(sources.c.id == source_id, sources.c.lease_owner == owner))
 
 
-def defer_source(store: Store, source_id: int, owner: str, until: datetime) -> None:
+def defer_source(store: Transactions, source_id: int, owner: str, until: datetime) -> None:
     """Keep a source leased a while without polling it (not in this process's config: another's may have it)."""
     with store.write() as conn:
         conn.execute(
@@ -206,14 +288,10 @@ def defer_source(store: Store, source_id: int, owner: str, until: datetime) -> N
         )
 
 
-def release_page(store: Store, article_id: int, owner: str, now: datetime) -> None:
+def release_page(store: Transactions, article_id: int, owner: str, now: datetime) -> None:
     """Give a tracked page back (its check failed to store): due again at once for any process."""
     with store.write() as conn:
-        conn.execute(
-            articles.update()
-            .where(articles.c.id == article_id, articles.c.lease_owner == owner)
-            .values(lease_owner=None, next_check_at=now)
-        )
+        give_back(conn, PAGES, sa.and_(articles.c.id == article_id, articles.c.lease_owner == owner), now)
 
 
 # --- fleet state: the config applied, job leases ----------------------------------------------------
@@ -236,7 +314,7 @@ class AppliedConfig:
     applied_at: datetime
 
 
-def applied_config(store: Store) -> AppliedConfig | None:
+def applied_config(store: Transactions) -> AppliedConfig | None:
     with store.read() as conn:
         row = conn.execute(sa.select(fleet_state).where(fleet_state.c.key == CONFIG_KEY)).first()
     if row is None or not row.value:
@@ -244,7 +322,7 @@ def applied_config(store: Store) -> AppliedConfig | None:
     return AppliedConfig(row.value, row.owner, row.updated_at)
 
 
-def record_config(store: Store, config_hash: str, owner: str, now: datetime) -> None:
+def record_config(store: Transactions, config_hash: str, owner: str, now: datetime) -> None:
     with store.write() as conn:
         _ensure_key(conn, CONFIG_KEY, now)
         conn.execute(
@@ -254,7 +332,7 @@ def record_config(store: Store, config_hash: str, owner: str, now: datetime) -> 
         )
 
 
-def take_job(store: Store, name: str, owner: str, now: datetime, until: datetime) -> bool:
+def take_job(store: Transactions, name: str, owner: str, now: datetime, until: datetime) -> bool:
     """Lease a fleet-wide job (e.g. pruning) to this process until `until`, unless another holds it."""
     key = f"job:{name}"
     with store.write() as conn:
@@ -272,7 +350,7 @@ def take_job(store: Store, name: str, owner: str, now: datetime, until: datetime
         return bool(taken)
 
 
-def finish_job(store: Store, name: str, owner: str, now: datetime) -> None:
+def finish_job(store: Transactions, name: str, owner: str, now: datetime) -> None:
     with store.write() as conn:
         conn.execute(
             fleet_state.update()
@@ -285,7 +363,7 @@ def finish_job(store: Store, name: str, owner: str, now: datetime) -> None:
 
 
 def take_host_slot(
-    store: Store, host: str, owner: str, per_host: int, now: datetime, until: datetime
+    store: Transactions, host: str, owner: str, per_host: int, now: datetime, until: datetime
 ) -> int | None:
     """One of the host's `per_host` fleet-wide request slots, or None when all are taken.
 
@@ -308,7 +386,7 @@ def take_host_slot(
     return None
 
 
-def release_host_slot(store: Store, host: str, slot: int, owner: str) -> None:
+def release_host_slot(store: Transactions, host: str, slot: int, owner: str) -> None:
     with store.write() as conn:
         conn.execute(
             host_slots.delete().where(
@@ -317,7 +395,7 @@ def release_host_slot(store: Store, host: str, slot: int, owner: str) -> None:
         )
 
 
-def rest_host(store: Store, origin: str, until: datetime, now: datetime) -> None:
+def rest_host(store: Transactions, origin: str, until: datetime, now: datetime) -> None:
     """Record that a host asked the fleet to stay away until `until` (429/503 with Retry-After)."""
     with store.write() as conn:
         conn.execute(insert_ignoring(conn, hosts, ["origin"]).values(origin=origin))
@@ -338,7 +416,7 @@ class SharedRobots:
     until: datetime
 
 
-def shared_robots(store: Store, origin: str, now: datetime) -> SharedRobots | None:
+def shared_robots(store: Transactions, origin: str, now: datetime) -> SharedRobots | None:
     """The robots.txt another process read for this origin, while it is fresh."""
     with store.read() as conn:
         row = conn.execute(
@@ -351,7 +429,7 @@ def shared_robots(store: Store, origin: str, now: datetime) -> SharedRobots | No
     return SharedRobots(row.robots_txt, bool(row.robots_ok), row.robots_until)
 
 
-def save_robots(store: Store, origin: str, text: str | None, ok: bool, until: datetime) -> None:
+def save_robots(store: Transactions, origin: str, text: str | None, ok: bool, until: datetime) -> None:
     with store.write() as conn:
         conn.execute(insert_ignoring(conn, hosts, ["origin"]).values(origin=origin))
         conn.execute(

@@ -5,17 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
 
 import sqlalchemy as sa
 
 from monitor.errors import NotFoundError
 from monitor.store.repo import Store, sources
-from monitor.store.tables import Alert, Match, Story
-
-_matches = cast(sa.Table, Match.__table__)
-_alerts = cast(sa.Table, Alert.__table__)
-_stories = cast(sa.Table, Story.__table__)
+from monitor.store.tables import alerts as _alerts
+from monitor.store.tables import matches as _matches
+from monitor.store.tables import stories as _stories
 
 
 def unknown_sources(store: Store, names: Iterable[str], configured: Iterable[str]) -> list[str]:

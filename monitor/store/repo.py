@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection as Connection
+from sqlalchemy.engine import Connection as Connection  # re-exported: the type the edges write through
 from sqlalchemy.engine import Engine
 
 from monitor.models import (
@@ -27,17 +24,20 @@ from monitor.models import (
     VersionText,
     version_body,
 )
+from monitor.store.db import insert_ignoring as insert_ignoring
 from monitor.store.db import is_sqlite
-from monitor.store.tables import Article, ArticleVersion, Fetch, Host, Source
+from monitor.store.leases import SOURCES, stamp_leased, take_leases
+from monitor.store.leases import process_owner as process_owner
+
+# The table handles are defined in tables.py; re-exported here for the callers that import them with Store.
+from monitor.store.tables import articles as articles
+from monitor.store.tables import fetches as fetches
+from monitor.store.tables import hosts
+from monitor.store.tables import sources as sources
+from monitor.store.tables import versions as versions
 
 T = TypeVar("T")
 _CHUNK = 500
-
-sources = cast(sa.Table, Source.__table__)
-articles = cast(sa.Table, Article.__table__)
-versions = cast(sa.Table, ArticleVersion.__table__)
-fetches = cast(sa.Table, Fetch.__table__)
-hosts = cast(sa.Table, Host.__table__)
 
 
 def host_is_resting(url: sa.ColumnElement[str], now: datetime) -> sa.ColumnElement[bool]:
@@ -142,17 +142,6 @@ def without_nul(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 class ConcurrentWriteError(Exception):
     """Rows this write expected to create were created by another writer first; retry the unit."""
-
-
-def insert_ignoring(conn: Connection, table: sa.Table, keys: list[str]) -> Any:
-    """INSERT ... ON CONFLICT (keys) DO NOTHING, in the connection's dialect: idempotent writes on both."""
-    insert = sqlite.insert(table) if conn.dialect.name == "sqlite" else postgresql.insert(table)
-    return insert.on_conflict_do_nothing(index_elements=keys)
-
-
-def process_owner() -> str:
-    """host:pid, naming the process that holds a lease."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
@@ -278,66 +267,32 @@ class Store:
         """Lease up to `limit` due sources to this process, oldest due first."""
         if limit <= 0:
             return []
-        owner = owner or process_owner()
-        with self.write() as conn:
-            query = (
-                sa.select(sources)
-                .where(
-                    self._pollable(),
-                    sources.c.next_check_at <= now,
-                    sa.or_(sources.c.lease_until.is_(None), sources.c.lease_until <= now),
-                    ~host_is_resting(sources.c.url, now),
-                )
-                .order_by(sources.c.next_check_at)
-                .limit(limit)
+        query = (
+            sa.select(sources)
+            .where(
+                self._pollable(),
+                sources.c.next_check_at <= now,
+                sa.or_(sources.c.lease_until.is_(None), sources.c.lease_until <= now),
+                ~host_is_resting(sources.c.url, now),
             )
-            if not self.sqlite:
-                query = query.with_for_update(skip_locked=True)
-            rows = conn.execute(query).all()
-            if rows:
-                conn.execute(
-                    sources.update()
-                    .where(sources.c.id.in_([r.id for r in rows]))
-                    .values(lease_until=now + lease, lease_owner=owner)
-                )
+            .order_by(sources.c.next_check_at)
+            .limit(limit)
+        )
+        with self.write() as conn:
+            rows = take_leases(conn, SOURCES, query, owner or process_owner(), now + lease)
         return [_state(r) for r in rows]
 
     def claim_named(
         self, names: Sequence[str] | None, now: datetime, lease: timedelta
     ) -> list[SourcePollState]:
         """Lease the named (or all pollable) sources now, whatever their schedule."""
-        owner = process_owner()
+        query = sa.select(sources).where(self._pollable()).order_by(sources.c.id)
+        if names:
+            query = sa.select(sources).where(sources.c.name.in_(list(names)), sources.c.in_config)
         with self.write() as conn:
-            query = sa.select(sources).where(self._pollable()).order_by(sources.c.id)
-            if names:
-                query = sa.select(sources).where(sources.c.name.in_(list(names)), sources.c.in_config)
             rows = conn.execute(query).all()
-            if rows:
-                conn.execute(
-                    sources.update()
-                    .where(sources.c.id.in_([r.id for r in rows]))
-                    .values(lease_until=now + lease, lease_owner=owner)
-                )
+            stamp_leased(conn, SOURCES, [r.id for r in rows], process_owner(), now + lease)
         return [_state(r) for r in rows]
-
-    def release_dead_leases(self, alive: Callable[[str], bool]) -> int:
-        """Free leases held by processes that no longer exist (a crash or SIGKILL), so work resumes now."""
-        with self.write() as conn:
-            owners = [
-                r.lease_owner
-                for r in conn.execute(
-                    sa.select(sources.c.lease_owner).where(sources.c.lease_owner.is_not(None)).distinct()
-                )
-            ]
-            dead = [o for o in owners if not alive(o)]
-            if not dead:
-                return 0
-            result = conn.execute(
-                sources.update()
-                .where(sources.c.lease_owner.in_(dead))
-                .values(lease_until=None, lease_owner=None)
-            )
-            return result.rowcount
 
     def record_poll_failure(
         self, source_id: int, error: str, next_check_at: datetime, now: datetime, status: int | None = None
@@ -366,12 +321,6 @@ class Store:
     ) -> list[StoredVersion]:
         """Write article changes alone (no source update): storing a failed poll's entries one by one."""
         return self._write_articles(conn, source_id, changes, now, track_pages)
-
-    def release_lease(self, source_id: int) -> None:
-        with self.write() as conn:
-            conn.execute(
-                sources.update().where(sources.c.id == source_id).values(lease_until=None, lease_owner=None)
-            )
 
     def source_names(self) -> list[str]:
         with self.read() as conn:

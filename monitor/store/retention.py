@@ -6,7 +6,6 @@ anything an alert or an open story still needs are never deleted.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -14,13 +13,9 @@ from sqlalchemy.engine import Connection
 from monitor.config import RetentionSettings
 from monitor.core.stories import WINDOW
 from monitor.store import leases
-from monitor.store.repo import Store, articles, fetches, process_owner, versions
-from monitor.store.tables import Alert, Match, Story, StoryWatch
-
-alerts = cast(sa.Table, Alert.__table__)
-matches = cast(sa.Table, Match.__table__)
-stories = cast(sa.Table, Story.__table__)
-story_watches = cast(sa.Table, StoryWatch.__table__)
+from monitor.store.leases import process_owner
+from monitor.store.repo import Store, articles, fetches, versions
+from monitor.store.tables import alerts, matches, stories, story_watches
 
 # A story is open while an article can still join it (the grouping window, with a day to spare).
 OPEN_STORY = WINDOW + timedelta(days=1)

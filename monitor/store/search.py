@@ -1,82 +1,9 @@
 """Full-text search over the archive: SQLite FTS5 or Postgres tsvector, checked by the watch matcher.
 
-How a search runs:
-
-1. The query is parsed as a watch query (``monitor.core.query``); a bad one raises QueryError with its
-   column.
-2. The AST is translated for the engine: FTS5 MATCH syntax, or a Postgres tsquery (``&``, ``|``, ``!``,
-   ``<->`` for phrases, ``:*`` for prefixes, weights ``A``/``B`` for ``title:``/``body:``, and ``NEAR/n``
-   of two words as every distance ``a <1> b | ... | b <n> a`` up to n = PG_MAX_NEAR). The translation may
-   only be *looser* than the query, never stricter: what the engine cannot say is left out (other ``NEAR``
-   on Postgres becomes AND; a ``NOT`` of something inexact, ``tag:`` conditions inside the text query are
-   dropped). ``source:`` conditions at the top level become SQL filters on the source. On Postgres, top-level
-   ``title:`` terms are also asked of the titles' own GIN index (``fts_titles_gin``).
-3. The engine reads its matches newest first, a bounded number of versions per step, and only then applies
-   the filters (source, dates, watch, story): a step costs the same however selective the filters are, and
-   a frequent word stops early. SQLite: FTS5 in descending rowid order. Postgres: down the primary key,
-   testing each version (cheap when many match), or the GIN index's matches in the newest slice of ids
-   that should hold enough of them (a BitmapAnd of the GIN index and a primary key range, so only the
-   slice's matching rows are read from the heap; a slice that falls short is followed by a wider, older
-   one), chosen from the planner's estimate of the matches (the planner itself takes the test as free).
-   When the matches in all are few (fewer than the slice's own plus 2% of its ids, e.g. a word without
-   statistics of its own, which the planner guesses at 0.5%), or the slice would reach the oldest
-   version, every match of the GIN index is read instead (no primary key range: that bitmap of every id in the slice
-   costs about 70 ns an id, 21 ms for the 300,000 ids of a first slice, against 3-5 us a match).
-   A phrase or NEAR (``<->``/``<n>``: the planner estimates it as all its words, often 10-100 times its
-   real density, and the GIN index gives every version with all the words, each rechecked on the heap)
-   sizes its first slice for an eighth of that density (PG_PHRASE_DIVISOR) and SPARSE_WINDOW (200)
-   matches; when the density found is under PG_SPARSE_DENSITY (3%) it stops there (see the relevance
-   window below), else it reads on to the full window. Its walk and its whole-index read are weighed
-   against the rechecks (PG_RECHECK_WALK, PG_RECHECK_RANGE), not against matches.
-   Every statement is planned for its own values (``plan_cache_mode``), without JIT.
-   Each article is one candidate, with its newest matching version (what a reader wants to see).
-   - ``sort="relevance"`` (the default): the articles of the newest RELEVANCE_WINDOW (1,000) matching
-     versions, best first by the rank of that version, then every older matching article newest first.
-     When fewer versions match, that is plain relevance over all of them. A sparse phrase or NEAR on
-     Postgres (above) ranks only its newest SPARSE_WINDOW matching versions, and its count reads no
-     further (the page needs 20 hits; each further match costs about ten rechecks). The rank is bm25 on SQLite
-     (title weighted 5, summary 2, body 1; ``rank`` is minus bm25 so higher is better) and ts_rank_cd on
-     Postgres. FTS5's bm25 reads *every* match for its IDF (50 ms for a word in every article, 300 ms for
-     a phrase of two common words, at 1M versions), so when the window is full SQLite ranks it by whether
-     the title matches (title weighs most in bm25 too), newest first within that.
-   - ``sort="newest"``: articles by their newest matching version, newest first (the cheapest).
-   Hits outside the ranked window carry rank 0.
-4. Every candidate of the page is checked with the real watch matcher (``compile_watches``/``MatchDoc``,
-   the text alerts are made from); one that fails is replaced by the newest other version of the article
-   that passes, or dropped. So both engines return exactly what a watch with this query would match, and
-   the matcher's snippet (about 200 characters around the terms, with highlight spans) comes with each
-   hit. Only the page's candidates are checked (twice as many at a time when the translation is inexact,
-   at most MAX_EXAMINED a call), plus one candidate of look-ahead for ``next_offset``.
-
-Paging: ``offset`` counts engine candidates, not hits, and ``next_offset`` is where the next page starts
-(None at the end), so pages never overlap. ``total`` is the number of candidate articles counted up to
-COUNT_CAP (1,000) while reading at most COUNT_VISITS (1,000) matching versions; ``total_capped`` says
-there are more than ``total`` (a lower bound then). Candidates are exact when the translation is exact,
-else an upper bound of the hits (see ``_Expr.exact``).
-
-Why (bench/search.py, 1,000,000 versions): an exact count, or ranking every match, of a word in a third
-of the archive reads a third of the archive on every search; the window, the newest-first walk and the
-capped count bound that work. On Postgres the driver prepares a statement after five runs and the server
-then reused one generic plan for both the walk and the index read (and for every slice): that, not the
-heap, was most of the time (p50 87 -> 39-41 ms, p95 516 -> 105-125 ms, with the slices); reading every
-match instead of a slice when they are few took rare and tail words from 48/58 and 43/52 ms (p50/p95) to
-24/36 and 17/21 ms, NEAR from 139/215 to 94/137 ms, NOT from 65/94 to 42/49 ms (p50 42 -> 29 ms, p95 139
--> 94 ms). Stopping a sparse phrase or NEAR at SPARSE_WINDOW matches, with its slices weighed by rechecks,
-took phrases from 22/262 to 22/96 ms and NEAR from 97/135 to 74/145 ms (p50 30 -> 33 ms with other classes
-unchanged, within the noise; p95 90 -> 80 ms). What stays
-expensive: on Postgres, phrases and NEAR of common words (the GIN index finds every version with both
-words, and each is rechecked on the heap) and a second step when the estimate was far too high; on
-SQLite, prefixes of one or two letters (FTS5 merges every term with that prefix). The tsvector is stored in the row (migration 0004) since reading it
-from TOAST tripled the cost of each test.
-
-Known engine differences the matcher cannot undo (it can only remove candidates): a phrase or NEAR that
-spans the end of a summary and the start of the body; words whose folding differs between engine and
-matcher (``ß`` against ``ss`` on SQLite, accents on a Postgres without the unaccent extension); Chinese and
-Japanese text, which the engines take as runs of characters where the matcher takes single characters;
-phrases and NEAR past the 16,383rd word of a text on Postgres (tsvector positions stop there).
-
-SQLite reads the file through a memory map (``PRAGMA mmap_size`` on the search connection): the walk's
-row lookups then cost about 1 us instead of a system call each.
+The SQL side: the engine's matches read newest first a bounded slice at a time, the filters, the ranked
+window, the capped count, then every candidate of the page checked by the real watch matcher. The query is
+translated by ``monitor.core.search_query``; the index is kept by ``monitor.store.search_index``. Why each
+step is the way it is, with the figures: docs/search.md.
 
 Every schema object of the search index is named ``fts_*``; ``include_name`` keeps them out of
 schema comparisons against the models.
@@ -86,22 +13,23 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from monitor.core.match import MatchDoc, Matcher, WatchSpec, compile_watches
-from monitor.core.query import And, Field, Near, Node, Not, Or, Phrase, Word, parse_query
-from monitor.core.text import tokenize, tokens_with_offsets
+from monitor.core.query import Node, parse_query
+from monitor.core.search_query import Engine, QueryPlan, plan_query
 from monitor.models import VersionText
-from monitor.store.repo import Store, articles, load_version_texts, sources, versions
+from monitor.store.repo import Store, load_version_texts, sources, versions
+from monitor.store.search_index import IndexLag, lag_in
 from monitor.store.tables import UTCDateTime
 
-__all__ = ["SORTS", "SearchHit", "SearchPage", "SearchQuery", "Sort", "export_rows", "include_name", "search"]
+__all__ = ["SORTS", "SearchHit", "SearchPage", "SearchQuery", "Sort", "include_name", "search"]
 
 FTS_PREFIX = "fts_"
 BM25_WEIGHTS = (5.0, 1.0, 2.0)  # title, body, summary: the column order of fts_versions
@@ -110,24 +38,15 @@ RELEVANCE_WINDOW = 1_000  # the newest matching versions ranked by relevance; ol
 COUNT_CAP = 1_000  # articles counted at most; beyond it the total is COUNT_CAP with total_capped set
 COUNT_VISITS = 1_000  # matching versions read at most to count them (else the total is a lower bound)
 FIRST_CHUNK, MAX_CHUNK = 64, 4_096  # versions read at a time when walking newest first (growing)
-PG_MAX_NEAR = 20  # NEAR/n up to this n becomes the tsquery of every distance; beyond it, AND
-# The expression fts_titles_gin indexes (migration 0004).
-PG_TITLE_VECTOR = "to_tsvector('simple'::regconfig, fts_fold(v.title))"
-PG_INDEX_COST = 2  # Postgres: cost of a match the GIN index finds, against testing a version on a walk
-PG_SLICE_MARGIN, PG_SLICE_MIN = 1.5, 1_000  # Postgres: ids per step, over those the density predicts
-PG_SLICE_GROWTH = 4  # Postgres: each further step spans at least this many times the ids of the last
-# Postgres: cost of one id of a slice's primary key range (the bitmap of every id in it), against reading
-# one match of the GIN index from the heap: 70 ns against 3-5 us (bench/search.py, 1M versions).
-PG_RANGE_COST = 0.02
-# Postgres: a phrase or NEAR (a tsquery with ``<->``/``<n>``) whose matches are sparse (below this share of
-# the versions read) ranks only its newest SPARSE_WINDOW matching versions and counts no further: each match
-# costs a recheck of every version with all its words (about 1 in 10 of them matches, for common words).
-PG_SPARSE_DENSITY, SPARSE_WINDOW = 0.03, 200
+# Postgres costs and thresholds, measured with bench/search.py (1M versions); see docs/search.md.
+PG_TITLE_VECTOR = "to_tsvector('simple'::regconfig, fts_fold(v.title))"  # what fts_titles_gin indexes
+PG_INDEX_COST = 2  # a match the GIN index finds, against testing a version on a walk
+PG_SLICE_MARGIN, PG_SLICE_MIN = 1.5, 1_000  # ids per step, over those the density predicts
+PG_SLICE_GROWTH = 4  # each further step spans at least this many times the ids of the last
+PG_RANGE_COST = 0.02  # an id of a slice's primary key range (70 ns), against a match read from the heap
+PG_SPARSE_DENSITY, SPARSE_WINDOW = 0.03, 200  # a phrase or NEAR sparser than this ranks only its newest 200
 PG_PHRASE_DIVISOR = 8  # a phrase or NEAR: the planner's estimate (all its words) over its density at most
-# Postgres, a phrase or NEAR: the GIN index finds every version with all the words and each is rechecked
-# (about 0.7 us), against testing the tsquery on a walk (1-1.7 us an id) and an id of a slice's primary
-# key range (70 ns): the costs of a candidate on a walk and of a range id, against a recheck.
-PG_RECHECK_WALK, PG_RECHECK_RANGE = 0.7, 0.12
+PG_RECHECK_WALK, PG_RECHECK_RANGE = 0.7, 0.12  # a phrase or NEAR: a walk's candidate, a range id / a recheck
 PG_TSQUERY = "to_tsquery('simple'::regconfig, fts_unaccent(:match))"
 SQLITE_MMAP_SIZE = 2**31  # bytes of the database file the search reads through a memory map
 _NO_ID = 2**62  # "before" for a walk from the newest version
@@ -176,218 +95,14 @@ class SearchPage:
     total: int  # candidate articles, counted up to COUNT_CAP
     next_offset: int | None
     total_capped: bool = False  # there are more than ``total`` (COUNT_CAP) candidate articles
+    lag: IndexLag = field(
+        default_factory=IndexLag
+    )  # versions committed but not yet searchable (the index is catching up)
 
 
-# --- the query, translated for an engine ------------------------------------------------------------------
-
-Engine = Literal["sqlite", "postgresql"]
-Scope = Literal["title", "body"] | None
-
-
-@dataclass(frozen=True)
-class _Expr:
-    """An engine expression that matches at least what the query part matches; ``exact`` if no more."""
-
-    text: str
-    exact: bool
-
-
-def _surface_tokens(text: str) -> tuple[list[str], bool]:
-    """The words of a term as written (the engine folds them as it folds the archive), and whether the
-    engine's folding surely agrees with the matcher's (plain ASCII)."""
-    words = []
-    for token in tokens_with_offsets(text):
-        surface = text[token.start : token.end]
-        words.append(surface if surface.isalnum() else token.text)
-    return words, text.isascii()
-
-
-class _Translator:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def node(self, node: Node, scope: Scope) -> _Expr | None:
-        """The engine expression for a node, or None when the engine cannot narrow it down at all."""
-        if isinstance(node, Word | Phrase):
-            return self.term(node, scope)
-        if isinstance(node, Field):
-            if node.name in ("title", "body"):
-                return self.node(node.item, node.name)
-            return None  # source: and tag: inside the text query: left to the matcher
-        if isinstance(node, Near):
-            return self.near(node, scope)
-        if isinstance(node, Not):
-            return None  # only meaningful next to something that must be present: see And
-        if isinstance(node, Or):
-            items = [self.node(item, scope) for item in node.items]
-            if any(item is None for item in items):
-                return None
-            parts = [item for item in items if item is not None]
-            joiner = " OR " if self.engine == "sqlite" else " | "
-            return _Expr("(" + joiner.join(p.text for p in parts) + ")", all(p.exact for p in parts))
-        return self.conjunction(node.items, scope)
-
-    def conjunction(self, items: Sequence[Node], scope: Scope) -> _Expr | None:
-        positive: list[_Expr] = []
-        negative: list[_Expr] = []
-        exact = True
-        for item in items:
-            if isinstance(item, Not):
-                inner = self.node(item.item, scope)
-                if inner is not None and inner.exact:
-                    negative.append(inner)
-                else:
-                    exact = False  # a NOT of something the engine only approximates: the matcher does it
-                continue
-            translated = self.node(item, scope)
-            if translated is None:
-                exact = False
-            else:
-                positive.append(translated)
-                exact = exact and translated.exact
-        if not positive:
-            return None
-        if self.engine == "sqlite":
-            text = "(" + " AND ".join(p.text for p in positive) + ")"
-            text += "".join(f" NOT {n.text}" for n in negative)
-            return _Expr(f"({text})" if negative else text, exact)
-        parts = [p.text for p in positive] + [f"!{n.text}" for n in negative]
-        return _Expr("(" + " & ".join(parts) + ")", exact)
-
-    def term(self, node: Word | Phrase, scope: Scope) -> _Expr:
-        words, exact = _surface_tokens(node.text)
-        if self.engine == "sqlite":
-            quoted = '"' + " ".join(words).replace('"', '""') + '"' + (" *" if node.prefix else "")
-            if scope == "title":
-                return _Expr(f"{{title}} : {quoted}", exact)
-            if scope == "body":
-                return _Expr(f"{{body summary}} : {quoted}", exact)
-            return _Expr(quoted, exact)
-        weight = "A" if scope == "title" else "B" if scope == "body" else ""
-        lexemes = [f"'{w}'" + (":" + weight if weight else "") for w in words]
-        if node.prefix:
-            lexemes[-1] = f"'{words[-1]}':*{weight}"
-        text = " <-> ".join(lexemes)
-        return _Expr(f"({text})" if len(lexemes) > 1 else text, exact)
-
-    def near(self, node: Near, scope: Scope) -> _Expr | None:
-        left, right = _scoped(node.left, scope), _scoped(node.right, scope)
-        if (
-            self.engine == "sqlite"
-            and isinstance(left[0], Word | Phrase)
-            and isinstance(right[0], Word | Phrase)
-            and left[1] == right[1]
-        ):
-            a, b = self.term(left[0], None), self.term(right[0], None)
-            # The matcher counts adjacent words as 1 apart; FTS5 counts the words between them.
-            expr = f"NEAR({a.text} {b.text}, {node.distance - 1})"
-            columns = {"title": "{title} : ", "body": "{body summary} : ", None: ""}[left[1]]
-            return _Expr(columns + expr, a.exact and b.exact)
-        if (
-            self.engine == "postgresql"
-            and isinstance(left[0], Word | Phrase)
-            and isinstance(right[0], Word | Phrase)
-            and left[1] == right[1]
-            and len(_surface_tokens(left[0].text)[0]) == len(_surface_tokens(right[0].text)[0]) == 1
-            and node.distance <= PG_MAX_NEAR
-        ):
-            # "Within n words, either order" as every distance: a <1> b | ... | b <n> a. Still checked by
-            # the matcher (positions stop at 16,383 in a tsvector; a title and body are one position list).
-            a, b = self.term(left[0], left[1]), self.term(right[0], right[1])
-            pairs = [(a.text, b.text), (b.text, a.text)]
-            near = " | ".join(f"{x} <{d}> {y}" for x, y in pairs for d in range(1, node.distance + 1))
-            return _Expr(f"({near})", False)
-        # Postgres has no "within n words" operator, nor FTS5 for OR groups: both sides, then the matcher.
-        parts = [self.node(node.left, scope), self.node(node.right, scope)]
-        known = [p for p in parts if p is not None]
-        if not known:
-            return None
-        joiner = " AND " if self.engine == "sqlite" else " & "
-        return _Expr("(" + joiner.join(p.text for p in known) + ")", False)
-
-
-def _scoped(node: Node, scope: Scope) -> tuple[Node, Scope]:
-    """A NEAR operand without its title:/body: wrapper, and the scope it has."""
-    while isinstance(node, Field) and node.name in ("title", "body"):
-        scope = node.name
-        node = node.item
-    return node, scope
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """What the engine is asked: a text expression (None: no text condition) and source ids (None: all)."""
-
-    expr: _Expr | None
-    source_ids: frozenset[int] | None
-    exact: bool
-    title: str | None = None  # Postgres: a tsquery the title must match (implied by expr), for its index
-    title_only: bool = False  # the title tsquery is the whole text condition
-
-
-def _source_values(node: Node) -> list[tuple[str, bool]] | None:
-    """The (folded value, prefix) alternatives of a top-level condition made only of source: terms."""
-    if isinstance(node, Field) and node.name == "source":
-        return _source_values_inner(node.item)
-    if isinstance(node, Or):
-        found: list[tuple[str, bool]] = []
-        for item in node.items:
-            values = _source_values(item)
-            if values is None:
-                return None
-            found += values
-        return found
-    return None
-
-
-def _source_values_inner(node: Node) -> list[tuple[str, bool]] | None:
-    if isinstance(node, Word | Phrase):
-        return [(" ".join(tokenize(node.text)), node.prefix)]
-    if isinstance(node, Or):
-        found: list[tuple[str, bool]] = []
-        for item in node.items:
-            values = _source_values_inner(item)
-            if values is None:
-                return None
-            found += values
-        return found
-    return None
-
-
-def _plan(conn: Connection, engine: Engine, tree: Node, wanted: Sequence[str]) -> _Plan:
+def _plan(conn: Connection, engine: Engine, tree: Node, wanted: Sequence[str]) -> QueryPlan:
     names = {row.id: row.name for row in conn.execute(sa.select(sources.c.id, sources.c.name))}
-    allowed: set[int] | None = None
-    if wanted:
-        allowed = {sid for sid, name in names.items() if name in set(wanted)}
-    conjuncts = tree.items if isinstance(tree, And) else (tree,)
-    text_parts: list[Node] = []
-    for part in conjuncts:
-        values = _source_values(part)
-        if values is None:
-            text_parts.append(part)
-            continue
-        folded = {sid: " ".join(tokenize(name)) for sid, name in names.items()}
-        ids = {
-            sid
-            for sid, name in folded.items()
-            if any(name.startswith(v) if prefix else name == v for v, prefix in values)
-        }
-        allowed = ids if allowed is None else allowed & ids
-    translator = _Translator(engine)
-    expr: _Expr | None = None
-    if len(text_parts) == 1:
-        expr = translator.node(text_parts[0], None)
-    elif text_parts:
-        expr = translator.conjunction(text_parts, None)
-    exact = (expr is not None and expr.exact) or (not text_parts and expr is None)
-    title = [
-        translator.term(part.item, None).text
-        for part in text_parts
-        if isinstance(part, Field) and part.name == "title" and isinstance(part.item, Word | Phrase)
-    ]
-    title_query = " & ".join(title) if engine == "postgresql" and title and expr is not None else None
-    only = title_query is not None and len(title) == len(text_parts)
-    return _Plan(expr, None if allowed is None else frozenset(allowed), exact, title_query, only)
+    return plan_query(engine, tree, names, wanted)
 
 
 # --- running it -------------------------------------------------------------------------------------------
@@ -408,7 +123,7 @@ class _Row:
 
 
 def _filters(
-    query: SearchQuery, plan: _Plan, params: dict[str, Any]
+    query: SearchQuery, plan: QueryPlan, params: dict[str, Any]
 ) -> tuple[str, list[sa.BindParameter[Any]]]:
     """SQL conditions on ``v`` (article_versions) and ``a`` (articles) for the query's filters."""
     clauses: list[str] = []
@@ -453,7 +168,7 @@ class _Versions:
     how selective the filters are; ``keep`` on each row says whether it is within them.
     """
 
-    def __init__(self, conn: Connection, engine: Engine, query: SearchQuery, plan: _Plan) -> None:
+    def __init__(self, conn: Connection, engine: Engine, query: SearchQuery, plan: QueryPlan) -> None:
         self.conn = conn
         self.engine = engine
         self.plan = plan
@@ -487,7 +202,8 @@ class _Versions:
             self.matching = f"v.fts_document @@ {PG_TSQUERY}"
             if plan.title is not None:  # implied by the query; lets the planner use the titles' index
                 self.params["title"] = plan.title
-                title = f"{PG_TITLE_VECTOR} @@ to_tsquery('simple'::regconfig, fts_unaccent(:title))"
+                # The titles' index covers indexed versions only (monitor.store.search_index).
+                title = f"v.fts_document IS NOT NULL AND {PG_TITLE_VECTOR} @@ {PG_TSQUERY.replace(':match', ':title')}"
                 # Only title terms: the titles' index says it all (a weight test reads the whole tsvector).
                 self.matching = title if plan.title_only else f"{self.matching} AND {title}"
             inner = (
@@ -517,18 +233,8 @@ class _Versions:
         return _Slice([_Row(r.id, r.article_id, bool(r.keep)) for r in found], len(found) < limit)
 
     def _pg_newest(self, before: int | None, limit: int, least: int) -> _Slice:
-        """Postgres: walk the primary key down, or read the GIN index's matches a slice of ids at a time.
-
-        Walking tests each version on the way (about 1 us with the tsvector in the row, but it reads every
-        heap page on the way): cheap for a word in many versions, as the walk stops at the LIMIT. Otherwise
-        the newest slice of ids that should hold the matches needed (from the planner's estimate of the
-        matches, then from the density found) is read through the GIN index ANDed with a primary key range
-        (a BitmapAnd), so only the heap pages of the slice's matches are read; a slice that falls short is
-        followed by a wider, older one. The planner cannot weigh walking against the index (it takes the
-        test as free), so the choice is made here from the density. A phrase or NEAR whose density found is
-        below PG_SPARSE_DENSITY stops at ``least`` matches: each further one costs a recheck of every version
-        with all its words.
-        """
+        """Postgres: walk the primary key down, or read the GIN index's matches a slice of ids at a time,
+        chosen here from the density (the planner takes the test as free): docs/search.md, "The walk"."""
         if self.stats is None:
             highest = self.conn.execute(sa.text("SELECT coalesce(max(id), 0) + 1 FROM article_versions"))
             explain = f"EXPLAIN (FORMAT JSON) SELECT 1 FROM article_versions v WHERE {self.matching}"
@@ -587,12 +293,7 @@ class _Versions:
 
     def ranks(self, ids: list[int], every: bool) -> dict[int, float]:
         """Relevance of these versions (higher is better); ``every``: they are all the query matches.
-
-        SQLite: bm25, but only when the versions are every match: bm25 reads every match in the archive
-        for its IDF, which costs hundreds of milliseconds for a word in most articles. Otherwise the
-        versions whose title matches rank first (title weighs most in bm25 too). Postgres: ts_rank_cd,
-        which reads only the version itself.
-        """
+        SQLite: bm25 only then (it reads every match for its IDF), else titles first; Postgres: ts_rank_cd."""
         if not ids or self.plan.expr is None:
             return {}
         params = {"match": self.plan.expr.text, "low": min(ids), "high": max(ids)}
@@ -738,12 +439,8 @@ def _hit(matcher: Matcher, version: VersionText, rank: float) -> SearchHit | Non
 
 
 def _tune(conn: Connection, engine: Engine) -> None:
-    """SQLite: read the file through a memory map (the index walk and the row lookups skip the page cache).
-
-    Postgres, for this transaction: plan every statement for its own values (the driver prepares a
-    statement run five times, and a cached generic plan would ignore both the slice's ids and which scan
-    ``_pg_newest`` disabled), and no JIT (compiling costs more than these short statements run).
-    """
+    """SQLite: read the file through a memory map; Postgres: plan every statement for its own values
+    (a cached generic plan ignores the slice's ids and the scan disabled), no JIT."""
     if engine == "sqlite":
         conn.exec_driver_sql(f"PRAGMA mmap_size = {SQLITE_MMAP_SIZE}")
     else:
@@ -792,7 +489,8 @@ def search(store: Store, query: SearchQuery) -> SearchPage:
                         break
         more = leftover or ordered.more()  # a look-ahead: is there a next page at all?
         total, capped = ordered.count()
-    return SearchPage(hits, total, cursor if more else None, total_capped=capped)
+        lag = lag_in(conn, datetime.now(UTC))
+    return SearchPage(hits, total, cursor if more else None, total_capped=capped, lag=lag)
 
 
 def _fallback(
@@ -805,72 +503,3 @@ def _fallback(
             if hit is not None:
                 return hit
     return None
-
-
-# --- export -----------------------------------------------------------------------------------------------
-
-_EXPORT_BATCH = 500
-
-
-def export_rows(store: Store, since: datetime | None) -> Iterator[dict[str, Any]]:
-    """Every article (with a version seen since ``since``, if given) with all its versions, by article id.
-
-    Streams in batches of articles, so an archive of any size exports in bounded memory; datetimes are
-    timezone-aware ``datetime`` objects (``monitor.output.plain`` makes them ISO 8601).
-    """
-    last_id = 0
-    with store.read() as conn:
-        while True:
-            query = (
-                sa.select(
-                    articles.c.id,
-                    sources.c.name.label("source"),
-                    articles.c.key,
-                    articles.c.url,
-                    articles.c.title,
-                    articles.c.published,
-                    articles.c.first_seen,
-                    articles.c.last_seen,
-                    articles.c.removed_at,
-                    articles.c.story_id,
-                    articles.c.version_count,
-                )
-                .join(sources, sources.c.id == articles.c.source_id)
-                .where(articles.c.id > last_id)
-                .order_by(articles.c.id)
-                .limit(_EXPORT_BATCH)
-            )
-            if since is not None:
-                query = query.where(
-                    articles.c.id.in_(sa.select(versions.c.article_id).where(versions.c.seen_at >= since))
-                )
-            batch = [dict(r._mapping) for r in conn.execute(query)]
-            if not batch:
-                return
-            last_id = batch[-1]["id"]
-            found: dict[int, list[dict[str, Any]]] = {row["id"]: [] for row in batch}
-            version_query = (
-                sa.select(
-                    versions.c.article_id,
-                    versions.c.id,
-                    versions.c.n,
-                    versions.c.title,
-                    versions.c.summary,
-                    versions.c.body,
-                    versions.c.author,
-                    versions.c.published,
-                    versions.c.updated,
-                    versions.c.tags,
-                    versions.c.content_hash,
-                    versions.c.seen_at,
-                    versions.c.reverts_to,
-                )
-                .where(versions.c.article_id.in_(list(found)))
-                .order_by(versions.c.article_id, versions.c.n)
-            )
-            for r in conn.execute(version_query):
-                row = dict(r._mapping)
-                found[row.pop("article_id")].append(row)
-            for row in batch:
-                row["versions"] = found[row["id"]]
-                yield row

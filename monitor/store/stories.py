@@ -10,20 +10,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from monitor.models import VersionText, version_body
-from monitor.store.repo import articles, insert_ignoring, load_version_texts, sources, versions
-from monitor.store.tables import Alert, Match, Story, StoryMember, StoryWatch
-
-story_members = cast(sa.Table, StoryMember.__table__)
-stories = cast(sa.Table, Story.__table__)
-matches = cast(sa.Table, Match.__table__)
-story_watches = cast(sa.Table, StoryWatch.__table__)
-alerts = cast(sa.Table, Alert.__table__)
+from monitor.store.db import insert_ignoring
+from monitor.store.repo import load_version_texts
+from monitor.store.tables import (
+    alerts,
+    articles,
+    matches,
+    sources,
+    stories,
+    story_members,
+    story_watches,
+    versions,
+)
 
 # Statements built once: the watch step runs them for every batch.
 _GROW_STORIES = (

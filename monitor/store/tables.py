@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -325,3 +326,21 @@ class HostSlot(Base):
     until: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_host_slots_owner", "owner"),)
+
+
+# --- table handles: the one place queries take their tables from ------------------------------------
+
+sources = cast(Table, Source.__table__)
+fetches = cast(Table, Fetch.__table__)
+articles = cast(Table, Article.__table__)
+versions = cast(Table, ArticleVersion.__table__)
+events = cast(Table, ArticleEvent.__table__)
+stories = cast(Table, Story.__table__)
+matches = cast(Table, Match.__table__)
+story_watches = cast(Table, StoryWatch.__table__)
+story_members = cast(Table, StoryMember.__table__)
+alerts = cast(Table, Alert.__table__)
+workers = cast(Table, Worker.__table__)
+fleet_state = cast(Table, FleetState.__table__)
+hosts = cast(Table, Host.__table__)
+host_slots = cast(Table, HostSlot.__table__)

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from monitor.core.track import PageCheck, TrackedArticle, VersionDraft
 from monitor.models import StoredVersion
-from monitor.store.repo import Store, articles, fetches, host_is_resting, process_owner, sources, versions
-from monitor.store.tables import ArticleEvent
-
-events = cast(sa.Table, ArticleEvent.__table__)
+from monitor.store.leases import PAGES, lock_free, process_owner, stamp_leased
+from monitor.store.repo import Store, host_is_resting
+from monitor.store.tables import articles, events, fetches, sources, versions
 
 
 def _tracked_query() -> sa.Select[Any]:
@@ -101,9 +100,7 @@ def claim_due_articles(
         query = _tracked_query().where(due, sa.not_(articles.c.in_tail)).order_by(articles.c.next_check_at)
         if limit is not None:
             query = query.limit(limit)
-        if not store.sqlite:
-            query = query.with_for_update(of=articles, skip_locked=True)
-        rows = list(conn.execute(query).all())
+        rows = lock_free(conn, query, of=articles)
         room = None if limit is None else limit - len(rows)
         if room is None or room > 0:
             tail_sources = conn.execute(
@@ -124,20 +121,11 @@ def claim_due_articles(
                     .order_by(articles.c.first_seen.desc(), articles.c.id.desc())
                     .limit(take)
                 )
-                if not store.sqlite:
-                    tail = tail.with_for_update(of=articles, skip_locked=True)
-                found = conn.execute(tail).all()
+                found = lock_free(conn, tail, of=articles)
                 rows += found
                 if room is not None:
                     room -= len(found)
-        if rows:
-            ids = [r.id for r in rows]
-            for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
-                conn.execute(
-                    articles.update()
-                    .where(articles.c.id.in_(chunk))
-                    .values(next_check_at=now + lease, lease_owner=owner)
-                )
+        stamp_leased(conn, PAGES, [r.id for r in rows], owner, now + lease)
     return [_tracked(r) for r in rows]
 
 

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from monitor.config import Settings, parse_settings
 from monitor.store.repo import Store
-from monitor.web_cli import serve_http
+from monitor.web.server import serve_http
 from tests.fixtures.feeds import atom, labelled_items, mt_item, mt_rss, other_item
 from tests.fixtures.seeds import other_seed
 from tests.fixtures.server import LoopbackServer, Route
@@ -81,7 +81,7 @@ def build_archive(store: Store, server: LoopbackServer) -> Archive:
 
 
 class LiveServer:
-    """The app served by monitor.web_cli.serve_http (real uvicorn) on a free loopback port, in a thread."""
+    """The app served by monitor.web.server.serve_http (real uvicorn) on a free loopback port, in a thread."""
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app

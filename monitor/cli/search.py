@@ -9,11 +9,12 @@ from typing import Any
 
 import click
 
-from monitor.cliutil import format_option, handles_errors, open_from
+from monitor.cli.common import format_option, handles_errors, open_from
+from monitor.cli.matches import check_filters
+from monitor.cli.output import emit, plain
 from monitor.errors import MonitorError
-from monitor.output import emit, plain
-from monitor.store.search import RELEVANCE_WINDOW, SORTS, SearchHit, SearchQuery, export_rows, search
-from monitor.watch_cli import check_filters
+from monitor.store.export import export_rows
+from monitor.store.search import RELEVANCE_WINDOW, SORTS, SearchHit, SearchQuery, search
 
 
 class UsageError(MonitorError):
@@ -113,6 +114,8 @@ def search_command(
     more = f"; next page: --offset {page.next_offset}" if page.next_offset is not None else ""
     total = f"{page.total}+" if page.total_capped else str(page.total)
     click.echo(f"{len(page.hits)} hits of {total} articles from offset {offset}{more}", err=True)
+    if page.lag.pending:
+        click.echo(page.lag.line(), err=True)
 
 
 @click.command("export")
