@@ -184,10 +184,7 @@ def test_the_cycle_finder_finds_cycles() -> None:
 
 # Modules outside monitor/store/ that still import sqlalchemy (issue 10 moves their SQL into store/):
 # the same rule as KNOWN_CYCLES, the list kept exact.
-KNOWN_SQL_OUTSIDE_STORE = {
-    "monitor.service",  # the write batcher's transactions (engineer perfwrite moves them)
-    "monitor.watching",  # the watch step's SQL (engineer perfwrite moves it to store/stories.py)
-}
+KNOWN_SQL_OUTSIDE_STORE: set[str] = set()
 
 
 def test_only_the_store_imports_sqlalchemy() -> None:
