@@ -14,12 +14,10 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import click
-import listparser
 
 from monitor.cli.common import Globals, format_option, handles_errors, open_from
 from monitor.cli.output import emit
 from monitor.config import config_path, load_settings
-from monitor.config_edit import ConfigDocument, NewSource, slug
 from monitor.core.durations import parse_duration
 from monitor.errors import ConfigError, OpmlError
 
@@ -58,6 +56,8 @@ def add_command(
     follow_links: bool,
 ) -> None:
     """Add a source to the config file (a running daemon polls it at its next tick)."""
+    from monitor.config_edit import ConfigDocument, NewSource  # ruamel.yaml only for config edits
+
     document = ConfigDocument(_path(ctx))
     document.add(NewSource(name, url, page, tags, _interval(interval), follow_links))
     settings = document.save()
@@ -70,6 +70,8 @@ def add_command(
 @handles_errors
 def remove_command(ctx: click.Context, name: str) -> None:
     """Remove a source from the config file (its archive stays; a running daemon stops polling it)."""
+    from monitor.config_edit import ConfigDocument
+
     document = ConfigDocument(_path(ctx))
     document.remove(name)
     settings = document.save()
@@ -87,6 +89,10 @@ def opml() -> None:
 @handles_errors
 def opml_import(ctx: click.Context, file: Path) -> None:
     """Add FILE's feeds to the config, skipping URLs already there; folders become tags."""
+    import listparser  # and requests: only for an OPML import
+
+    from monitor.config_edit import ConfigDocument, NewSource, slug
+
     try:
         data = file.read_bytes()
     except OSError as exc:
