@@ -16,8 +16,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy.engine import Connection
-
 from monitor.clock import utcnow
 from monitor.config import Settings, SourceConfig
 from monitor.core.decide import Parsed, decide_poll, needs_parse
@@ -50,7 +48,7 @@ from monitor.models import (
     StoredVersion,
 )
 from monitor.store import leases, search_index
-from monitor.store.repo import ConcurrentWriteError, PollWrites, Store, process_owner
+from monitor.store.repo import ConcurrentWriteError, Connection, PollWrites, Store, process_owner
 from monitor.store.tracking import (
     apply_page_check,
     claim_due_articles,
@@ -182,6 +180,9 @@ class BatchStep(Protocol):
 
     def committed(self) -> None:
         """The transaction committed."""
+
+    # Optional: `warm()`, called from the event loop when a poll parsed drafts it is about to store, so a
+    # step can start loading what its first finish() needs (the story index) in the background.
 
 
 @dataclass
@@ -472,6 +473,10 @@ class Service:
             policy=config.fetch_policy(),
         )
         parsed = await self._parse_body(state, config, response)
+        if parsed is not None and parsed.drafts:
+            for step in self.batch_steps:  # something to store: the watch step loads its index now
+                if (warm := getattr(step, "warm", None)) is not None:
+                    warm()
         now = self.options.clock()
         policy = config.policy(defaults)
 

@@ -179,7 +179,7 @@ def sources(ctx: click.Context, fmt: str) -> None:
                 "state": h.state,
                 "last_polled_at": h.last_polled_at,
                 "last_status": h.last_status,
-                "last_error": h.disabled_reason or h.last_error,
+                "last_error": h.error,
                 "consecutive_errors": h.consecutive_errors,
                 "next_check_at": h.next_check_at,
                 "next_check_in_s": (

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection as Connection  # re-exported: the type the edges write through
+from sqlalchemy.engine import Engine
 
 from monitor.errors import ConcurrentWriteError as ConcurrentWriteError
 from monitor.models import (
