@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.feedserver import FeedServer  # noqa: E402
+from monitor.core.extract import extract_article  # noqa: E402
 from monitor.core.normalize import normalize_text  # noqa: E402
-from monitor.core.pages import extract_article  # noqa: E402
 from monitor.errors import ParseError  # noqa: E402
 from tests.fixtures.pages import mt_article  # noqa: E402
 from tests.fixtures.seeds import mt_seed  # noqa: E402

@@ -29,7 +29,8 @@ from pydantic import (
 )
 
 from monitor.core.durations import parse_duration
-from monitor.core.render import RenderError, TemplateKind, Templates, check_template
+from monitor.core.render import TemplateKind, Templates, check_template
+from monitor.errors import RenderError
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 

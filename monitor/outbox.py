@@ -35,7 +35,7 @@ import httpx
 from monitor.clock import utcnow
 from monitor.config import Settings
 from monitor.config_channels import ChannelSettings
-from monitor.core.outbox import after_failure, channel_pause, digest_anchor
+from monitor.core.delivery import after_failure, channel_pause, digest_anchor
 from monitor.core.render import Message, render_alert, render_digest
 from monitor.errors import DeliveryError
 from monitor.notify.dispatch import send

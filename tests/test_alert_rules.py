@@ -17,7 +17,7 @@ import yaml
 
 from monitor import watching
 from monitor.config import NO_MAX_AGE, Settings, parse_settings
-from monitor.core.pages import EXTRACTOR_VERSION
+from monitor.core.extract import EXTRACTOR_VERSION
 from monitor.core.versions import content_fingerprint
 from monitor.store.alerts import Claimed, alert_context
 from monitor.store.repo import Store, articles, versions

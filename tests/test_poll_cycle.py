@@ -160,11 +160,13 @@ def test_poll_cycle_makes_the_first_page_checks_and_no_pages_skips_them(
     settings = settings_for([{"name": "mt", "feed": server.url("/rss/news"), "follow_links": True}])
     skipped = cycle(service_at(settings, store), pages=False)
     assert skipped.polls[0].new == 1 and skipped.checks == [] and server.hits_for(MT_PATH) == []
+    assert skipped.indexed == 1  # the cycle ends with what it stored searchable
 
     report = cycle(service_at(settings, store))
     assert [c.version for c in report.checks] == ["enriched"]
     assert report.new_articles == 0 and report.versions == 0  # v1 filled in: not a version of its own
     assert "1 sources (0 failed)" in report.line() and "1 page checks" in report.line()
+    assert report.indexed == 1 and "1 indexed for search in" in report.line()  # v1's new text
 
     again = cycle(service_at(settings, store))
     assert again.checks == []  # the next rung is 10 minutes away

@@ -11,12 +11,8 @@ from monitor.cli.common import Globals, format_option, handles_errors, open_from
 from monitor.cli.output import emit
 from monitor.config import config_path, load_settings
 from monitor.dryrun import TriedSource, source_for, try_query, try_source
-from monitor.errors import MonitorError
+from monitor.errors import UsageError
 from monitor.service import make_fetcher
-
-
-class UsageError(MonitorError):
-    exit_code = 2
 
 
 @click.command("test")

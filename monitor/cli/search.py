@@ -12,15 +12,9 @@ import click
 from monitor.cli.common import format_option, handles_errors, open_from
 from monitor.cli.matches import check_filters
 from monitor.cli.output import emit, plain
-from monitor.errors import MonitorError
+from monitor.errors import UsageError
 from monitor.store.export import export_rows
 from monitor.store.search import RELEVANCE_WINDOW, SORTS, SearchHit, SearchQuery, search
-
-
-class UsageError(MonitorError):
-    """A bad option value, said in one line."""
-
-    exit_code = 2
 
 
 def parse_when(value: str | None, option: str, *, end_of_day: bool = False) -> datetime | None:

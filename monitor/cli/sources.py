@@ -14,20 +14,12 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import click
-import listparser
 
 from monitor.cli.common import Globals, format_option, handles_errors, open_from
 from monitor.cli.output import emit
 from monitor.config import config_path, load_settings
-from monitor.config_edit import ConfigDocument, NewSource, slug
 from monitor.core.durations import parse_duration
-from monitor.errors import ConfigError, MonitorError
-
-
-class OpmlError(MonitorError):
-    """The OPML file cannot be read."""
-
-    exit_code = 2
+from monitor.errors import ConfigError, OpmlError
 
 
 def _path(ctx: click.Context) -> str:
@@ -64,6 +56,8 @@ def add_command(
     follow_links: bool,
 ) -> None:
     """Add a source to the config file (a running daemon polls it at its next tick)."""
+    from monitor.config_edit import ConfigDocument, NewSource  # ruamel.yaml only for config edits
+
     document = ConfigDocument(_path(ctx))
     document.add(NewSource(name, url, page, tags, _interval(interval), follow_links))
     settings = document.save()
@@ -76,6 +70,8 @@ def add_command(
 @handles_errors
 def remove_command(ctx: click.Context, name: str) -> None:
     """Remove a source from the config file (its archive stays; a running daemon stops polling it)."""
+    from monitor.config_edit import ConfigDocument
+
     document = ConfigDocument(_path(ctx))
     document.remove(name)
     settings = document.save()
@@ -93,6 +89,10 @@ def opml() -> None:
 @handles_errors
 def opml_import(ctx: click.Context, file: Path) -> None:
     """Add FILE's feeds to the config, skipping URLs already there; folders become tags."""
+    import listparser  # and requests: only for an OPML import
+
+    from monitor.config_edit import ConfigDocument, NewSource, slug
+
     try:
         data = file.read_bytes()
     except OSError as exc:
@@ -179,7 +179,7 @@ def sources(ctx: click.Context, fmt: str) -> None:
                 "state": h.state,
                 "last_polled_at": h.last_polled_at,
                 "last_status": h.last_status,
-                "last_error": h.disabled_reason or h.last_error,
+                "last_error": h.error,
                 "consecutive_errors": h.consecutive_errors,
                 "next_check_at": h.next_check_at,
                 "next_check_in_s": (

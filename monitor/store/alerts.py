@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
-from monitor.core.outbox import AfterFailure, edit_changes, snippet_from_marked
+from monitor.core.delivery import AfterFailure, edit_changes, snippet_from_marked
 from monitor.core.render import AlertContext, ArticleInfo, Outlet, StoryInfo
 from monitor.errors import NotFoundError
 from monitor.store.leases import ALERTS, give_back, take_leases

@@ -38,7 +38,7 @@ def source_rows(store: Store) -> list[SourceOut]:
             last_polled_at=h.last_polled_at,
             last_success_at=h.last_success_at,
             last_status=h.last_status,
-            last_error=h.disabled_reason or h.last_error,
+            last_error=h.error,
             consecutive_errors=h.consecutive_errors,
             next_check_at=h.next_check_at,
             articles=h.articles,

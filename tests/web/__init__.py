@@ -27,8 +27,9 @@ ADDED = "Seoul said on Saturday that the Storm Corps units had reached the Kursk
 EDITED_TITLE = "North Korea sends 1,500 special forces to Russia, Seoul & Kyiv say <update>"
 
 
-def web_settings(server: LoopbackServer) -> Settings:
-    data: dict[str, Any] = {
+def web_config(server: LoopbackServer) -> dict[str, Any]:
+    """The archive's config as YAML data (the CLI reads it from a file, the app as Settings)."""
+    return {
         "defaults": {"timeout": "5s", "per_host": 4, "max_age": "none"},
         "sources": [
             {"name": "moscow-times", "feed": server.url("/rss/news")},
@@ -37,7 +38,10 @@ def web_settings(server: LoopbackServer) -> Settings:
         "watches": [{"name": WATCH, "query": '"North Korea" AND troop*', "channels": ["hook"]}],
         "channels": [{"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/hook"}],
     }
-    return parse_settings(yaml.safe_dump(data), "test.yaml", env={})
+
+
+def web_settings(server: LoopbackServer) -> Settings:
+    return parse_settings(yaml.safe_dump(web_config(server)), "test.yaml", env={})
 
 
 def kyiv_feed(*, edited: bool) -> bytes:
