@@ -17,15 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitor.config import Settings, config_path, database_url, load_settings
-from monitor.daemon import Daemon
 from monitor.fleet import FleetGate
-from monitor.metrics import Metrics
 from monitor.outbox import DeliveryReport, Outbox
-from monitor.reload import Reloader
 from monitor.service import CycleReport, Service, ServiceOptions, make_fetcher, pool_size
 from monitor.store.db import check_current, make_engine, upgrade
 from monitor.store.repo import Store
-from monitor.store.retention import prune_if_mine
 from monitor.watching import WatchStep
 from monitor.watching import attach as attach_watches
 from monitor.watching import reconfigure as reconfigure_watches
@@ -138,6 +134,11 @@ class DaemonOptions:
 async def run_daemon(rt: Runtime, options: DaemonOptions) -> None:
     """The daemon in its roles until SIGTERM or Ctrl-C: polling (with watches), delivery, HTTP, pruning,
     reloads of the config; at the end the last alerts get SHUTDOWN_DELIVERY_SECONDS."""
+    # The daemon's own modules (APScheduler, prometheus_client) load only for `monitor run`.
+    from monitor.daemon import Daemon
+    from monitor.metrics import Metrics
+    from monitor.reload import Reloader
+
     settings, roles = rt.settings, options.roles
     fleet = settings.fleet
     service = make_service(settings, rt.store, lease=fleet.lease)
@@ -214,6 +215,8 @@ async def run_daemon(rt: Runtime, options: DaemonOptions) -> None:
 
 def _pruner(rt: Runtime, owner: str) -> Callable[[], Awaitable[None]]:
     """The daemon's retention job: one process of the fleet at a time prunes, the others skip."""
+    from monitor.store.retention import prune_if_mine
+
     log = logging.getLogger("monitor.retention")
 
     async def prune_once() -> None:

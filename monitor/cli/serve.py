@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from typing import TYPE_CHECKING
 
 import click
-from fastapi import FastAPI
 
 from monitor.cli.common import handles_errors, open_from
-from monitor.web import create_app
 from monitor.web.server import TOKEN_ENV, serve_http, warn_if_open
+
+if TYPE_CHECKING:  # FastAPI and the web app load only when `monitor serve` runs
+    from fastapi import FastAPI
 
 log = logging.getLogger("monitor.web")
 
@@ -49,6 +51,8 @@ def serve(ctx: click.Context, host: str, port: int, token: str | None, base_url:
     """Serve the read-only JSON API (/api/v1, /docs), Atom feeds and web pages until SIGTERM or Ctrl-C."""
     if base_url is not None and not base_url.startswith(("http://", "https://")):
         raise click.BadParameter(f"{base_url!r} is not an http(s) URL", param_hint="--base-url")
+    from monitor.web import create_app
+
     with open_from(ctx, migrate=False) as app:
         web = create_app(app.store, app.settings, token=token or None, health=None, base_url=base_url)
         if token:

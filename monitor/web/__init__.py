@@ -10,6 +10,20 @@ monitor.store, monitor.core, monitor.config, monitor.errors, monitor.encode, and
 metrics types; never the service, the outbox, notify, the runtime or the CLI.
 """
 
-from monitor.web.factory import create_app, listening_at
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from monitor.web.factory import create_app, listening_at
 
 __all__ = ["create_app", "listening_at"]
+
+
+def __getattr__(name: str) -> Any:
+    """create_app and listening_at load FastAPI on first use: `monitor poll` imports server.py's names only."""
+    if name in __all__:
+        from monitor.web import factory
+
+        return getattr(factory, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

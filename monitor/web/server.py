@@ -9,23 +9,27 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Iterator
-
-import uvicorn
-from fastapi import FastAPI
+from typing import TYPE_CHECKING, Any
 
 from monitor.errors import MonitorError
-from monitor.web.factory import listening_at
+
+if TYPE_CHECKING:  # uvicorn and FastAPI load only when something is served
+    from fastapi import FastAPI
 
 log = logging.getLogger("monitor.web")
 TOKEN_ENV = "MONITOR_API_TOKEN"
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its signal handlers: whoever runs it decides when it stops."""
+def _server(config: Any) -> Any:
+    """A uvicorn server without its signal handlers: whoever runs it decides when it stops."""
+    import uvicorn
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return _Server(config)
 
 
 def is_loopback(host: str) -> bool:
@@ -77,6 +81,10 @@ async def serve_http(app: FastAPI, host: str, port: int, stop: asyncio.Event) ->
 
     Installs no signal handlers (the daemon owns them). Raises MonitorError if it cannot listen.
     """
+    import uvicorn
+
+    from monitor.web.factory import listening_at
+
     sock = listen(host, port)
     config = uvicorn.Config(
         app,
@@ -86,7 +94,7 @@ async def serve_http(app: FastAPI, host: str, port: int, stop: asyncio.Event) ->
         lifespan="off",
         timeout_graceful_shutdown=10,
     )
-    server = _Server(config)
+    server = _server(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]), name="http")
     stopping = asyncio.create_task(stop.wait(), name="http-stop")
     try:
