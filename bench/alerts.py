@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import threading
@@ -29,13 +30,13 @@ import yaml  # noqa: E402
 
 from monitor.config import parse_settings  # noqa: E402
 from monitor.notify.webhook import verify_signature  # noqa: E402
-from monitor.outbox import Outbox  # noqa: E402
+from monitor.runtime import delivering  # noqa: E402
 from monitor.store.db import make_engine, upgrade  # noqa: E402
 from monitor.store.repo import Store  # noqa: E402
 from monitor.store.tables import alerts, articles, matches, sources, stories, versions  # noqa: E402
 
 SECRET = "bench-secret"
-PG_DB = "bench_alerts"
+PG_DB = f"bench_alerts_{os.getpid()}"
 
 
 class Receiver:
@@ -204,11 +205,8 @@ def run(url: str, n: int) -> None:
     )
 
     async def go() -> Any:
-        outbox = Outbox(settings, store)
-        try:
+        async with delivering(settings, store) as outbox:
             return await outbox.deliver_all()
-        finally:
-            await outbox.aclose()
 
     started, cpu = time.perf_counter(), time.process_time()
     report = asyncio.run(go())
@@ -239,7 +237,11 @@ def main() -> None:
         with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {PG_DB}")
             admin.execute(f"CREATE DATABASE {PG_DB}")
-        run(f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DB}", args.alerts)
+        try:
+            run(f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DB}", args.alerts)
+        finally:
+            with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {PG_DB}")
 
 
 if __name__ == "__main__":

@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.feedserver import FeedServer  # noqa: E402
+from monitor.core.extract import extract_article  # noqa: E402
 from monitor.core.normalize import normalize_text  # noqa: E402
-from monitor.core.pages import extract_article  # noqa: E402
 from monitor.errors import ParseError  # noqa: E402
 from tests.fixtures.pages import mt_article  # noqa: E402
 from tests.fixtures.seeds import mt_seed  # noqa: E402
@@ -210,7 +210,7 @@ def bench_recheck(n: int, workers: int) -> tuple[float, float, dict[str, int]]:
     import yaml
 
     from monitor.config import parse_settings
-    from monitor.service import Service, ServiceOptions, make_fetcher
+    from monitor.runtime import make_service
     from monitor.store.db import make_engine, upgrade
     from monitor.store.repo import Store
     from monitor.store.tracking import ensure_article, tracked_articles
@@ -231,7 +231,7 @@ def bench_recheck(n: int, workers: int) -> tuple[float, float, dict[str, int]]:
     results: list[float] = []
 
     async def main() -> None:
-        service = Service(settings, store, make_fetcher(settings), ServiceOptions(parse_workers=workers))
+        service = make_service(settings, store, parse_workers=workers)
         await service.sync_sources()
         source_id = 1
         with store.write() as conn:

@@ -5,12 +5,15 @@ Each measurement runs in its own process so peak RSS is its own:
   bare              one process, an httpx AsyncClient with 50 connections, feedparser.parse on the bytes,
                     nothing stored
   bare conditional  the same client sending the ETags of a first pass: 304s, nothing parsed
-  full (feedparser) the project's Service (defaults.parser: feedparser) polling every source into a fresh
-                    SQLite database, everything stored, with the watch step (100 watches, stories, alerts)
+  full (feedparser) `monitor poll` (defaults.parser: feedparser) timed as a whole process, from spawn to
+                    exit (interpreter start, imports, migrations, story index, the cycle, delivery),
+                    into a fresh SQLite database: everything stored, with the watch step (100 watches,
+                    stories, alerts); the real command (monitor.cli.root.main), run by this file with the
+                    stage timers patched in
   full (hybrid)     the same with the default parser (fastfeedparser, feedparser when unsure)
-  unchanged         the hybrid Service polling again: conditional GETs answered 304
-Figures: feeds/s, CPU seconds (process + children), peak RSS of the biggest single process and of the
-tree, and busy seconds per stage (fetch, parse, write transaction, of which the watch step), summed
+  unchanged         `monitor poll` again on the hybrid's database: conditional GETs answered 304
+Figures: feeds/s, CPU seconds (process + children), peak RSS of each process (main, forkserver, parse
+workers) and of the tree, the time from spawn to the first request, and busy seconds per stage (fetch, parse, write transaction, of which the watch step), summed
 over concurrent work, so they show where the time goes rather than add up to the wall time.
 
     .venv/bin/python bench/poll.py --feeds 1000
@@ -29,7 +32,6 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -220,20 +222,90 @@ class Stages:
         timed(WatchStep, "finish", "  of which watch step")
 
 
-def run_project(base: str, paths: list[str], workers: int, parser: str) -> list[dict[str, Any]]:
+def cli_child(stats_path: str, argv: list[str]) -> None:
+    """Run the real `monitor` command in this process (`monitor.cli.root.main`), with the stage timers patched
+    in and the moment of its first request noted; both are written to `stats_path` as it exits."""
+    import atexit
+
+    from monitor.cli.root import main as monitor_main
+    from monitor.fetch import Fetcher
+
+    stages = Stages()
+    stages.install()
+    first: list[float] = []
+    fetch = Fetcher.fetch
+
+    async def noted(*args: Any, **kwargs: Any) -> Any:
+        if not first:
+            first.append(time.time())
+        return await fetch(*args, **kwargs)
+
+    Fetcher.fetch = noted  # type: ignore[method-assign]
+
+    def dump() -> None:
+        Path(stats_path).write_text(
+            json.dumps({"stages": stages.reset(), "first_request": first[0] if first else None})
+        )
+
+    atexit.register(dump)
+    monitor_main(argv, prog_name="monitor")
+
+
+class ProcessMeter:
+    """Wall time of one child process from spawn to exit, CPU seconds of its tree, and the peak RSS of
+    each of its processes (the main one, the forkserver and the parse workers), sampled."""
+
+    def __init__(self, cmd: list[str]) -> None:
+        self.cmd = cmd
+        self.peaks: dict[int, tuple[str, int]] = {}
+        self.peak_tree = 0
+        self._cpu: dict[int, float] = {}
+
+    def _role(self, proc: psutil.Process, main: psutil.Process) -> str:
+        if proc.pid == main.pid:
+            return "main"
+        with contextlib.suppress(psutil.Error):
+            if proc.ppid() == main.pid:  # the forkserver, the resource tracker
+                return "forkserver" if "forkserver" in " ".join(proc.cmdline()) else "helper"
+        return "parse worker"  # forked by the forkserver
+
+    def _sample(self, main: psutil.Process) -> None:
+        tree = 0
+        with contextlib.suppress(psutil.Error):
+            procs = [main, *main.children(recursive=True)]
+            for proc in procs:
+                with contextlib.suppress(psutil.Error):
+                    rss = proc.memory_info().rss
+                    tree += rss
+                    role, peak = self.peaks.get(proc.pid, (self._role(proc, main), 0))
+                    self.peaks[proc.pid] = (role, max(peak, rss))
+                    self._cpu[proc.pid] = sum(proc.cpu_times()[:2])
+        self.peak_tree = max(self.peak_tree, tree)
+
+    def run(self) -> subprocess.CompletedProcess[str]:
+        t0 = time.time()
+        self.started = t0
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            child = subprocess.Popen(self.cmd, stdout=out, stderr=err, text=True)
+            main = psutil.Process(child.pid)
+            while child.poll() is None:
+                self._sample(main)
+                time.sleep(0.25)  # psutil walks /proc: sampling faster costs the measured processes
+            self.wall = time.time() - t0
+            self.cpu = sum(self._cpu.values())
+            out.seek(0)
+            err.seek(0)
+            return subprocess.CompletedProcess(self.cmd, child.returncode, out.read(), err.read())
+
+
+def run_project(base: str, paths: list[str], parser: str) -> list[dict[str, Any]]:
+    """`monitor poll` as a whole process (interpreter start, imports, migrations, the story index, the
+    cycle, delivery) into a fresh SQLite database; with the hybrid also the unchanged cycle after it."""
     import yaml
 
-    from monitor.config import parse_settings
-    from monitor.service import Service, ServiceOptions, make_fetcher
-    from monitor.store.db import make_engine, upgrade
-    from monitor.store.repo import Store
-    from monitor.watching import WatchStep, install
-
-    tmp = tempfile.mkdtemp(prefix="bench-poll-")
-    engine = make_engine(f"sqlite:///{tmp}/bench.db")
-    upgrade(engine)
-    store = Store(engine)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-poll-"))
     config = {
+        "database": f"sqlite:///{tmp}/bench.db",
         "defaults": {
             "concurrency": CONCURRENCY,
             "per_host": CONCURRENCY,
@@ -241,70 +313,56 @@ def run_project(base: str, paths: list[str], workers: int, parser: str) -> list[
             "parser": parser,
         },
         "sources": [{"name": f"feed-{i}", "feed": base + p} for i, p in enumerate(paths)],
-        "watches": [{"name": f"w{i}", "query": q} for i, q in enumerate(bench_watches(WATCHES))],
+        "watches": [{"name": f"w{i}", "query": q} for i, q in enumerate(bench_watches(max(WATCHES, 0)))],
     }
-    settings = parse_settings(yaml.safe_dump(config), "bench", env={})
+    (tmp / "feeds.yaml").write_text(yaml.safe_dump(config))
     out = []
-
-    async def cycle(service: Service) -> list[Any]:
-        return await service.poll_sources()
-
-    import logging
-
-    logging.disable(logging.INFO)
-
-    stages = Stages()
-    stages.install()
-
-    async def main() -> None:
-        service = Service(settings, store, make_fetcher(settings), ServiceOptions(parse_workers=workers))
-        if WATCHES >= 0:  # as the daemon runs: stories, watches and alerts in every store transaction
-            step = WatchStep(settings)
-            step.load(store, datetime.now(UTC))
-            install(service, step)
-        await service.sync_sources()
-        # Warm the parse workers (process start-up is not polling cost).
-        loop = asyncio.get_running_loop()
-        from monitor.core.feeds import parse_feed_drafts
-
-        await asyncio.gather(
-            *(
-                loop.run_in_executor(service._parse, parse_feed_drafts, b"<rss/>", {}, "http://x")
-                for _ in range(workers)
-            )
+    names = [f"full ({parser})"] + (["unchanged cycle (304)"] if parser == "hybrid" else [])
+    for name in names:
+        stats = tmp / "stats.json"
+        cmd = [sys.executable, __file__, "--cli", str(stats), "--", "--config", str(tmp / "feeds.yaml")]
+        cmd += ["poll", "--format", "json"]
+        meter = ProcessMeter(cmd)
+        done = meter.run()
+        if done.returncode != 0:
+            sys.exit(f"{name}: monitor poll failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        polls = json.loads(done.stdout)
+        info = json.loads(stats.read_text())
+        first = info["first_request"]
+        by_role: dict[str, int] = {}
+        for role, peak in meter.peaks.values():
+            by_role[role] = max(by_role.get(role, 0), peak)
+        errors = [p["error"] for p in polls if p.get("error")]
+        out.append(
+            {
+                "mode": name,
+                "feeds": len(paths),
+                "wall_s": meter.wall,
+                "feeds_per_s": len(paths) / meter.wall,
+                "cpu_s": meter.cpu,
+                "peak_rss_mb": meter.peak_tree / 2**20,
+                "peak_process_mb": max(by_role.values()) / 2**20,
+                "peak_by_role_mb": {k: round(v / 2**20) for k, v in by_role.items()},
+                "first_request_s": None if first is None else first - meter.started,
+                "new": sum(p["new"] for p in polls),
+                "statuses": sorted({p["status"] for p in polls if p.get("status")}),
+                "errors": len(errors),
+                "first_error": errors[0] if errors else None,
+                "stages": info["stages"],
+            }
         )
-        try:
-            names = [f"full ({parser})"] + (["unchanged cycle (304)"] if parser == "hybrid" else [])
-            for name in names:
-                stages.reset()
-                with Meter() as meter:
-                    summaries = await cycle(service)
-                errors = [s.error for s in summaries if s.error]
-                out.append(
-                    result(
-                        name,
-                        len(paths),
-                        meter,
-                        new=sum(s.new for s in summaries),
-                        statuses=sorted({s.status for s in summaries if s.status}),
-                        errors=len(errors),
-                        first_error=errors[0] if errors else None,
-                        stages=stages.reset(),
-                    )
-                )
-        finally:
-            await service.fetcher.aclose()
-            service.close()
+    from monitor.store.db import make_engine
+    from monitor.store.repo import Store
 
-    asyncio.run(main())
-    out.append({"mode": f"stored ({parser})", **store.counts()})
+    engine = make_engine(f"sqlite:///{tmp}/bench.db")
+    out.append({"mode": f"stored ({parser})", **Store(engine).counts()})
     engine.dispose()
     return out
 
 
-def child(mode: str, base: str, n: int, workers: int) -> None:
+def child(mode: str, base: str, n: int) -> None:
     paths = [f"/feeds/{i}.xml" for i in range(n)]
-    data = run_bare(base, paths) if mode == "bare" else run_project(base, paths, workers, mode)
+    data = run_bare(base, paths) if mode == "bare" else run_project(base, paths, mode)
     print(json.dumps(data))
 
 
@@ -313,14 +371,16 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--feeds", type=int, default=int(os.environ.get("BENCH_FEEDS", "1000")))
-    parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="parse processes for the project"
-    )
     parser.add_argument("--child", choices=["bare", "feedparser", "hybrid"], help=argparse.SUPPRESS)
     parser.add_argument("--base", help=argparse.SUPPRESS)
+    parser.add_argument("--cli", metavar="STATS", help=argparse.SUPPRESS)
+    if "--cli" in sys.argv:  # the measured `monitor` process: everything after `--` is its command line
+        at = sys.argv.index("--")
+        cli_child(sys.argv[sys.argv.index("--cli") + 1], sys.argv[at + 1 :])
+        return
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.base, args.feeds, args.workers)
+        child(args.child, args.base, args.feeds)
         return
     print(f"building {args.feeds} feeds ...", flush=True)
     bodies = build_feeds(args.feeds)
@@ -339,8 +399,6 @@ def main() -> None:
                 server.base,
                 "--feeds",
                 str(args.feeds),
-                "--workers",
-                str(args.workers),
             ]
             done = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if done.returncode != 0:
@@ -367,6 +425,10 @@ def main() -> None:
     print("\nbusy seconds per stage (summed over concurrent work):")
     for row in (classic, hybrid, unchanged):
         print(f"  {row['mode']:<24} " + ", ".join(f"{k} {v}" for k, v in row["stages"].items()))
+    print("\npeak RSS per process (MiB) and time from spawn to the first request:")
+    for row in (classic, hybrid, unchanged):
+        roles = ", ".join(f"{k} {v}" for k, v in row["peak_by_role_mb"].items())
+        print(f"  {row['mode']:<24} {roles}; first request after {row['first_request_s']:.2f} s")
     for row in rows:
         if row["mode"].startswith("stored"):
             print(

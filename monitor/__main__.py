@@ -1,6 +1,6 @@
 """python -m monitor."""
 
-from monitor.cli import main
+from monitor.cli.root import main
 
 if __name__ == "__main__":
     main()

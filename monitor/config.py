@@ -23,13 +23,13 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.config_channels import AppriseChannel, ChannelBase, ChannelSettings, EmailChannel, WebhookChannel
 from monitor.core.durations import parse_duration, parse_size
 from monitor.core.query import parse_query
 from monitor.core.schedule import SchedulePolicy
 from monitor.errors import ConfigError, QueryError
 from monitor.models import SourceKind
 from monitor.netpolicy import FetchPolicy
-from monitor.notify.channels import AppriseChannel, ChannelSettings, EmailChannel, WebhookChannel, _Channel
 
 DEFAULT_CONFIG = "config/feeds.yaml"
 DEFAULT_DATABASE = "sqlite:///data/monitor.db"
@@ -335,7 +335,7 @@ def _interpolate(data: Any, path: Path_, env: dict[str, str], problems: list[tup
 
 
 def _field_names(model: type[BaseModel]) -> list[str]:
-    if model is _Channel:
+    if model is ChannelBase:
         return sorted(
             {n for m in (EmailChannel, WebhookChannel, AppriseChannel) for n in m.model_fields} | {"from"}
         )
@@ -347,7 +347,7 @@ def _model_at(path: Path_) -> type[BaseModel] | None:
         "defaults": Defaults,
         "sources": SourceConfig,
         "watches": WatchConfig,
-        "channels": _Channel,
+        "channels": ChannelBase,
     }
     if not path:
         return Settings

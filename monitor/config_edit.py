@@ -21,13 +21,7 @@ from ruamel.yaml.tokens import CommentToken
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from monitor.config import Settings, parse_settings
-from monitor.errors import ConfigError, MonitorError, NotFoundError
-
-
-class SourceExistsError(MonitorError):
-    """A source of that name (or URL) is already in the config."""
-
-    exit_code = 2
+from monitor.errors import ConfigError, NotFoundError, SourceExistsError
 
 
 @dataclass(frozen=True)

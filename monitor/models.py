@@ -223,6 +223,11 @@ class SourceHealth:
     last_problem: str | None = None  # what the last parse dropped or repaired
 
     @property
+    def error(self) -> str | None:
+        """What went wrong last, as `monitor sources` and the web show it: why it is gone, else the last error."""
+        return self.disabled_reason or self.last_error
+
+    @property
     def state(self) -> str:
         """ok, new, disabled, gone (the server answered 410) or "failing xN"."""
         if not self.enabled:

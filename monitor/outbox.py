@@ -1,7 +1,7 @@
 """The alert outbox: deliver pending alerts, each channel on its own, retrying with backoff; never twice.
 
 Alert rows are written in the transaction of the match that causes them (monitor/watching.py), unique per
-(story, watch, channel). This loop leases due rows to this process, renders them, sends them and marks each
+(event, watch, channel); their SQL is in monitor/store/alerts.py. This loop leases due rows to this process, renders them, sends them and marks each
 one sent in its own transaction the moment its channel accepted it. What a crash can do:
 
 - killed before sending: the rows stay pending (or leased until the lease runs out, or until a restarted
@@ -34,9 +34,11 @@ import httpx
 
 from monitor.clock import utcnow
 from monitor.config import Settings
-from monitor.core.outbox import after_failure, channel_pause, digest_anchor
+from monitor.config_channels import ChannelSettings
+from monitor.core.delivery import after_failure, channel_pause, digest_anchor
 from monitor.core.render import Message, render_alert, render_digest
-from monitor.notify.channels import ChannelSettings, DeliveryError, send
+from monitor.errors import DeliveryError
+from monitor.notify.dispatch import send
 from monitor.store import alerts as outbox_rows
 from monitor.store.alerts import Claimed
 from monitor.store.leases import process_owner

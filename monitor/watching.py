@@ -20,9 +20,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from monitor.config import Settings, WatchConfig
 from monitor.core.match import MatchDoc, Matcher, WatchHit, WatchSpec, compile_watches
 from monitor.core.stories import (
@@ -33,51 +30,37 @@ from monitor.core.stories import (
     features,
     same_event_score,
 )
-from monitor.core.watchprep import DraftInsight
+from monitor.core.watchprep import DraftInsight, with_article_id
 from monitor.models import StoredVersion, VersionText
-from monitor.store.repo import Store, articles, insert_ignoring, load_version_texts, versions
+from monitor.store.repo import Connection, Store
 from monitor.store.stories import (
+    Flagging,
     MemberRow,
     add_members,
+    alerted_watches,
+    first_version_texts,
+    flag_story,
+    flagging_matches,
+    grow_stories,
+    insert_matches,
     last_member_id,
     lock_assignment,
+    mark_flagged,
     members,
+    new_stories,
+    queue_alerts,
+    set_article_stories,
     stored_features,
+    version_texts,
 )
-from monitor.store.tables import alerts as alerts  # re-exported: the table handles live in store/tables.py
-from monitor.store.tables import matches as matches
-from monitor.store.tables import stories as stories
-from monitor.store.tables import story_watches as story_watches
 
 if TYPE_CHECKING:
     from monitor.service import Service
 
 log = logging.getLogger("monitor.watch")
 
-
 STORY_WINDOW = timedelta(days=3)
-
-# Statements built once: the watch step runs for every stored version.
-_GROW_STORIES = (
-    stories.update()
-    .where(stories.c.id == sa.bindparam("b_id"))
-    .values(article_count=stories.c.article_count + sa.bindparam("b_n"), last_seen=sa.bindparam("b_now"))
-)
-_SET_STORY = (
-    articles.update().where(articles.c.id == sa.bindparam("b_id")).values(story_id=sa.bindparam("b_story"))
-)
-_NEW_STORIES = stories.insert().returning(stories.c.id, sort_by_parameter_order=True)
-_MARK_FLAGGED = matches.update().where(matches.c.id == sa.bindparam("b_id")).values(flagged=True)
 PRUNE_EVERY = timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class _Statements:
-    """The dialect's INSERT ... ON CONFLICT DO NOTHING statements, built once."""
-
-    match: Any
-    flag: Any
-    alert: Any
 
 
 @dataclass(frozen=True)
@@ -98,6 +81,7 @@ class _Work:
     features: StoryFeatures | None  # None: the article has its story already (an edit)
     hits: list[WatchHit]
     now: datetime
+    stored_features: str | None = None  # the features' JSON as stored, if a parse worker encoded it
 
 
 def watch_specs(settings: Settings) -> list[WatchSpec]:
@@ -125,17 +109,17 @@ class WatchStep:
         self.settings = settings
         self.matcher: Matcher = compile_watches(watch_specs(settings))
         self.watches: dict[str, WatchConfig] = {w.name: w for w in settings.watches}
-        self.index = StoryIndex()
-        self._features: dict[int, StoryFeatures] = {}  # of every indexed article
+        self.index = StoryIndex()  # every indexed article's features live there, once
         self._last_member = 0  # the last story_members id this process has indexed
         self._pruned_at: datetime | None = None
-        self._prepared: dict[str, _Statements] = {}
         self._added: deque[tuple[datetime, int]] = deque()  # (first seen, article id), oldest first
         self._pending: list[_Unit] = []
         self._uncommitted: list[int] = []  # articles indexed by the transaction in progress
         self._ready = threading.Event()  # the index is loaded (load_in_background clears it until then)
         self._ready.set()
         self._load_error: BaseException | None = None
+        self._load_lock = threading.Lock()
+        self._lazy: Store | None = None  # the store to load the index from once it is needed
 
     def max_age(self, watch: str) -> timedelta:
         config = self.watches.get(watch)
@@ -162,10 +146,27 @@ class WatchStep:
         self._last_member = max(self._last_member, last)
         return count
 
+    def load_when_needed(self, store: Store) -> None:
+        """Load the index only once a poll has something to store (`warm`, else the first write): a start
+        sends its first requests at once, and a cycle that finds every feed unchanged never reads it."""
+        with self._load_lock:
+            self._lazy = store
+
+    def warm(self) -> None:
+        """Start loading the index in the background if it waits to be (a poll parsed new drafts)."""
+        with self._load_lock:
+            store, self._lazy = self._lazy, None
+            if store is None:
+                return
+            self._ready.clear()  # under the lock: a writer never sees the index ready before it is
+        self._start_load(store, datetime.now(UTC))
+
     def load_in_background(self, store: Store, now: datetime) -> None:
         """Load the index in a thread of its own, so polls fetch meanwhile; the first write waits for it."""
         self._ready.clear()
+        self._start_load(store, now)
 
+    def _start_load(self, store: Store, now: datetime) -> None:
         def run() -> None:
             try:
                 count = self.load(store, now)
@@ -182,14 +183,13 @@ class WatchStep:
         count = 0
         for row in members(conn, after_id=self._last_member, since=since):
             self._last_member = row.id
-            if row.article_id not in self._features:
+            if row.article_id not in self.index:
                 self._index(_member_features(row), row.story_id, row.first_seen)
                 count += 1
         return count
 
     def _index(self, feats: StoryFeatures, story_id: int, first_seen: datetime) -> None:
         self.index.add(feats, story_id)
-        self._features[feats.article_id] = feats
         self._added.append((first_seen, feats.article_id))
 
     def _prune(self, before: datetime) -> None:
@@ -197,7 +197,6 @@ class WatchStep:
         while self._added and self._added[0][0] < before:
             _, article_id = self._added.popleft()
             self.index.remove(article_id)
-            self._features.pop(article_id, None)
 
     # --- the batch ------------------------------------------------------------------------------
 
@@ -215,7 +214,6 @@ class WatchStep:
         self._pending.clear()
         for article_id in self._uncommitted:
             self.index.remove(article_id)
-            self._features.pop(article_id, None)
         self._uncommitted.clear()
 
     def committed(self) -> None:
@@ -226,6 +224,7 @@ class WatchStep:
         pending, self._pending = self._pending, []
         if not pending:
             return
+        self.warm()
         self._ready.wait()
         if self._load_error is not None:
             raise self._load_error
@@ -233,14 +232,31 @@ class WatchStep:
         lock_assignment(conn)
         self._catch_up(conn)
         placed = self._assign_stories(conn, [w for w in work if w.features is not None])
+        matched = insert_matches(
+            conn,
+            [
+                {
+                    "watch": hit.watch,
+                    "article_id": item.text.article_id,
+                    "version_id": item.text.version_id,
+                    "story_id": placed.get(item.text.article_id, item.text.story_id),
+                    "terms": list(hit.terms),
+                    "snippet": hit.snippet,
+                    "flagged": False,
+                    "created_at": item.now,
+                }
+                for item in work
+                for hit in item.hits
+            ],
+        )
         for item in work:
-            self._apply(conn, item, placed)
+            self._apply(conn, item, placed, matched)
 
     def _prepare(self, conn: Connection, pending: list[_Unit]) -> list[_Work]:
         """Read the texts, work out features and watch hits unless the parse workers did: no lock needed."""
         wanted = [s for unit in pending for s in unit.stored if s.kind != "revert"]
-        texts = self._texts(conn, [s.version_id for s in wanted])
-        priors = self._texts(
+        texts = version_texts(conn, [s.version_id for s in wanted])
+        priors = version_texts(
             conn, [s.prior_version_id for s in wanted if s.prior_version_id and s.kind == "edit"]
         )
         work = []
@@ -256,11 +272,13 @@ class WatchStep:
                 insight = unit.prepared.get(item.key) if unit.prepared and item.kind == "new" else None
                 if insight is not None and text.story_id is None:
                     feats = insight.features
+                    encoded = None
                     if feats is not None:
                         feats = replace(feats, article_id=text.article_id)
+                        encoded = with_article_id(insight.encoded, text.article_id)
                     else:
                         feats = features(story_doc(text))
-                    work.append(_Work(item, text, feats, list(insight.hits), now))
+                    work.append(_Work(item, text, feats, list(insight.hits), now, encoded))
                     continue
                 prior = (
                     priors.get(item.prior_version_id)
@@ -272,20 +290,23 @@ class WatchStep:
                 work.append(_Work(item, text, feats, hits, now))
         return work
 
-    def _texts(self, conn: Connection, version_ids: Sequence[int | None]) -> dict[int, VersionText]:
-        ids = [v for v in version_ids if v]
-        if not ids:
-            return {}
-        return {t.version_id: t for t in load_version_texts(conn, versions.c.id.in_(ids))}
-
-    def _apply(self, conn: Connection, work: _Work, placed: Mapping[int, int]) -> None:
+    def _apply(
+        self,
+        conn: Connection,
+        work: _Work,
+        placed: Mapping[int, int],
+        matched: Mapping[tuple[str, int], int],
+    ) -> None:
         text, now = work.text, work.now
         story_id = placed.get(text.article_id, text.story_id)
         assert story_id is not None
         first_seen = text.first_seen or now
         alerted: set[str] = set()
         for hit in work.hits:
-            if self._record(conn, work, story_id, hit, first_seen):
+            match_id = matched.get((hit.watch, text.version_id))
+            if match_id is None:
+                continue  # this version was matched already (a rerun)
+            if self._record(conn, work, story_id, hit, match_id, first_seen):
                 alerted.add(hit.watch)
         if work.item.kind == "edit":
             self._edit_alerts(conn, work, story_id, first_seen)
@@ -323,7 +344,7 @@ class WatchStep:
             self._uncommitted.append(item.text.article_id)
             placed[item.text.article_id] = story_id
         if new:
-            ids = conn.execute(_NEW_STORIES, list(new.values())).scalars().all()
+            ids = new_stories(conn, list(new.values()))
             real = dict(zip(new, ids, strict=True))
             for item in work:
                 provisional = placed[item.text.article_id]
@@ -331,15 +352,14 @@ class WatchStep:
                     placed[item.text.article_id] = real[provisional]
                     assert item.features is not None
                     self.index.add(item.features, real[provisional])
-        if grown:
-            conn.execute(_GROW_STORIES, [{"b_id": k, "b_n": n, "b_now": t} for k, (n, t) in grown.items()])
-        conn.execute(_SET_STORY, [{"b_id": a, "b_story": s} for a, s in placed.items()])
+        grow_stories(conn, {k: (n, t) for k, (n, t) in grown.items()})
+        set_article_stories(conn, placed)
         rows = [
             {
                 "article_id": item.text.article_id,
                 "story_id": placed[item.text.article_id],
                 "first_seen": item.text.first_seen or item.now,
-                "features": item.features.to_json() if item.features else None,
+                "features": item.stored_features or (item.features.to_json() if item.features else None),
             }
             for item in work
         ]
@@ -347,19 +367,6 @@ class WatchStep:
         return placed
 
     # --- matches and alerts ---------------------------------------------------------------------
-
-    def _statements(self, conn: Connection) -> _Statements:
-        dialect = conn.dialect.name
-        found = self._prepared.get(dialect)
-        if found is None:
-            found = self._prepared[dialect] = _Statements(
-                match=insert_ignoring(conn, matches, ["watch", "version_id"]).returning(matches.c.id),
-                flag=insert_ignoring(conn, story_watches, ["story_id", "watch"]).returning(
-                    story_watches.c.story_id
-                ),
-                alert=insert_ignoring(conn, alerts, ["watch", "channel", "event_key"]),
-            )
-        return found
 
     def _backlog(self, work: _Work, watch: str, first_seen: datetime) -> bool:
         return is_backlog(
@@ -370,39 +377,25 @@ class WatchStep:
         )
 
     def _record(
-        self, conn: Connection, work: _Work, story_id: int, hit: WatchHit, first_seen: datetime
+        self,
+        conn: Connection,
+        work: _Work,
+        story_id: int,
+        hit: WatchHit,
+        match_id: int,
+        first_seen: datetime,
     ) -> bool:
-        """Record one match; flag its story and queue alerts when it is news. True if it alerted."""
+        """Flag the story of a recorded match and queue alerts when it is news. True if it alerted."""
         text, now = work.text, work.now
-        statements = self._statements(conn)
-        match_id = conn.execute(
-            statements.match,
-            {
-                "watch": hit.watch,
-                "article_id": text.article_id,
-                "version_id": text.version_id,
-                "story_id": story_id,
-                "terms": list(hit.terms),
-                "snippet": hit.snippet,
-                "flagged": False,
-                "created_at": now,
-            },
-        ).scalar_one_or_none()
-        if match_id is None:
-            return False  # this version was matched already (a rerun)
         if self._backlog(work, hit.watch, first_seen) or "story" not in self.alert_on(hit.watch):
             return False  # recorded and grouped; old news alerts nobody
-        flagged = conn.execute(
-            statements.flag,
-            {"story_id": story_id, "watch": hit.watch, "match_id": match_id, "flagged_at": now},
-        ).scalar_one_or_none()
-        if flagged is not None:
+        if flag_story(conn, story_id, hit.watch, match_id, now):
             key = f"story:{story_id}"
         elif self._surely_alerted(conn, work, story_id, hit.watch):
             return False  # the story was flagged for this watch by the same event: attached, no new alert
         else:
             key = f"article:{text.article_id}"  # joined a flagged story, maybe wrongly: alert it on its own
-        conn.execute(_MARK_FLAGGED, {"b_id": match_id})
+        mark_flagged(conn, match_id)
         event = "new_story" if work.item.kind in ("new", "enriched") else "new_version"
         self._queue(conn, story_id, hit.watch, match_id, None, event, key, now)
         log.info("watch %s flagged story %d: %s (%s)", hit.watch, story_id, text.title, text.source)
@@ -422,7 +415,8 @@ class WatchStep:
 
     def _features_of(self, conn: Connection, article_ids: list[int]) -> dict[int, StoryFeatures]:
         """These articles' story features: indexed, else stored, else derived from their first version."""
-        found = {a: self._features[a] for a in article_ids if a in self._features}
+        index = self.index
+        found = {a: f for a in article_ids if (f := index.features_of(a)) is not None}
         missing = [a for a in article_ids if a not in found]
         if missing:
             for article_id, stored in stored_features(conn, missing).items():
@@ -430,37 +424,20 @@ class WatchStep:
                     found[article_id] = StoryFeatures.from_json(stored)
             missing = [a for a in missing if a not in found]
         if missing:
-            where = sa.and_(versions.c.article_id.in_(missing), versions.c.n == 1)
-            for text in load_version_texts(conn, where):
+            for text in first_version_texts(conn, missing):
                 found[text.article_id] = features(story_doc(text))
         return found
 
-    def _flagging(self, conn: Connection, story_id: int, watch: str) -> list[Any]:
+    def _flagging(self, conn: Connection, story_id: int, watch: str) -> list[Flagging]:
         """The matches that alerted this watch in this story: (match id, article id, source)."""
-        return list(
-            conn.execute(
-                sa.select(matches.c.id, matches.c.article_id, articles.c.source_id)
-                .join(articles, articles.c.id == matches.c.article_id)
-                .where(matches.c.story_id == story_id, matches.c.watch == watch, matches.c.flagged.is_(True))
-                .order_by(matches.c.id)
-            )
-        )
+        return flagging_matches(conn, story_id, watch)
 
     def _edit_alerts(self, conn: Connection, work: _Work, story_id: int, first_seen: datetime) -> None:
         """Every later edit of an article that alerted a watch with `alert_on: [edits]`."""
         watches = [w for w in self.watches.values() if "edits" in w.alert_on]
         if not watches:
             return
-        alerted = conn.execute(
-            sa.select(matches.c.watch, sa.func.min(matches.c.id))
-            .where(
-                matches.c.article_id == work.text.article_id,
-                matches.c.flagged.is_(True),
-                matches.c.watch.in_([w.name for w in watches]),
-            )
-            .group_by(matches.c.watch)
-        ).all()
-        for watch, match_id in alerted:
+        for watch, match_id in alerted_watches(conn, work.text.article_id, [w.name for w in watches]):
             if self._backlog(work, watch, first_seen):
                 continue
             key = f"edit:{work.text.version_id}"
@@ -521,8 +498,7 @@ class WatchStep:
             }
             for channel in (config.channels if config else ())
         ]
-        if rows:
-            conn.execute(self._statements(conn).alert, rows)
+        queue_alerts(conn, rows)
 
 
 def _member_features(row: MemberRow) -> StoryFeatures:
@@ -539,9 +515,10 @@ def _doc(text: VersionText) -> MatchDoc:
 
 async def attach(service: Service) -> WatchStep:
     """Evaluate the watches, group stories and queue alerts in the transaction of every version the
-    service stores; the story index loads from the stored memberships while the first polls fetch."""
+    service stores; the story index loads from the stored memberships (their stored terms, nothing
+    re-derived) once the first poll finds something new, while the others fetch."""
     step = WatchStep(service.settings)
-    step.load_in_background(service.store, datetime.now(UTC))
+    step.load_when_needed(service.store)
     install(service, step)
     return step
 

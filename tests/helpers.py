@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from monitor.config import Settings, parse_settings
-from monitor.service import Service, ServiceOptions, make_fetcher
+from monitor.runtime import make_service, polling
+from monitor.service import Service
 from monitor.store.repo import Store
-from monitor.watching import attach
 
 
 def settings_for(sources: list[dict[str, Any]], **defaults: Any) -> Settings:
@@ -23,7 +23,7 @@ def settings_for(sources: list[dict[str, Any]], **defaults: Any) -> Settings:
 
 
 def service_for(settings: Settings, store: Store, **options: Any) -> Service:
-    return Service(settings, store, make_fetcher(settings), ServiceOptions(parse_workers=1, **options))
+    return make_service(settings, store, **{"parse_workers": 1, **options})
 
 
 def poll_watching(settings: Settings, store: Store, *names: str) -> None:
@@ -32,14 +32,9 @@ def poll_watching(settings: Settings, store: Store, *names: str) -> None:
     In a thread of its own, so it works where an event loop is already running (Playwright's sync API)."""
 
     async def go() -> None:
-        service = service_for(settings, store)
-        try:
-            await attach(service)
-            await service.sync_sources()
-            await service.poll_sources(list(names) or None)
-        finally:
-            await service.fetcher.aclose()
-            service.close()
+        async with polling(settings, store, parse_workers=1) as run:
+            await run.service.sync_sources()
+            await run.service.poll_sources(list(names) or None)
 
     with ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, go()).result()

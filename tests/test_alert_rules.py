@@ -17,12 +17,12 @@ import yaml
 
 from monitor import watching
 from monitor.config import NO_MAX_AGE, Settings, parse_settings
-from monitor.core.pages import EXTRACTOR_VERSION
+from monitor.core.extract import EXTRACTOR_VERSION
 from monitor.core.versions import content_fingerprint
 from monitor.store.alerts import Claimed, alert_context
 from monitor.store.repo import Store, articles, versions
-from monitor.store.stories import story_members
-from monitor.watching import alerts, attach, is_backlog, matches, stories
+from monitor.store.tables import alerts, matches, stories, story_members
+from monitor.watching import attach, is_backlog
 from tests.fixtures.feeds import STORIES, Item, atom, mt_item, mt_rss, other_item, other_outlet_atom
 from tests.fixtures.pages import mt_article
 from tests.fixtures.seeds import MT_PATH, mt_seed

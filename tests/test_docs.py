@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from monitor.cli import main
+from monitor.cli.root import main
+from tests.test_layers import MODULES, import_graph
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -37,3 +38,34 @@ def test_the_metrics_and_deploy_files_are_in_the_readme() -> None:
         "--utc",
     ):
         assert needle in README, needle
+
+
+def module_map() -> list[str]:
+    """The files of README's module map (paths under monitor/), in its order."""
+    section = README[README.index("### Module map") :]
+    block = section[section.index("```\n") + 4 :]
+    return [line.split()[0] for line in block[: block.index("```")].splitlines() if line.strip()]
+
+
+def test_the_module_map_lists_every_module() -> None:
+    listed = module_map()
+    monitor = Path(__file__).resolve().parents[1] / "monitor"
+    files = sorted(str(p.relative_to(monitor)) for p in monitor.rglob("*.py"))
+    assert sorted(listed) == files
+    assert len(listed) == len(set(listed))
+
+
+def test_the_module_map_is_in_layer_order() -> None:
+    """Each module imports only modules listed above it (a package's __init__ may re-export from below)."""
+    position = {}
+    for index, path in enumerate(module_map()):
+        parts = ["monitor", *Path(path).with_suffix("").parts]
+        position[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = index
+    upward = [
+        f"{name} imports {target}, listed below it"
+        for name, targets in import_graph().items()
+        if name in position and MODULES[name].name != "__init__.py"
+        for target in targets
+        if position.get(target, -1) > position[name]
+    ]
+    assert upward == []

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import yaml
 
 from monitor.store.repo import Store, articles, fetches, sources
-from monitor.watching import alerts, matches
+from monitor.store.tables import alerts, matches
 from tests.cli import run_cli
 from tests.fixtures.feeds import labelled_items, mt_item, mt_rss
 from tests.fixtures.pages import mt_article

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from monitor.cli import _roles, run
+from monitor.cli.run import _roles, run
 from monitor.store.repo import Store, fetches
 from tests.cli import start_daemon, write_config
 from tests.fixtures.feeds import mt_news_feed

@@ -21,8 +21,8 @@ from monitor.store import leases
 from monitor.store.db import make_engine
 from monitor.store.repo import Store, articles, fetches, sources, versions
 from monitor.store.retention import prune, prune_if_mine
+from monitor.store.tables import alerts, matches, stories
 from monitor.store.tracking import claim_due_articles
-from monitor.watching import alerts, matches, stories
 from tests.cli import run_cli, write_config
 from tests.helpers import service_for, settings_for
 

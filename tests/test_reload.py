@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import yaml
 
 from monitor.store.repo import Store, fetches, sources
-from monitor.watching import matches
+from monitor.store.tables import matches
 from tests.cli import run_cli, start_daemon
 from tests.fixtures.feeds import mt_news_feed, other_outlet_atom
 from tests.fixtures.server import LoopbackServer, Route

@@ -23,8 +23,7 @@ from monitor.store import search as search_module
 from monitor.store.export import export_rows
 from monitor.store.repo import Store, articles, sources, versions
 from monitor.store.search import SORTS, SearchQuery, include_name, search
-from monitor.store.tables import Base
-from monitor.watching import matches
+from monitor.store.tables import Base, matches
 from tests.cli import env_for, write_config
 from tests.fixtures.feeds import Item, filler_items, labelled_items, mt_item, mt_rss, other_outlet_atom
 from tests.fixtures.server import LoopbackServer, Route
@@ -389,13 +388,8 @@ def test_schema_matches_the_models_apart_from_the_search_index(db_url: str) -> N
 
 # --- the CLI ----------------------------------------------------------------------------------------------
 
-# The real command in a subprocess; search_cli registers itself if monitor.cli does not (yet).
-_MAIN = (
-    "from monitor.cli import main\n"
-    "from monitor import search_cli\n"
-    "if 'search' not in main.commands: search_cli.register(main)\n"
-    "main(prog_name='monitor')\n"
-)
+# The real command in a subprocess.
+_MAIN = "from monitor.cli.root import main\nmain(prog_name='monitor')\n"
 
 
 def monitor(args: list[str], config: Path, db_url: str) -> subprocess.CompletedProcess[str]:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from monitor.core.decide import Parsed, decide_poll
+from monitor.core.extract import EXTRACTOR_VERSION
 from monitor.core.feeds import parse_feed_drafts
-from monitor.core.pages import EXTRACTOR_VERSION
 from monitor.core.schedule import SchedulePolicy
 from monitor.core.track import DEFAULT_LADDER, PageText, decide_page_check
 from monitor.models import FetchResponse, SourceKind, SourceSpec

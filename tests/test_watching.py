@@ -10,7 +10,7 @@ import yaml
 
 from monitor.config import Settings, parse_settings
 from monitor.store.repo import Store
-from monitor.watching import alerts, matches, stories, story_watches
+from monitor.store.tables import alerts, matches, stories, story_watches
 from tests.cli import run_cli
 from tests.fixtures.feeds import labelled_items, mt_item, mt_rss, other_outlet_atom
 from tests.fixtures.server import LoopbackServer, Route
@@ -174,3 +174,42 @@ def test_matches_and_stories_commands(db_url: str, server: LoopbackServer, tmp_p
     assert local.returncode == 0 and " JST" in local.stdout, local.stdout
     forced = run_cli(["--utc", "stories", "--watch", "nk"], config_file, db_url, env=env)
     assert " UTC" in forced.stdout and " JST" not in forced.stdout
+
+
+def test_the_story_index_loads_only_when_a_poll_has_something_to_store(
+    store: Store, server: LoopbackServer
+) -> None:
+    """A start sends its requests at once: a cycle that finds every feed unchanged never reads the index;
+    one that parses new entries loads it (the stored terms) before its first write."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from monitor.watching import WatchStep, attach
+    from tests.helpers import service_for
+
+    serve_seeds(server)
+    config = settings(server, [{"name": "nk-troops", "query": '"North Korea" AND troop*'}])
+    poll_watching(config, store)
+    indexed = len(rows(store, stories))
+
+    async def poll_again() -> WatchStep:
+        service = service_for(config, store)
+        try:
+            step = await attach(service)
+            await service.sync_sources()
+            await service.poll_sources()
+            return step
+        finally:
+            await service.fetcher.aclose()
+            service.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        step = pool.submit(asyncio.run, poll_again()).result()
+    assert len(step.index) == 0  # every feed unchanged: nothing read
+    step.warm()
+    step._ready.wait(10)
+    assert len(step.index) == len(rows(store, matches)) + 7 == indexed + 1  # the seed story has two
+    server.routes["/rss/news"] = Route.feed(mt_rss([mt_item(), *labelled_items(6)]), validators=False)
+    with ThreadPoolExecutor(1) as pool:
+        step = pool.submit(asyncio.run, poll_again()).result()
+    assert len(step.index) == indexed + 1  # a changed body was parsed: the index loaded

@@ -36,19 +36,6 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def format_duration(delta: timedelta) -> str:
-    """The shortest "1h30m"-style spelling of a duration."""
-    total = int(delta.total_seconds())
-    if total == 0:
-        return "0s"
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        count, total = divmod(total, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts)
-
-
 def parse_size(value: str | int) -> int:
     """Parse "10MB", "512KiB" or a number of bytes; raise ValueError otherwise."""
     if isinstance(value, bool):

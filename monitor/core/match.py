@@ -35,7 +35,7 @@ import ahocorasick
 
 from monitor.core.query import And, Field, Near, Node, Not, Phrase, Word, parse_query
 from monitor.core.text import Token, fold, stem_words, stemmer_name, tokenize, tokens_with_offsets
-from monitor.errors import QueryError
+from monitor.errors import QueryError, WatchQueryError
 
 __all__ = [
     "SNIPPET_CHARS",
@@ -90,19 +90,6 @@ class WatchHit:
     snippet: str
     snippet_text: str = ""
     highlights: tuple[tuple[int, int], ...] = ()
-
-
-class WatchQueryError(QueryError):
-    """A watch that does not compile: which one (``index`` in the list, ``watch`` name), what and where."""
-
-    def __init__(self, index: int, watch: str, error: QueryError) -> None:
-        super().__init__(error.message, error.column)
-        self.index = index
-        self.watch = watch
-        self.args = (f"watch '{watch}': {error.message} at column {error.column}",)
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 # --- the compiled form of a query -------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitor.core.pages import extract_article, extract_links, looks_like_listing
+from monitor.core.extract import extract_article, extract_links, looks_like_listing
 from monitor.core.track import PageText
 from monitor.errors import ParseError
 

@@ -18,7 +18,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
-from monitor.errors import MonitorError
+from monitor.errors import RenderError
 
 EventType = Literal["new_story", "story_update", "new_version", "article_edit", "also_reported", "test"]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
@@ -27,18 +27,6 @@ ALERT_SCHEMA = "news-monitor/alert@1"
 DIGEST_SCHEMA = "news-monitor/digest@1"
 TemplateKind = Literal["subject", "text", "html"]
 SUBJECT_MAX = 250
-
-
-class RenderError(MonitorError):
-    """A channel's template does not compile or does not render; names the channel and the template."""
-
-    def __init__(self, channel: str, template: str, detail: str, line: int | None = None) -> None:
-        self.channel = channel
-        self.template = template
-        self.detail = detail
-        self.line = line
-        where = f" line {line}" if line else ""
-        super().__init__(f"channel {channel!r}: {template} template{where}: {detail}")
 
 
 # --- the alert as data ------------------------------------------------------------------------

@@ -391,6 +391,20 @@ class StoryIndex:
         entry = self._entries.get(article_id)
         return None if entry is None else entry.story_id
 
+    def features_of(self, article_id: int) -> StoryFeatures | None:
+        """An indexed article's features as scoring sees them (terms and title; its names, which only look
+        candidates up, are left out): the index holds them once, so callers need no copy of their own."""
+        entry = self._entries.get(article_id)
+        if entry is None:
+            return None
+        return StoryFeatures(
+            entry.article_id,
+            entry.source,
+            entry.published,
+            tuple(zip(entry.terms, entry.weights, strict=True)),
+            tuple(zip(entry.title, entry.title_rarity, strict=True)),
+        )
+
     def add(self, article: StoryDoc | StoryFeatures, story_id: int) -> None:
         """Index an article as part of story_id (replacing an earlier entry for the same article)."""
         f = features(article) if isinstance(article, StoryDoc) else article
@@ -406,6 +420,9 @@ class StoryIndex:
                 posting = self._postings[key] = {}
             posting[story_id] = posting.get(story_id, 0) + 1
         heapq.heappush(self._by_time, (f.published, f.article_id))
+        if len(self._by_time) > 2 * len(self._entries) + 1024:  # callers that remove() leave stale items
+            self._by_time = [(e.published, e.article_id) for e in self._entries.values()]
+            heapq.heapify(self._by_time)
 
     def remove(self, article_id: int) -> bool:
         """Forget one article; False if it was not indexed."""

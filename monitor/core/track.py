@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitor.core.pages import EXTRACTOR_VERSION, ExtractedArticle
+from monitor.core.extract import EXTRACTOR_VERSION, ExtractedArticle
 from monitor.core.versions import content_fingerprint
 from monitor.models import FetchResponse
 

@@ -39,6 +39,11 @@ _LONE_SEPARATORS = re.compile(r"(?<!\S)[·•|/]+(?!\S)")
 _QUOTE_PAIRS = tuple((chr(k), v) for k, v in _QUOTES.items() if isinstance(v, str))
 _AGO = re.compile(r"ago", re.I)
 _COUNTED = re.compile(r"share|comment|view|like|reaction", re.I)
+# Literal searches on the lower-cased text stand for _AGO and _COUNTED (re.I scans several times slower).
+# re.I also reads "ſ" as s, "K" as k and "İ"/"ı" as i; lower() maps K to k but not the other three, so a text
+# holding one of those asks re.I itself.
+_OTHER_CASE_FORMS = ("\u017f", "\u0130", "\u0131")
+_COUNTED_WORDS = ("share", "comment", "view", "like", "reaction")
 _PUNCT_AFTER_SPACE = ",.;:!?)]"
 
 
@@ -48,9 +53,14 @@ def cosmetic_form(text: str, ignore: Sequence[re.Pattern[str]] = ()) -> str:
     Each step runs only when its cheap precondition holds (a literal search): the same output as running
     every regex, at a fraction of the cost on feed text, where most steps find nothing (bench/realfeeds.py).
     """
-    if _AGO.search(text):
+    lower = text.lower()
+    if "ago" in lower:  # re.I knows no other spelling of a, g or o
         text = COSMETIC[0].sub(" ", text)
-    if _COUNTED.search(text):
+        lower = text.lower()
+    if not text.isascii() and any(form in text for form in _OTHER_CASE_FORMS):
+        if _COUNTED.search(text):
+            text = COSMETIC[1].sub(" ", text)
+    elif any(word in lower for word in _COUNTED_WORDS):
         text = COSMETIC[1].sub(" ", text)
     for pattern in ignore:
         text = pattern.sub(" ", text)

@@ -28,11 +28,24 @@ class WatchContext:
 
 @dataclass(frozen=True, slots=True)
 class DraftInsight:
-    """A draft's story features (None when it is undated: the store's clock dates it) and the watches it
-    matches as a new article."""
+    """A draft's story features (None when it is undated: the store's clock dates it), the watches it
+    matches as a new article, and the features as stored (their JSON, article id 0: the writer puts the
+    store's id in with `with_article_id`, so it encodes nothing)."""
 
     features: StoryFeatures | None
     hits: tuple[WatchHit, ...]
+    encoded: str | None = None
+
+
+_NO_ID = '{"a":0,'
+
+
+def with_article_id(encoded: str | None, article_id: int) -> str | None:
+    """A worker's features JSON (`StoryFeatures.to_json` of article 0) for the stored article id; None if
+    it is not such a document (the writer then encodes the features itself)."""
+    if encoded is None or not encoded.startswith(_NO_ID):
+        return None
+    return f'{{"a":{article_id},{encoded[len(_NO_ID) :]}'
 
 
 @lru_cache(maxsize=4)
@@ -48,10 +61,11 @@ def draft_insights(drafts: Sequence[ArticleDraft], context: WatchContext) -> dic
         body = version_body(draft.summary, draft.body)
         tags = tuple(dict.fromkeys([*draft.tags, *context.source_tags]))
         hits = matcher.match(MatchDoc(title=draft.title, body=body, source=context.source, tags=tags))
-        feats = None
+        feats = encoded = None
         if draft.published is not None:
             feats = features(StoryDoc(0, context.source, draft.title, body, draft.published))
-        out[draft.key] = DraftInsight(feats, tuple(hits))
+            encoded = feats.to_json()
+        out[draft.key] = DraftInsight(feats, tuple(hits), encoded)
     return out
 
 

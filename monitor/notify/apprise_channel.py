@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-import warnings
+from typing import TYPE_CHECKING
 
 import apprise
 
-from monitor.core.render import Message
-from monitor.notify.channels import AppriseChannel, DeliveryError, DeliveryResult
+from monitor.config_channels import apprise_scheme, quiet_imghdr
+from monitor.notify.contract import AppriseChannel, DeliveryError, DeliveryResult, Message
+
+if TYPE_CHECKING:
+    import httpx
 
 _FORMATS = {
     "text": apprise.NotifyFormat.TEXT,
@@ -20,22 +22,7 @@ _FORMATS = {
 _DETAIL_MAX = 1000
 _LEVELS = logging.getLevelNamesMapping()
 
-# Apprise's email plugin imports `imghdr`, deprecated since Python 3.11; import it once here, quietly,
-# so loading Apprise's plugins later does not warn (tests run with warnings as errors).
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="'imghdr' is deprecated", category=DeprecationWarning)
-    with contextlib.suppress(ImportError):  # Python 3.13 removed it; Apprise then does without
-        import imghdr  # noqa: F401
-
-
-def _scheme(url: str) -> str:
-    return url.split("://", 1)[0] + "://…" if "://" in url else "(no scheme)"
-
-
-def check_apprise_url(url: str) -> None:
-    """Raise ValueError unless Apprise can load this URL (the error names only its scheme: URLs hold tokens)."""
-    if apprise.Apprise.instantiate(url) is None:
-        raise ValueError(f"Apprise cannot use the URL {_scheme(url)} (see the Apprise wiki for its format)")
+quiet_imghdr()  # before Apprise loads its plugins
 
 
 def _body(settings: AppriseChannel, message: Message) -> str:
@@ -53,13 +40,18 @@ def _failure_detail(result: apprise.AppriseResult) -> str:
     return detail[:_DETAIL_MAX]
 
 
-async def send_apprise(settings: AppriseChannel, message: Message) -> DeliveryResult:
-    """Notify every URL of the channel; DeliveryError with Apprise's own log lines when any fails."""
+async def send_apprise(
+    settings: AppriseChannel, message: Message, /, *, http_client: httpx.AsyncClient | None = None
+) -> DeliveryResult:
+    """Notify every URL of the channel; DeliveryError with Apprise's own log lines when any fails.
+
+    (A sender of monitor/notify/contract.py: `http_client` is not used, Apprise makes its own requests.)
+    """
     notifier = apprise.Apprise()
     for url in settings.all_urls:
         if not notifier.add(url):
             raise DeliveryError(
-                f"Apprise cannot use the URL {_scheme(url)}", retryable=False, channel=settings.name
+                f"Apprise cannot use the URL {apprise_scheme(url)}", retryable=False, channel=settings.name
             )
     started = time.monotonic()
     result = await notifier.async_notify(

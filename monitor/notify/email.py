@@ -9,13 +9,15 @@ import ssl
 import time
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiosmtplib
 
-from monitor.core.render import Message
 from monitor.encode import header_value
-from monitor.notify.channels import DeliveryError, DeliveryResult, EmailChannel
+from monitor.notify.contract import DeliveryError, DeliveryResult, EmailChannel, Message
+
+if TYPE_CHECKING:
+    import httpx
 
 _ATOM = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
@@ -114,8 +116,13 @@ async def _closed(sock: Any, wait: float = 2.0) -> None:
         await asyncio.sleep(step)
 
 
-async def send_email(settings: EmailChannel, message: Message) -> DeliveryResult:
-    """Send a rendered message to every recipient; DeliveryError when the server does not take it."""
+async def send_email(
+    settings: EmailChannel, message: Message, /, *, http_client: httpx.AsyncClient | None = None
+) -> DeliveryResult:
+    """Send a rendered message to every recipient; DeliveryError when the server does not take it.
+
+    (A sender of monitor/notify/contract.py: `http_client` is not used, SMTP has its own connection.)
+    """
     email = build_email(settings, message)
     started = time.monotonic()
     smtp = aiosmtplib.SMTP(

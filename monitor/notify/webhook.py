@@ -21,9 +21,8 @@ import httpx
 
 from monitor import __version__
 from monitor.bounded import UnsupportedEncoding, read_body
-from monitor.core.render import Message
 from monitor.core.schedule import parse_retry_after
-from monitor.notify.channels import DeliveryError, DeliveryResult, WebhookChannel
+from monitor.notify.contract import DeliveryError, DeliveryResult, Message, WebhookChannel
 
 USER_AGENT = f"news-monitor/{__version__} (webhook; +https://github.com/news-monitor/news-monitor)"
 SIGNATURE_HEADER = "X-Monitor-Signature"
@@ -152,16 +151,17 @@ async def _post(
 
 
 async def send_webhook(
-    settings: WebhookChannel, message: Message, *, client: httpx.AsyncClient | None = None
+    settings: WebhookChannel, message: Message, /, *, http_client: httpx.AsyncClient | None = None
 ) -> DeliveryResult:
     """POST the message's payload; 2xx is delivered, anything else a DeliveryError (retryable or not).
 
-    A shared `client` is used unless the channel has its own TLS settings (`verify: false`, `ca_file`),
+    A shared `http_client` is used unless the channel has its own TLS settings (`verify: false`, `ca_file`),
     which an httpx client fixes at creation; then a client is made for this delivery.
     """
     body = encode_payload(message.payload)
     headers = request_headers(settings, message, body)
     timeout = settings.timeout.total_seconds()
+    client = http_client
     own = client is None or settings.ca_file is not None or not settings.verify
     started = time.monotonic()
     try:

@@ -19,7 +19,7 @@ def export_rows(store: Store, since: datetime | None) -> Iterator[dict[str, Any]
     """Every article (with a version seen since ``since``, if given) with all its versions, by article id.
 
     Streams in batches of articles, so an archive of any size exports in bounded memory; datetimes are
-    timezone-aware ``datetime`` objects (``monitor.output.plain`` makes them ISO 8601).
+    timezone-aware ``datetime`` objects (``monitor.cli.output.plain`` makes them ISO 8601).
     """
     last_id = 0
     with store.read() as conn:

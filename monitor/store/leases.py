@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
@@ -23,11 +24,17 @@ from sqlalchemy.engine import Connection, Row
 from monitor.store.db import insert_ignoring
 from monitor.store.tables import alerts, articles, fleet_state, host_slots, hosts, sources, workers
 
-if TYPE_CHECKING:
-    from monitor.store.repo import Store
-
 CONFIG_KEY = "config_hash"
 _CHUNK = 500
+
+
+class Transactions(Protocol):
+    """What this module needs of a store: its transactions (monitor.store.repo.Store is one). A protocol,
+    so repo.py can lease its sources with the helpers here without an import cycle."""
+
+    def write(self) -> AbstractContextManager[Connection]: ...
+
+    def read(self) -> AbstractContextManager[Connection]: ...
 
 
 def process_owner() -> str:
@@ -38,7 +45,7 @@ def process_owner() -> str:
 # --- one lease implementation for every kind of leased row --------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Leased:
     """A table whose rows processes lease: `lease_owner` names the holder, `until` is when the lease ends.
 
@@ -50,7 +57,7 @@ class Leased:
     table: sa.Table
     until: str
     freed: Literal["none", "now"]
-    live: Callable[[], sa.ColumnElement[bool]] | None = None
+    live: sa.ColumnElement[bool] | None = None
 
     def free_values(self, now: datetime | None) -> dict[str, Any]:
         if self.freed == "now" and now is None:
@@ -58,12 +65,12 @@ class Leased:
         return {"lease_owner": None, self.until: None if self.freed == "none" else now}
 
     def live_where(self) -> tuple[sa.ColumnElement[bool], ...]:
-        return (self.live(),) if self.live is not None else ()
+        return (self.live,) if self.live is not None else ()
 
 
 SOURCES = Leased(sources, "lease_until", "none")
 PAGES = Leased(articles, "next_check_at", "now")
-ALERTS = Leased(alerts, "lease_until", "none", lambda: alerts.c.status == "pending")
+ALERTS = Leased(alerts, "lease_until", "none", alerts.c.status == "pending")
 LEASED = (SOURCES, PAGES, ALERTS)
 
 
@@ -121,7 +128,9 @@ def give_back(
 # --- workers ------------------------------------------------------------------------------------
 
 
-def register_worker(store: Store, owner: str, roles: Sequence[str], config_hash: str, now: datetime) -> None:
+def register_worker(
+    store: Transactions, owner: str, roles: Sequence[str], config_hash: str, now: datetime
+) -> None:
     """Write this process's heartbeat row (replacing one a previous process with the same pid left)."""
     with store.write() as conn:
         conn.execute(workers.delete().where(workers.c.owner == owner))
@@ -138,7 +147,7 @@ def register_worker(store: Store, owner: str, roles: Sequence[str], config_hash:
 
 
 def heartbeat(
-    store: Store,
+    store: Transactions,
     owner: str,
     roles: Sequence[str],
     config_hash: str,
@@ -165,13 +174,13 @@ def heartbeat(
             )
 
 
-def note_config(store: Store, owner: str, config_hash: str) -> None:
+def note_config(store: Transactions, owner: str, config_hash: str) -> None:
     """This process now runs another config (a reload): say so in its heartbeat row."""
     with store.write() as conn:
         conn.execute(workers.update().where(workers.c.owner == owner).values(config_hash=config_hash))
 
 
-def unregister_worker(store: Store, owner: str) -> None:
+def unregister_worker(store: Transactions, owner: str) -> None:
     """A clean stop: drop the heartbeat row and any host slot still held."""
     with store.write() as conn:
         conn.execute(host_slots.delete().where(host_slots.c.owner == owner))
@@ -187,7 +196,7 @@ class LiveWorker:
     last_tick_at: datetime | None
 
 
-def live_workers(store: Store, now: datetime, dead_after: timedelta) -> list[LiveWorker]:
+def live_workers(store: Transactions, now: datetime, dead_after: timedelta) -> list[LiveWorker]:
     """The processes whose heartbeat is recent, oldest first."""
     cutoff = now - dead_after
     with store.read() as conn:
@@ -218,7 +227,7 @@ class Freed:
 
 
 def release_dead_leases(
-    store: Store,
+    store: Transactions,
     now: datetime,
     dead_after: timedelta,
     alive: Callable[[str], bool],
@@ -263,13 +272,13 @@ def release_dead_leases(
 # --- releasing one lease ----------------------------------------------------------------------------
 
 
-def release_source(store: Store, source_id: int, owner: str) -> None:
+def release_source(store: Transactions, source_id: int, owner: str) -> None:
     """Give a source back (its poll failed to store): due again at once for any process."""
     with store.write() as conn:
         give_back(conn, SOURCES, sa.and_(sources.c.id == source_id, sources.c.lease_owner == owner))
 
 
-def defer_source(store: Store, source_id: int, owner: str, until: datetime) -> None:
+def defer_source(store: Transactions, source_id: int, owner: str, until: datetime) -> None:
     """Keep a source leased a while without polling it (not in this process's config: another's may have it)."""
     with store.write() as conn:
         conn.execute(
@@ -279,7 +288,7 @@ def defer_source(store: Store, source_id: int, owner: str, until: datetime) -> N
         )
 
 
-def release_page(store: Store, article_id: int, owner: str, now: datetime) -> None:
+def release_page(store: Transactions, article_id: int, owner: str, now: datetime) -> None:
     """Give a tracked page back (its check failed to store): due again at once for any process."""
     with store.write() as conn:
         give_back(conn, PAGES, sa.and_(articles.c.id == article_id, articles.c.lease_owner == owner), now)
@@ -305,7 +314,7 @@ class AppliedConfig:
     applied_at: datetime
 
 
-def applied_config(store: Store) -> AppliedConfig | None:
+def applied_config(store: Transactions) -> AppliedConfig | None:
     with store.read() as conn:
         row = conn.execute(sa.select(fleet_state).where(fleet_state.c.key == CONFIG_KEY)).first()
     if row is None or not row.value:
@@ -313,7 +322,7 @@ def applied_config(store: Store) -> AppliedConfig | None:
     return AppliedConfig(row.value, row.owner, row.updated_at)
 
 
-def record_config(store: Store, config_hash: str, owner: str, now: datetime) -> None:
+def record_config(store: Transactions, config_hash: str, owner: str, now: datetime) -> None:
     with store.write() as conn:
         _ensure_key(conn, CONFIG_KEY, now)
         conn.execute(
@@ -323,7 +332,7 @@ def record_config(store: Store, config_hash: str, owner: str, now: datetime) -> 
         )
 
 
-def take_job(store: Store, name: str, owner: str, now: datetime, until: datetime) -> bool:
+def take_job(store: Transactions, name: str, owner: str, now: datetime, until: datetime) -> bool:
     """Lease a fleet-wide job (e.g. pruning) to this process until `until`, unless another holds it."""
     key = f"job:{name}"
     with store.write() as conn:
@@ -341,7 +350,7 @@ def take_job(store: Store, name: str, owner: str, now: datetime, until: datetime
         return bool(taken)
 
 
-def finish_job(store: Store, name: str, owner: str, now: datetime) -> None:
+def finish_job(store: Transactions, name: str, owner: str, now: datetime) -> None:
     with store.write() as conn:
         conn.execute(
             fleet_state.update()
@@ -354,7 +363,7 @@ def finish_job(store: Store, name: str, owner: str, now: datetime) -> None:
 
 
 def take_host_slot(
-    store: Store, host: str, owner: str, per_host: int, now: datetime, until: datetime
+    store: Transactions, host: str, owner: str, per_host: int, now: datetime, until: datetime
 ) -> int | None:
     """One of the host's `per_host` fleet-wide request slots, or None when all are taken.
 
@@ -377,7 +386,7 @@ def take_host_slot(
     return None
 
 
-def release_host_slot(store: Store, host: str, slot: int, owner: str) -> None:
+def release_host_slot(store: Transactions, host: str, slot: int, owner: str) -> None:
     with store.write() as conn:
         conn.execute(
             host_slots.delete().where(
@@ -386,7 +395,7 @@ def release_host_slot(store: Store, host: str, slot: int, owner: str) -> None:
         )
 
 
-def rest_host(store: Store, origin: str, until: datetime, now: datetime) -> None:
+def rest_host(store: Transactions, origin: str, until: datetime, now: datetime) -> None:
     """Record that a host asked the fleet to stay away until `until` (429/503 with Retry-After)."""
     with store.write() as conn:
         conn.execute(insert_ignoring(conn, hosts, ["origin"]).values(origin=origin))
@@ -407,7 +416,7 @@ class SharedRobots:
     until: datetime
 
 
-def shared_robots(store: Store, origin: str, now: datetime) -> SharedRobots | None:
+def shared_robots(store: Transactions, origin: str, now: datetime) -> SharedRobots | None:
     """The robots.txt another process read for this origin, while it is fresh."""
     with store.read() as conn:
         row = conn.execute(
@@ -420,7 +429,7 @@ def shared_robots(store: Store, origin: str, now: datetime) -> SharedRobots | No
     return SharedRobots(row.robots_txt, bool(row.robots_ok), row.robots_until)
 
 
-def save_robots(store: Store, origin: str, text: str | None, ok: bool, until: datetime) -> None:
+def save_robots(store: Transactions, origin: str, text: str | None, ok: bool, until: datetime) -> None:
     with store.write() as conn:
         conn.execute(insert_ignoring(conn, hosts, ["origin"]).values(origin=origin))
         conn.execute(

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection as Connection  # re-exported: the type the edges write through
+from sqlalchemy.engine import Engine
 
+from monitor.errors import ConcurrentWriteError as ConcurrentWriteError
 from monitor.models import (
     ArticleDraft,
     PollOutcome,
@@ -139,10 +141,6 @@ def without_nul(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-class ConcurrentWriteError(Exception):
-    """Rows this write expected to create were created by another writer first; retry the unit."""
-
-
 def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -186,10 +184,6 @@ class Store:
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn, conn.begin():
             yield conn
-
-    def in_write(self, work: Callable[[Connection], T]) -> T:
-        with self.write() as conn:
-            return work(conn)
 
     # --- sources --------------------------------------------------------------------------------
 
@@ -328,12 +322,6 @@ class Store:
                     sa.select(sources.c.name).where(sources.c.in_config).order_by(sources.c.name)
                 ).scalars()
             )
-
-    def next_due_at(self) -> datetime | None:
-        with self.read() as conn:
-            return conn.execute(
-                sa.select(sa.func.min(sources.c.next_check_at)).where(self._pollable())
-            ).scalar()
 
     def source_health(self) -> list[SourceHealth]:
         """Each configured source with its poll state and archive counts."""

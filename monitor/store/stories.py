@@ -1,17 +1,48 @@
-"""Story membership rows: the order assignments committed in, read back on start and to catch up."""
+"""Stories, their memberships, matches, story flags and the alert rows the watch step queues: its SQL.
+
+Membership rows record the order assignments committed in, read back on start and to catch up. Every
+statement the watch step runs per batch is built once and takes many rows (executemany, multi-row
+INSERT ... RETURNING), so a batch costs a few round trips whatever its size.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from monitor.models import version_body
-from monitor.store.repo import articles, sources, versions
-from monitor.store.tables import story_members
+from monitor.models import VersionText, version_body
+from monitor.store.db import insert_ignoring
+from monitor.store.repo import load_version_texts
+from monitor.store.tables import (
+    alerts,
+    articles,
+    matches,
+    sources,
+    stories,
+    story_members,
+    story_watches,
+    versions,
+)
+
+# Statements built once: the watch step runs them for every batch.
+_GROW_STORIES = (
+    stories.update()
+    .where(stories.c.id == sa.bindparam("b_id"))
+    .values(article_count=stories.c.article_count + sa.bindparam("b_n"), last_seen=sa.bindparam("b_now"))
+)
+_SET_STORY = (
+    articles.update().where(articles.c.id == sa.bindparam("b_id")).values(story_id=sa.bindparam("b_story"))
+)
+_NEW_STORIES = stories.insert().returning(stories.c.id, sort_by_parameter_order=True)
+_MARK_FLAGGED = matches.update().where(matches.c.id == sa.bindparam("b_id")).values(flagged=True)
+_PREPARED: dict[
+    str, tuple[Any, Any, Any]
+] = {}  # dialect -> its INSERT ... ON CONFLICT DO NOTHING (match, flag, alert)
 
 ASSIGN_LOCK = 0x6E6D7374  # Postgres advisory lock id serialising story assignment ("nmst")
 
@@ -97,3 +128,118 @@ def add_members(conn: Connection, rows: Sequence[Mapping[str, object]]) -> int:
         return 0
     conn.execute(story_members.insert(), rows)
     return last_member_id(conn)
+
+
+# --- stories ----------------------------------------------------------------------------------------
+
+
+def new_stories(conn: Connection, rows: Sequence[Mapping[str, object]]) -> list[int]:
+    """Insert stories (title, first_seen, last_seen, article_count) in one statement; their ids, in order."""
+    return list(conn.execute(_NEW_STORIES, list(rows)).scalars().all())
+
+
+def grow_stories(conn: Connection, grown: Mapping[int, tuple[int, datetime]]) -> None:
+    """Add articles to stories: story id -> (articles added, last seen)."""
+    if grown:
+        conn.execute(_GROW_STORIES, [{"b_id": k, "b_n": n, "b_now": t} for k, (n, t) in grown.items()])
+
+
+def set_article_stories(conn: Connection, placed: Mapping[int, int]) -> None:
+    """Record each article's story: article id -> story id."""
+    if placed:
+        conn.execute(_SET_STORY, [{"b_id": a, "b_story": s} for a, s in placed.items()])
+
+
+# --- matches, flags and alerts ----------------------------------------------------------------------
+
+
+def _statements(conn: Connection) -> tuple[Any, Any, Any]:
+    dialect = conn.dialect.name
+    found = _PREPARED.get(dialect)
+    if found is None:
+        found = _PREPARED[dialect] = (
+            insert_ignoring(conn, matches, ["watch", "version_id"]).returning(
+                matches.c.id, matches.c.watch, matches.c.version_id
+            ),
+            insert_ignoring(conn, story_watches, ["story_id", "watch"]).returning(story_watches.c.story_id),
+            insert_ignoring(conn, alerts, ["watch", "channel", "event_key"]),
+        )
+    return found
+
+
+def insert_matches(conn: Connection, rows: Sequence[Mapping[str, object]]) -> dict[tuple[str, int], int]:
+    """Record matches (watch, article_id, version_id, story_id, terms, snippet, flagged, created_at) in one
+    multi-row statement; the ids of those inserted by (watch, version id): one matched already (a rerun)
+    is not among them."""
+    if not rows:
+        return {}
+    found = conn.execute(_statements(conn)[0], list(rows))
+    return {(r.watch, r.version_id): r.id for r in found}
+
+
+def flag_story(conn: Connection, story_id: int, watch: str, match_id: int, now: datetime) -> bool:
+    """Flag a story for a watch by this match; False if it was flagged for that watch already."""
+    row = {"story_id": story_id, "watch": watch, "match_id": match_id, "flagged_at": now}
+    return conn.execute(_statements(conn)[1], row).scalar_one_or_none() is not None
+
+
+def mark_flagged(conn: Connection, match_id: int) -> None:
+    conn.execute(_MARK_FLAGGED, {"b_id": match_id})
+
+
+def queue_alerts(conn: Connection, rows: Sequence[Mapping[str, object]]) -> None:
+    """Queue alert rows for the outbox (once per watch, channel and event key)."""
+    if rows:
+        conn.execute(_statements(conn)[2], list(rows))
+
+
+@dataclass(frozen=True, slots=True)
+class Flagging:
+    """A match that alerted a watch in a story."""
+
+    id: int
+    article_id: int
+    source_id: int
+
+
+def flagging_matches(conn: Connection, story_id: int, watch: str) -> list[Flagging]:
+    """The matches that alerted this watch in this story, oldest first."""
+    query = (
+        sa.select(matches.c.id, matches.c.article_id, articles.c.source_id)
+        .join(articles, articles.c.id == matches.c.article_id)
+        .where(matches.c.story_id == story_id, matches.c.watch == watch, matches.c.flagged.is_(True))
+        .order_by(matches.c.id)
+    )
+    return [Flagging(r.id, r.article_id, r.source_id) for r in conn.execute(query)]
+
+
+def alerted_watches(conn: Connection, article_id: int, watches: Iterable[str]) -> list[tuple[str, int]]:
+    """The watches among `watches` this article alerted, with the first match that did: (watch, match id)."""
+    query = (
+        sa.select(matches.c.watch, sa.func.min(matches.c.id))
+        .where(
+            matches.c.article_id == article_id,
+            matches.c.flagged.is_(True),
+            matches.c.watch.in_(list(watches)),
+        )
+        .group_by(matches.c.watch)
+    )
+    return [(w, int(m)) for w, m in conn.execute(query)]
+
+
+# --- texts --------------------------------------------------------------------------------------------
+
+
+def version_texts(conn: Connection, version_ids: Iterable[int | None]) -> dict[int, VersionText]:
+    """These versions' texts, by version id."""
+    ids = [v for v in version_ids if v]
+    if not ids:
+        return {}
+    return {t.version_id: t for t in load_version_texts(conn, versions.c.id.in_(ids))}
+
+
+def first_version_texts(conn: Connection, article_ids: Sequence[int]) -> list[VersionText]:
+    """The first version of each of these articles."""
+    if not article_ids:
+        return []
+    return list(load_version_texts(conn, sa.and_(versions.c.article_id.in_(article_ids), versions.c.n == 1)))

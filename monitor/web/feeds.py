@@ -7,19 +7,21 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote, urlencode
 
-import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from monitor import __version__
+from monitor.core.history import History
 from monitor.core.versions import WordDiff
 from monitor.encode import safe_href, xml_text
-from monitor.store.repo import Store, articles, sources, versions
-from monitor.watching import matches
-from monitor.web.app import MAX_LIMIT, History, StoreDep, history, web_state
+from monitor.store.archive import load_history, recent_changes
+from monitor.store.findings import watch_feed_matches
+from monitor.store.listings import unknown_watches
+from monitor.store.repo import Store
+from monitor.web.deps import MAX_LIMIT, StoreDep, watch_names, web_state
 
 ATOM = "http://www.w3.org/2005/Atom"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
@@ -128,40 +130,9 @@ def html_diff(diff: WordDiff, context: int = CONTEXT_WORDS) -> str:
 # --- a watch's matches ----------------------------------------------------------------------------
 
 
-def watch_matches(store: Store, watch: str, limit: int) -> list[Any]:
-    query = (
-        sa.select(
-            matches.c.id,
-            matches.c.terms,
-            matches.c.snippet,
-            matches.c.created_at,
-            matches.c.article_id,
-            versions.c.n,
-            versions.c.id.label("version_id"),
-            versions.c.title,
-            versions.c.published,
-            articles.c.url,
-            articles.c.title.label("article_title"),
-            sources.c.name.label("source"),
-        )
-        .join(versions, versions.c.id == matches.c.version_id)
-        .join(articles, articles.c.id == matches.c.article_id)
-        .join(sources, sources.c.id == articles.c.source_id)
-        .where(matches.c.watch == watch)
-        .order_by(matches.c.created_at.desc(), matches.c.id.desc())
-        .limit(limit)
-    )
-    with store.read() as conn:
-        return list(conn.execute(query))
-
-
 def watch_known(store: Store, request: Request, name: str) -> bool:
-    if any(w.name == name for w in web_state(request).settings.watches):
-        return True
-    with store.read() as conn:
-        return (
-            conn.execute(sa.select(matches.c.id).where(matches.c.watch == name).limit(1)).first() is not None
-        )
+    """A watch that is configured or has recorded matches (one since removed from the config)."""
+    return bool(name) and not unknown_watches(store, [name], watch_names(request))
 
 
 @router.get("/watch/{name}.atom", response_class=Response, responses={200: {"content": {ATOM_TYPE: {}}}})
@@ -171,9 +142,9 @@ def watch_feed(request: Request, store: StoreDep, name: str, limit: FeedLimit = 
         raise HTTPException(status_code=404, detail=f"no watch named {name!r}")
     own, site = _urls(request)
     entries = []
-    for row in watch_matches(store, name, limit):
+    for row in watch_feed_matches(store, name, limit):
         page = f"{site}articles/{row.article_id}?to={row.n}"
-        terms = list(row.terms or [])
+        terms = row.terms
         version = f"version {row.n}" if row.n > 1 else "new article"
         entries.append(
             Entry(
@@ -206,17 +177,6 @@ def watch_feed(request: Request, store: StoreDep, name: str, limit: FeedLimit = 
 
 
 # --- article changes ------------------------------------------------------------------------------
-
-
-def recent_changes(store: Store, limit: int) -> list[Any]:
-    query = (
-        sa.select(versions.c.id, versions.c.article_id, versions.c.n, versions.c.seen_at)
-        .where(versions.c.n >= 2)
-        .order_by(versions.c.seen_at.desc(), versions.c.id.desc())
-        .limit(limit)
-    )
-    with store.read() as conn:
-        return list(conn.execute(query))
 
 
 def change_entry(found: History, n: int, version_id: int, site: str) -> Entry:
@@ -259,8 +219,8 @@ def changes_feed(request: Request, store: StoreDep, limit: FeedLimit = 50) -> Re
     entries = []
     for row in recent_changes(store, limit):
         if row.article_id not in histories:
-            histories[row.article_id] = history(store, row.article_id)
-        entries.append(change_entry(histories[row.article_id], row.n, row.id, site))
+            histories[row.article_id] = load_history(store, row.article_id)
+        entries.append(change_entry(histories[row.article_id], row.n, row.version_id, site))
     body = atom_document(
         feed_id=f"{TAG}changes",
         title="news-monitor: article changes",

@@ -2,87 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote, urlencode
 
-import jinja2
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from monitor.core.versions import render_html
-from monitor.encode import safe_href
 from monitor.errors import NotFoundError, QueryError
+from monitor.store.archive import load_history
+from monitor.store.findings import list_matches, list_stories
 from monitor.store.listings import archive_gauges
 from monitor.store.search import SearchPage
-from monitor.watch_cli import list_matches, list_stories
-from monitor.web.app import (
-    StoreDep,
-    history,
-    known_filters,
-    list_alerts,
-    list_articles,
-    run_search,
-    source_rows,
-    story_detail,
-    web_state,
-)
+from monitor.web.deps import StoreDep, known_filters, watch_names, web_state
+from monitor.web.reads import alert_rows, article_detail, article_listing, run_search, source_rows, story_out
+from monitor.web.templating import highlighted, render
 
 PAGE_SIZE = 20
 MAX_ROWS = 200
 STORY_LIMIT = 100
 
-_env = jinja2.Environment(
-    loader=jinja2.PackageLoader("monitor.web", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-templates = Jinja2Templates(env=_env)
 router = APIRouter(include_in_schema=False)
-
-
-def when(moment: datetime | None) -> str:
-    return "-" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") + "Z"
-
-
-def highlighted(snippet: str, spans: Sequence[Sequence[int]]) -> Markup:
-    """The snippet, escaped, with its highlight spans in <mark>; overlapping or stray spans are tolerated."""
-    out: list[str] = []
-    at = 0
-    for start, end in sorted((max(0, s), min(len(snippet), e)) for s, e in spans):
-        if end <= at or start >= end:
-            continue
-        start = max(start, at)
-        out.append(str(Markup.escape(snippet[at:start])))
-        out.append(f"<mark>{Markup.escape(snippet[start:end])}</mark>")
-        at = end
-    out.append(str(Markup.escape(snippet[at:])))
-    return Markup("".join(out))
-
-
-_env.filters["when"] = when
-_env.filters["safe_href"] = safe_href  # feed links may say javascript:; only http(s) become links
-
-
-def render(request: Request, name: str, context: Mapping[str, Any], status: int = 200) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, dict(context), status_code=status)
-
-
-def error_page(
-    request: Request, status: int, message: str, *, headers: Mapping[str, str] | None = None
-) -> HTMLResponse:
-    titles = {401: "Sign in needed", 404: "Not found"}
-    response = render(
-        request, "error.html", {"title": titles.get(status, f"Error {status}"), "message": message}, status
-    )
-    if headers:
-        response.headers.update(headers)
-    return response
 
 
 def _day(text: str, field: str, *, end: bool = False) -> datetime:
@@ -163,8 +105,8 @@ def article_page(
 ) -> HTMLResponse:
     """An article's versions and the highlighted diff of two of them (default: the last two)."""
     try:
-        found = history(store, article_id)
-        detail = found.detail()
+        found = load_history(store, article_id)
+        detail = article_detail(found)
         diff = None
         pair = None
         if len(found.versions) > 1 or (from_n or to_n):
@@ -216,7 +158,7 @@ def stories_page(
 @router.get("/stories/{story_id}", response_class=HTMLResponse)
 def story_page(request: Request, store: StoreDep, story_id: int) -> HTMLResponse:
     try:
-        story = story_detail(store, story_id)
+        story = story_out(store, story_id)
     except NotFoundError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
     return render(request, "story.html", {"title": story.title, "story": story})
@@ -225,7 +167,7 @@ def story_page(request: Request, store: StoreDep, story_id: int) -> HTMLResponse
 @router.get("/sources", response_class=HTMLResponse)
 def sources_page(request: Request, store: StoreDep) -> HTMLResponse:
     """Each source's health."""
-    watches = [w.name for w in web_state(request).settings.watches]
+    watches = watch_names(request)
     return render(
         request, "sources.html", {"title": "Sources", "sources": source_rows(store), "watches": watches}
     )
@@ -235,10 +177,6 @@ DASHBOARD_STORIES = 5  # per watch
 DASHBOARD_ALERTS = 20
 WATCH_PAGE_ROWS = 50
 ALERT_STATUSES = ("pending", "failed", "sent")
-
-
-def watch_names(request: Request) -> list[str]:
-    return [w.name for w in web_state(request).settings.watches]
 
 
 def dashboard_page(request: Request, store: StoreDep) -> HTMLResponse:
@@ -256,8 +194,8 @@ def dashboard_page(request: Request, store: StoreDep) -> HTMLResponse:
             "form": {"q": "", "source": "", "since": "", "until": ""},
             "sources": [s.name for s in sources],
             "watches": watches,
-            "pending": list_alerts(store, "pending", None, DASHBOARD_ALERTS),
-            "failed": list_alerts(store, "failed", None, DASHBOARD_ALERTS),
+            "pending": alert_rows(store, "pending", None, DASHBOARD_ALERTS),
+            "failed": alert_rows(store, "failed", None, DASHBOARD_ALERTS),
             "erring": [s for s in sources if s.state not in ("ok", "new")],
         },
     )
@@ -306,7 +244,7 @@ def alerts_page(request: Request, store: StoreDep, status: str = "", watch: str 
             status_code=404, detail=f"no alert status {status!r} (use {', '.join(ALERT_STATUSES)})"
         )
     known_filters(request, (), [watch] if watch else ())
-    rows = list_alerts(store, status or None, watch or None, MAX_ROWS)
+    rows = alert_rows(store, status or None, watch or None, MAX_ROWS)
     return render(
         request,
         "alerts.html",
@@ -321,7 +259,7 @@ def source_page(
     """One source's health and its articles, newest first."""
     known_filters(request, [name], ())
     health = next((s for s in source_rows(store) if s.name == name), None)
-    listing = list_articles(store, name, None, PAGE_SIZE, offset)
+    listing = article_listing(store, name, None, PAGE_SIZE, offset)
     links = {}
     if listing.next_offset is not None:
         links["older"] = f"/sources/{quote(name)}?offset={listing.next_offset}"

@@ -58,6 +58,12 @@ PIECES = st.sampled_from(
         "e\u0301",
         "42",
         "readers online",
+        "\u017fhares",  # re.I reads the long s as s, the Kelvin sign as k, dotted and dotless I as i
+        "li\u212ae",
+        "L\u0130KES",
+        "\u0131",
+        "3 ",
+        "2.5M ",
     ]
 )
 

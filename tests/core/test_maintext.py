@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from monitor.core.extract import _load_tree, extract_article
 from monitor.core.maintext import clean_lines, main_text, standfirst
 from monitor.core.normalize import normalize_text
-from monitor.core.pages import _load_tree, extract_article
 
 DATA = Path(__file__).parents[1] / "data" / "extraction"
 CASES = json.loads((DATA / "cases.json").read_text(encoding="utf-8"))

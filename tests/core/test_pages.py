@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.core.pages import extract_article, extract_links, looks_like_listing
+from monitor.cli.output import plain
+from monitor.core.extract import extract_article, extract_links, looks_like_listing
 from monitor.core.versions import content_fingerprint, diff_versions, render_html, render_text, word_diff
 from monitor.errors import ParseError
-from monitor.output import plain
 from tests.fixtures.pages import mt_article, mt_listing, other_article
 from tests.fixtures.seeds import MT_PATH, mt_seed, other_seed
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import _SecretFilter
+from monitor.cli.root import _SecretFilter
 from monitor.config import parse_settings
 from monitor.encode import hide_urls, mask_url
 from monitor.errors import ConfigError
@@ -91,7 +91,7 @@ def test_logs_mask_url_passwords_and_apprise_urls() -> None:
 def test_apprise_at_debug_level_prints_no_token(tmp_path: Path) -> None:
     script = (
         "import logging, apprise\n"
-        "from monitor.cli import _setup_logging\n"
+        "from monitor.cli.root import _setup_logging\n"
         "_setup_logging(2)\n"
         "a = apprise.Apprise(); a.add('json://127.0.0.1:9/SECRETTOKEN123')\n"
         "a.notify(body='x', title='y')\n"

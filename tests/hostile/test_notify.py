@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from monitor.config_channels import WebhookChannel, parse_channel
 from monitor.core.render import Message, render_alert
-from monitor.notify import DeliveryError, WebhookChannel, parse_channel, send
+from monitor.errors import DeliveryError
+from monitor.notify.dispatch import send
 from tests.hostile.servers import RawServer, drip
 from tests.notify.conftest import make_alert
 

@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
+from monitor.config_channels import EmailChannel, parse_channel
 from monitor.core.render import render_alert
-from monitor.notify import DeliveryError, EmailChannel, parse_channel, send
+from monitor.errors import DeliveryError
+from monitor.notify.dispatch import send
 from monitor.outbox import Outbox
 from monitor.store.repo import Store
 from monitor.store.tables import alerts

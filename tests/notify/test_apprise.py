@@ -9,8 +9,10 @@ from urllib.parse import parse_qs
 import pytest
 from pydantic import ValidationError
 
+from monitor.config_channels import AppriseChannel, parse_channel
 from monitor.core.render import Message
-from monitor.notify import AppriseChannel, DeliveryError, parse_channel, send
+from monitor.errors import DeliveryError
+from monitor.notify.dispatch import send
 from tests.notify.conftest import Receiver, Reply, free_port
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from monitor.config_channels import AppriseChannel, EmailChannel, WebhookChannel, parse_channel
 from monitor.core.render import Templates
-from monitor.notify import AppriseChannel, EmailChannel, WebhookChannel, parse_channel
 
 EMAIL: dict[str, Any] = {
     "name": "mail",

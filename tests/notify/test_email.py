@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from monitor.config_channels import EmailChannel, parse_channel
 from monitor.core.render import Message, render_alert
-from monitor.notify import DeliveryError, EmailChannel, parse_channel, send
+from monitor.errors import DeliveryError
+from monitor.notify.dispatch import send
 from monitor.notify.email import build_email, message_id
 from tests.notify.conftest import SMTP_PASSWORD, SMTP_USER, TLS, SMTPServer, free_port, make_alert
 

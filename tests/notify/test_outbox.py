@@ -18,7 +18,7 @@ import sqlalchemy as sa
 import yaml
 
 from monitor.config import Settings, parse_settings
-from monitor.core.outbox import after_failure, retry_delay, snippet_from_marked
+from monitor.core.delivery import after_failure, retry_delay, snippet_from_marked
 from monitor.notify.webhook import verify_signature
 from monitor.outbox import Outbox
 from monitor.store.repo import Store

@@ -13,7 +13,6 @@ import pytest
 from monitor.core.render import (
     ArticleInfo,
     Changes,
-    RenderError,
     Snippet,
     StoryInfo,
     Templates,
@@ -24,7 +23,7 @@ from monitor.core.render import (
     sample_alert,
     webhook_payload,
 )
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, RenderError
 from tests.notify.conftest import NOW, SCHEMA_PATH, make_alert
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -10,8 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
+from monitor.config_channels import WebhookChannel, parse_channel
 from monitor.core.render import Message, render_digest
-from monitor.notify import DeliveryError, WebhookChannel, parse_channel, send
+from monitor.errors import DeliveryError
+from monitor.notify.dispatch import send
 from monitor.notify.webhook import USER_AGENT, encode_payload, sign, verify_signature
 from tests.notify.conftest import TLS, Receiver, Reply, free_port, make_alert
 

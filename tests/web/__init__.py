@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from monitor.config import Settings, parse_settings
 from monitor.store.repo import Store
-from monitor.web_cli import serve_http
+from monitor.web.server import serve_http
 from tests.fixtures.feeds import atom, labelled_items, mt_item, mt_rss, other_item
 from tests.fixtures.seeds import other_seed
 from tests.fixtures.server import LoopbackServer, Route
@@ -27,8 +27,9 @@ ADDED = "Seoul said on Saturday that the Storm Corps units had reached the Kursk
 EDITED_TITLE = "North Korea sends 1,500 special forces to Russia, Seoul & Kyiv say <update>"
 
 
-def web_settings(server: LoopbackServer) -> Settings:
-    data: dict[str, Any] = {
+def web_config(server: LoopbackServer) -> dict[str, Any]:
+    """The archive's config as YAML data (the CLI reads it from a file, the app as Settings)."""
+    return {
         "defaults": {"timeout": "5s", "per_host": 4, "max_age": "none"},
         "sources": [
             {"name": "moscow-times", "feed": server.url("/rss/news")},
@@ -37,7 +38,10 @@ def web_settings(server: LoopbackServer) -> Settings:
         "watches": [{"name": WATCH, "query": '"North Korea" AND troop*', "channels": ["hook"]}],
         "channels": [{"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/hook"}],
     }
-    return parse_settings(yaml.safe_dump(data), "test.yaml", env={})
+
+
+def web_settings(server: LoopbackServer) -> Settings:
+    return parse_settings(yaml.safe_dump(web_config(server)), "test.yaml", env={})
 
 
 def kyiv_feed(*, edited: bool) -> bytes:
@@ -81,7 +85,7 @@ def build_archive(store: Store, server: LoopbackServer) -> Archive:
 
 
 class LiveServer:
-    """The app served by monitor.web_cli.serve_http (real uvicorn) on a free loopback port, in a thread."""
+    """The app served by monitor.web.server.serve_http (real uvicorn) on a free loopback port, in a thread."""
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app

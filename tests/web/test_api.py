@@ -22,7 +22,7 @@ from monitor.errors import MonitorError
 from monitor.store.db import make_engine
 from monitor.store.repo import Store
 from monitor.web import create_app
-from monitor.web_cli import serve_http
+from monitor.web.server import serve_http
 from tests.cli import env_for, write_config
 from tests.fixtures.server import LoopbackServer
 from tests.web import ADDED, EDITED_TITLE, WATCH, Archive, LiveServer, build_archive, free_port, web_settings
@@ -335,12 +335,7 @@ async def test_serve_http_serves_until_stopped(tmp_path: Path) -> None:
         assert probe.connect_ex(("127.0.0.1", port)) != 0  # nothing listens any more
 
 
-# Until the lead registers `serve` in monitor/cli.py, the command is registered here the same way.
-SERVE = [
-    sys.executable,
-    "-c",
-    "from monitor.cli import main; from monitor import web_cli; web_cli.register(main); main()",
-]
+SERVE = [sys.executable, "-m", "monitor"]
 
 
 def test_serve_command(db_url: str, server: LoopbackServer, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from playwright.sync_api import Browser, Page, expect
 
 from monitor.store.repo import Store, sources
-from monitor.watching import alerts
+from monitor.store.tables import alerts
 from monitor.web import create_app
 from tests.fixtures.server import LoopbackServer
 from tests.web import WATCH, LiveServer, build_archive

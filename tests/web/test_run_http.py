@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.web_cli import is_loopback
+from monitor.web.server import is_loopback
 from tests.cli import run_cli, start_daemon, write_config
 from tests.fixtures.feeds import mt_news_feed
 from tests.fixtures.server import LoopbackServer, Route

@@ -7,16 +7,12 @@ from typing import Any
 
 import click
 
-from monitor.cliutil import Globals, format_option, handles_errors, open_from
+from monitor.cli.common import Globals, format_option, handles_errors, open_from
+from monitor.cli.output import emit
 from monitor.config import config_path, load_settings
 from monitor.dryrun import TriedSource, source_for, try_query, try_source
-from monitor.errors import MonitorError
-from monitor.output import emit
+from monitor.errors import UsageError
 from monitor.service import make_fetcher
-
-
-class UsageError(MonitorError):
-    exit_code = 2
 
 
 @click.command("test")
@@ -91,7 +87,7 @@ def _show_source(tried: TriedSource, fmt: str) -> None:
 
 
 def _test_query(ctx: click.Context, query: str, since: str | None, limit: int, fmt: str) -> None:
-    from monitor.search_cli import parse_when
+    from monitor.cli.search import parse_when
 
     with open_from(ctx, migrate=False) as app:
         found, total = try_query(app.store, query, parse_when(since, "--since"), limit)

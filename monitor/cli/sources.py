@@ -1,4 +1,5 @@
-"""`monitor sources add|remove` and `monitor opml import|export`: the config's sources from the command line.
+"""`monitor sources` (each source's health), `sources add|remove` and `monitor opml import|export`: the config's
+sources from the command line.
 
 The YAML is edited in place (comments and layout kept), validated as `monitor check` would, and a running
 daemon picks the change up at its next tick (see monitor.reload).
@@ -13,19 +14,12 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import click
-import listparser
 
-from monitor.cliutil import Globals, handles_errors
+from monitor.cli.common import Globals, format_option, handles_errors, open_from
+from monitor.cli.output import emit
 from monitor.config import config_path, load_settings
-from monitor.config_edit import ConfigDocument, NewSource, slug
 from monitor.core.durations import parse_duration
-from monitor.errors import ConfigError, MonitorError
-
-
-class OpmlError(MonitorError):
-    """The OPML file cannot be read."""
-
-    exit_code = 2
+from monitor.errors import ConfigError, OpmlError
 
 
 def _path(ctx: click.Context) -> str:
@@ -62,6 +56,8 @@ def add_command(
     follow_links: bool,
 ) -> None:
     """Add a source to the config file (a running daemon polls it at its next tick)."""
+    from monitor.config_edit import ConfigDocument, NewSource  # ruamel.yaml only for config edits
+
     document = ConfigDocument(_path(ctx))
     document.add(NewSource(name, url, page, tags, _interval(interval), follow_links))
     settings = document.save()
@@ -74,6 +70,8 @@ def add_command(
 @handles_errors
 def remove_command(ctx: click.Context, name: str) -> None:
     """Remove a source from the config file (its archive stays; a running daemon stops polling it)."""
+    from monitor.config_edit import ConfigDocument
+
     document = ConfigDocument(_path(ctx))
     document.remove(name)
     settings = document.save()
@@ -91,6 +89,10 @@ def opml() -> None:
 @handles_errors
 def opml_import(ctx: click.Context, file: Path) -> None:
     """Add FILE's feeds to the config, skipping URLs already there; folders become tags."""
+    import listparser  # and requests: only for an OPML import
+
+    from monitor.config_edit import ConfigDocument, NewSource, slug
+
     try:
         data = file.read_bytes()
     except OSError as exc:
@@ -156,7 +158,58 @@ def opml_export(ctx: click.Context) -> None:
         click.echo(f"{pages} page sources left out (OPML lists feeds)", err=True)
 
 
-def register(main: click.Group, sources: click.Group) -> None:
+@click.group(invoke_without_command=True)
+@format_option
+@click.pass_context
+@handles_errors
+def sources(ctx: click.Context, fmt: str) -> None:
+    """Each source's health: last poll, status, errors, next check, articles (`sources add|remove` edit them)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with open_from(ctx, migrate=False) as app:
+        health = app.store.source_health()
+    now = datetime.now(UTC)
+    rows = []
+    for h in health:
+        rows.append(
+            {
+                "name": h.name,
+                "kind": h.kind,
+                "url": h.url,
+                "state": h.state,
+                "last_polled_at": h.last_polled_at,
+                "last_status": h.last_status,
+                "last_error": h.error,
+                "consecutive_errors": h.consecutive_errors,
+                "next_check_at": h.next_check_at,
+                "next_check_in_s": (
+                    int((h.next_check_at - now).total_seconds()) if h.next_check_at else None
+                ),
+                "articles": h.articles,
+                "versions": h.versions,
+                "problem": h.last_problem,
+            }
+        )
+    emit(
+        rows,
+        fmt,
+        [
+            "name",
+            "state",
+            "last_polled_at",
+            "last_status",
+            "next_check_at",
+            "articles",
+            "versions",
+            "last_error",
+            "problem",
+        ],
+        title="sources",
+    )
+
+
+def register(main: click.Group) -> None:
     sources.add_command(add_command)
     sources.add_command(remove_command)
+    main.add_command(sources)
     main.add_command(opml)

@@ -4,80 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
 
 import click
-import sqlalchemy as sa
 
-from monitor.cliutil import format_option, handles_errors, open_from
+from monitor.cli.common import format_option, handles_errors, open_from
+from monitor.cli.matches import check_filters
+from monitor.cli.output import emit
 from monitor.core.render import render_alert, sample_alert
-from monitor.errors import MonitorError, NotFoundError
-from monitor.notify.channels import DeliveryError, send
-from monitor.output import emit
-from monitor.store.repo import Store, articles, sources
-from monitor.store.tables import alerts, matches
-from monitor.watch_cli import check_filters
+from monitor.errors import DeliveryError, MonitorError
+from monitor.notify.dispatch import send
+from monitor.store.alerts import list_alerts, retry_alerts
 
 STATUSES = ("pending", "sent", "failed")
-
-
-def list_alerts(store: Store, status: str | None, watch: str | None, limit: int) -> list[dict[str, Any]]:
-    query = (
-        sa.select(
-            alerts.c.id,
-            alerts.c.status,
-            alerts.c.watch,
-            alerts.c.channel,
-            alerts.c.event,
-            alerts.c.story_id,
-            alerts.c.attempts,
-            alerts.c.created_at,
-            alerts.c.next_attempt_at,
-            alerts.c.sent_at,
-            alerts.c.last_error,
-            alerts.c.delivery_id,
-            articles.c.id.label("article_id"),
-            articles.c.title,
-            articles.c.url,
-            sources.c.name.label("source"),
-        )
-        .join(matches, matches.c.id == alerts.c.match_id)
-        .join(articles, articles.c.id == matches.c.article_id)
-        .join(sources, sources.c.id == articles.c.source_id)
-        .order_by(alerts.c.created_at.desc(), alerts.c.id.desc())
-        .limit(limit)
-    )
-    if status:
-        query = query.where(alerts.c.status == status)
-    if watch:
-        query = query.where(alerts.c.watch == watch)
-    with store.read() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
-
-
-def retry_alerts(store: Store, ids: list[int], all_failed: bool, now: datetime) -> int:
-    """Put failed (or given) alerts back in the queue, due now, with their attempts reset."""
-    with store.write() as conn:
-        if ids:
-            found = {r.id for r in conn.execute(sa.select(alerts.c.id).where(alerts.c.id.in_(ids)))}
-            missing = [i for i in ids if i not in found]
-            if missing:
-                raise NotFoundError(f"no alert {', '.join(map(str, missing))}")
-            where = sa.and_(alerts.c.id.in_(ids), alerts.c.status != "sent")
-        else:
-            where = alerts.c.status == "failed"
-        result = conn.execute(
-            alerts.update()
-            .where(where)
-            .values(
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                lease_until=None,
-                lease_owner=None,
-            )
-        )
-        return int(result.rowcount or 0)
 
 
 @click.group("alerts", invoke_without_command=True)
@@ -112,7 +50,7 @@ def retry_command(ctx: click.Context, ids: tuple[int, ...], all_failed: bool) ->
     if bool(ids) == all_failed:
         raise MonitorError("give alert IDs or --failed (not both)")
     with open_from(ctx, migrate=False) as app:
-        count = retry_alerts(app.store, list(ids), all_failed, datetime.now(UTC))
+        count = retry_alerts(app.store, list(ids), datetime.now(UTC))
     click.echo(f"{count} alert{'s' if count != 1 else ''} queued again")
 
 

@@ -1,17 +1,19 @@
-"""Channel settings (email, webhook, apprise) and the sender contract: a message in, a result or a DeliveryError out.
+"""Channel settings: the models `channels:` entries validate into (email, webhook, apprise).
 
-The models are what the config loader validates `channels:` entries into; they know nothing of the
-store, so a sender can be called with plain data (`monitor alerts test`, the delivery loop, tests).
+They belong to the configuration: config.py validates with them and monitor/notify's senders consume them.
+They know nothing of the store or of sending, so loading a config loads no SMTP or HTTP client; Apprise
+is imported only to check an Apprise URL, when a config has one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
+import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from email.utils import parseaddr
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -27,11 +29,8 @@ from pydantic import (
 )
 
 from monitor.core.durations import parse_duration
-from monitor.core.render import Message, RenderError, TemplateKind, Templates, check_template
-from monitor.errors import MonitorError
-
-if TYPE_CHECKING:
-    import httpx
+from monitor.core.render import TemplateKind, Templates, check_template
+from monitor.errors import RenderError
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
@@ -40,42 +39,29 @@ _RESERVED_HEADERS = {"content-type", "content-length", "host", "transfer-encodin
 _DAILY = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
-# --- the sender contract ----------------------------------------------------------------------
+def quiet_imghdr() -> None:
+    """Import `imghdr` once, quietly: Apprise's email plugin imports it and it is deprecated since Python
+    3.11, so loading Apprise's plugins would warn (tests run with warnings as errors)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="'imghdr' is deprecated", category=DeprecationWarning)
+        with contextlib.suppress(ImportError):  # Python 3.13 removed it; Apprise then does without
+            import imghdr  # noqa: F401
 
 
-class DeliveryError(MonitorError):
-    """A delivery failed. `retryable` says whether trying again later can help; `retry_after` is the
-    server's own hint in seconds (HTTP Retry-After), to be honoured over the backoff when longer."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retryable: bool,
-        retry_after: float | None = None,
-        status: int | None = None,
-        channel: str | None = None,
-    ) -> None:
-        self.message = message
-        self.retryable = retryable
-        self.retry_after = retry_after
-        self.status = status
-        self.channel = channel
-        super().__init__(f"channel {channel!r}: {message}" if channel else message)
+def apprise_scheme(url: str) -> str:
+    """The URL's scheme only, for messages: Apprise URLs usually carry tokens."""
+    return url.split("://", 1)[0] + "://…" if "://" in url else "(no scheme)"
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryResult:
-    """A delivery the other side accepted."""
+def check_apprise_url(url: str) -> None:
+    """Raise ValueError unless Apprise can load this URL (the error names only its scheme: URLs hold tokens)."""
+    import apprise  # loaded only when a config has an Apprise channel
 
-    channel: str
-    delivery_id: str
-    detail: str  # what the server said: "HTTP 200", "250 2.0.0 Ok: queued", ...
-    status: int | None = None  # HTTP status or SMTP reply code
-    elapsed: float = 0.0  # seconds
-
-
-# --- settings ---------------------------------------------------------------------------------
+    quiet_imghdr()
+    if apprise.Apprise.instantiate(url) is None:
+        raise ValueError(
+            f"Apprise cannot use the URL {apprise_scheme(url)} (see the Apprise wiki for its format)"
+        )
 
 
 def _to_tuple(value: Any) -> Any:
@@ -93,7 +79,7 @@ def _parse_daily(value: Any) -> Any:
     return time(int(match.group(1)), int(match.group(2)))
 
 
-class _Channel(BaseModel):
+class ChannelBase(BaseModel):
     """What every channel has: a name, immediate or digest delivery, retries and template overrides."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -157,7 +143,7 @@ class _Channel(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _schedule_fits_mode(self) -> _Channel:
+    def _schedule_fits_mode(self) -> ChannelBase:
         if self.mode == "digest" and (self.every is None) == (self.daily is None):
             raise ValueError(
                 "a digest channel needs exactly one of 'every:' (e.g. 30m) or 'daily:' (e.g. \"08:00\")"
@@ -214,7 +200,7 @@ def _check_address(value: str) -> str:
     return value
 
 
-class EmailChannel(_Channel):
+class EmailChannel(ChannelBase):
     """Multipart text + HTML email over SMTP: plain, STARTTLS or implicit TLS, with optional AUTH."""
 
     type: Literal["email"]
@@ -251,7 +237,7 @@ class EmailChannel(_Channel):
         return self.port or {"none": 25, "starttls": 587, "tls": 465}[self.security]
 
 
-class WebhookChannel(_Channel):
+class WebhookChannel(ChannelBase):
     """A JSON POST, signed with HMAC-SHA256 of the body when a secret is set."""
 
     type: Literal["webhook"]
@@ -282,7 +268,7 @@ class WebhookChannel(_Channel):
         return value
 
 
-class AppriseChannel(_Channel):
+class AppriseChannel(ChannelBase):
     """Any Apprise URL or URLs (Slack, Telegram, Discord, ntfy, Matrix, ...)."""
 
     type: Literal["apprise"]
@@ -300,8 +286,6 @@ class AppriseChannel(_Channel):
     @field_validator("url", "urls")
     @classmethod
     def _apprise_understands(cls, value: str | tuple[str, ...] | None) -> str | tuple[str, ...] | None:
-        from monitor.notify.apprise_channel import check_apprise_url  # apprise loads only when used
-
         for url in (value,) if isinstance(value, str) else value or ():
             check_apprise_url(url)
         return value
@@ -318,27 +302,3 @@ CHANNEL_ADAPTER: TypeAdapter[EmailChannel | WebhookChannel | AppriseChannel] = T
 def parse_channel(data: Mapping[str, Any]) -> EmailChannel | WebhookChannel | AppriseChannel:
     """Validate one `channels:` entry into its settings model (pydantic.ValidationError on problems)."""
     return CHANNEL_ADAPTER.validate_python(dict(data))
-
-
-async def send(
-    settings: EmailChannel | WebhookChannel | AppriseChannel,
-    message: Message,
-    *,
-    http_client: httpx.AsyncClient | None = None,
-) -> DeliveryResult:
-    """Deliver a rendered message through a channel; raise DeliveryError when it does not arrive.
-
-    `http_client` is shared by webhook deliveries (the delivery loop keeps one open).
-    """
-    # Imported here so that loading the configuration does not load SMTP, HTTP and Apprise clients.
-    if isinstance(settings, EmailChannel):
-        from monitor.notify.email import send_email
-
-        return await send_email(settings, message)
-    if isinstance(settings, WebhookChannel):
-        from monitor.notify.webhook import send_webhook
-
-        return await send_webhook(settings, message, client=http_client)
-    from monitor.notify.apprise_channel import send_apprise
-
-    return await send_apprise(settings, message)

@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 
 import click
 
-from monitor.app import App, open_app
+from monitor.cli.output import FORMATS
 from monitor.errors import ConfigError, MonitorError
-from monitor.output import FORMATS
+from monitor.runtime import Runtime, open_runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,9 +57,9 @@ def format_option(func: F) -> F:
 
 
 def open_from(ctx: click.Context, *, migrate: bool) -> Any:
-    """Open the app (settings + store) from the global options; a context manager yielding App."""
+    """Open the runtime (settings + store) from the global options; a context manager yielding Runtime."""
     g: Globals = ctx.obj
-    return open_app(g.config, g.db, migrate=migrate)
+    return open_runtime(g.config, g.db, migrate=migrate)
 
 
-__all__ = ["App", "Globals", "fail", "format_option", "handles_errors", "open_from"]
+__all__ = ["Globals", "Runtime", "fail", "format_option", "handles_errors", "open_from"]

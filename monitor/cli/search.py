@@ -9,18 +9,12 @@ from typing import Any
 
 import click
 
-from monitor.cliutil import format_option, handles_errors, open_from
-from monitor.errors import MonitorError
-from monitor.output import emit, plain
+from monitor.cli.common import format_option, handles_errors, open_from
+from monitor.cli.matches import check_filters
+from monitor.cli.output import emit, plain
+from monitor.errors import UsageError
 from monitor.store.export import export_rows
 from monitor.store.search import RELEVANCE_WINDOW, SORTS, SearchHit, SearchQuery, search
-from monitor.watch_cli import check_filters
-
-
-class UsageError(MonitorError):
-    """A bad option value, said in one line."""
-
-    exit_code = 2
 
 
 def parse_when(value: str | None, option: str, *, end_of_day: bool = False) -> datetime | None:

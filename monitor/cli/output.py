@@ -12,10 +12,6 @@ from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, TextIO
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
 from monitor.encode import terminal_text
 
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -88,6 +84,10 @@ def emit(
         for row in data:
             writer.writerow({k: _csv_cell(v) for k, v in row.items()})
     else:
+        from rich.console import Console  # rich only for tables: JSON and CSV output never load it
+        from rich.table import Table
+        from rich.text import Text
+
         names = list(columns or (rows[0].keys() if rows else []))
         table = Table(title=title, show_lines=False, header_style="bold")
         for name in names:

@@ -7,20 +7,12 @@ import sys
 
 import click
 
-from monitor.cliutil import format_option, handles_errors, open_from
-from monitor.core.versions import (
-    diff_json,
-    diff_versions,
-    history_rows,
-    render_ansi,
-    render_html,
-    render_text,
-    version_text,
-)
+from monitor.cli.common import format_option, handles_errors, open_from
+from monitor.cli.output import emit, plain
+from monitor.core.history import diff_document
+from monitor.core.versions import render_ansi, render_html, render_text
 from monitor.encode import terminal_text
-from monitor.errors import NotFoundError
-from monitor.output import emit, plain
-from monitor.store.tracking import article_history
+from monitor.store.archive import load_history
 
 
 @click.command("show")
@@ -31,8 +23,8 @@ from monitor.store.tracking import article_history
 def show(ctx: click.Context, article_id: int, fmt: str) -> None:
     """An article with its versions: n, seen_at, title, words added/removed, headline changes."""
     with open_from(ctx, migrate=False) as app:
-        article, history, events = article_history(app.store, article_id)
-    rows = history_rows(history)
+        found = load_history(app.store, article_id)
+    article, events, rows = found.article, found.events, found.rows()
     if fmt == "json":
         json.dump(
             plain({"article": article, "versions": rows, "events": events}),
@@ -71,28 +63,12 @@ def show(ctx: click.Context, article_id: int, fmt: str) -> None:
 def diff(ctx: click.Context, article_id: int, from_n: int | None, to_n: int | None, fmt: str) -> None:
     """Word-level diff between two versions; coloured in a terminal, headline changes called out."""
     with open_from(ctx, migrate=False) as app:
-        article, history, _events = article_history(app.store, article_id)
-    by_n = {v["n"]: v for v in history}
-    if not history:
-        raise NotFoundError(f"article {article_id} has no versions yet")
-    to_n = to_n or history[-1]["n"]
-    from_n = from_n or max(to_n - 1, 1)
-    for n in (from_n, to_n):
-        if n not in by_n:
-            raise NotFoundError(f"article {article_id} has no version {n} (it has 1-{history[-1]['n']})")
-    old, new = by_n[from_n], by_n[to_n]
-    changes = diff_versions(old["title"], version_text(old), new["title"], version_text(new))
+        found = load_history(app.store, article_id)
+    from_n, to_n = found.default_pair(from_n, to_n)
+    changes = found.diff(from_n, to_n)
+    article = found.article
     if fmt == "json":
-        out = {
-            "article": article_id,
-            "from": from_n,
-            "to": to_n,
-            "headline_changed": changes.headline_changed,
-            "title": diff_json(changes.title),
-            "body": diff_json(changes.body),
-            "words_added": changes.body.added + changes.title.added,
-            "words_removed": changes.body.removed + changes.title.removed,
-        }
+        out = diff_document(article_id, from_n, to_n, changes)
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
     if fmt == "html":

@@ -1,4 +1,5 @@
-"""`monitor serve`: the read-only API, Atom feeds and pages; serve_http() also serves them from the daemon."""
+"""Serving the web app over HTTP with uvicorn, for `monitor serve` and the daemon's http role: bind first (one
+clear error for a taken port), no signal handlers of its own, a graceful stop when told."""
 
 from __future__ import annotations
 
@@ -6,18 +7,14 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import signal
 import socket
 from collections.abc import Iterator
 
-import click
 import uvicorn
 from fastapi import FastAPI
 
-from monitor.cliutil import handles_errors, open_from
 from monitor.errors import MonitorError
-from monitor.web import create_app
-from monitor.web.app import listening_at
+from monitor.web.factory import listening_at
 
 log = logging.getLogger("monitor.web")
 TOKEN_ENV = "MONITOR_API_TOKEN"
@@ -113,49 +110,4 @@ async def serve_http(app: FastAPI, host: str, port: int, stop: asyncio.Event) ->
         sock.close()
 
 
-async def _serve_until_signal(app: FastAPI, host: str, port: int) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await serve_http(app, host, port, stop)
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-
-
-@click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port.")
-@click.option(
-    "--token",
-    envvar=TOKEN_ENV,
-    show_envvar=True,
-    help="Require this bearer token for everything but /healthz (browsers: open /?token=TOKEN once).",
-)
-@click.option(
-    "--base-url",
-    metavar="URL",
-    help="Where readers reach this site, for Atom self links [default: the config's base_url, else "
-    "http://HOST:PORT/].",
-)
-@click.pass_context
-@handles_errors
-def serve(ctx: click.Context, host: str, port: int, token: str | None, base_url: str | None) -> None:
-    """Serve the read-only JSON API (/api/v1, /docs), Atom feeds and web pages until SIGTERM or Ctrl-C."""
-    if base_url is not None and not base_url.startswith(("http://", "https://")):
-        raise click.BadParameter(f"{base_url!r} is not an http(s) URL", param_hint="--base-url")
-    with open_from(ctx, migrate=False) as app:
-        web = create_app(app.store, app.settings, token=token or None, health=None, base_url=base_url)
-        if token:
-            log.info("a bearer token is required for everything but /healthz")
-        warn_if_open(host, port, token)
-        asyncio.run(_serve_until_signal(web, host, port))
-
-
-def register(group: click.Group) -> None:
-    group.add_command(serve)
-
-
-__all__ = ["TOKEN_ENV", "is_loopback", "register", "serve", "serve_http", "warn_if_open"]
+__all__ = ["TOKEN_ENV", "is_loopback", "listen", "serve_http", "warn_if_open"]
