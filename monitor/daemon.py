@@ -204,8 +204,18 @@ class Daemon:
         service = self.service
         try:
             indexed = await asyncio.to_thread(
-                search_index.index_if_mine, service.store, service.owner, service.options.clock()
+                functools.partial(
+                    search_index.index_if_mine,
+                    service.store,
+                    service.owner,
+                    service.options.clock(),
+                    stopping=self._stop.is_set,
+                )
             )
+        except asyncio.CancelledError:
+            if not self._stop.is_set():
+                raise
+            return  # cancelled by the shutdown: the batch in hand commits or rolls back, the queue stays
         except Exception as exc:  # the queue stays: the next run goes on from it
             log.warning("search indexing failed: %s: %s", type(exc).__name__, exc)
             return
@@ -248,6 +258,10 @@ class Daemon:
                 self.health.last_tick_at = datetime.now(UTC)
                 self.health.last_tick_error = None
                 self.notifier.watchdog()
+            except asyncio.CancelledError:
+                if not self._stop.is_set():
+                    raise
+                return  # cancelled by the shutdown (the scheduler cancels running jobs): nothing to start
             except Exception as exc:
                 self.health.last_tick_error = f"{type(exc).__name__}: {exc}"
                 log.error("cannot read due sources: %s", self.health.last_tick_error)

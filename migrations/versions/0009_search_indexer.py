@@ -15,7 +15,7 @@ external-content FTS5 table needs the old values to delete) when it was indexed,
 trigger does the same and drops the queue row. A later batch migration that rebuilds article_versions
 drops its triggers: it must recreate them (``_sqlite_triggers``).
 
-Postgres: ``fts_document`` is no longer a generated column but written by the indexer
+Postgres (13 or later, for DROP EXPRESSION): ``fts_document`` is no longer a generated column but written by the indexer
 (``fts_vector(title, summary, body)``, the same expression); an update of the text clears it and queues
 the version. ``fts_titles_gin`` only covers indexed versions (``WHERE fts_document IS NOT NULL``), so a
 new version costs its insert nothing in either GIN index. The queue row goes with its version (a foreign

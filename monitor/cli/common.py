@@ -1,9 +1,10 @@
-"""What every CLI command module shares: global options, one-line errors, output format, opening the app."""
+"""What every CLI command module shares: global options, one-line errors, output format, opening the runtime."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
@@ -56,10 +57,10 @@ def format_option(func: F) -> F:
     )(func)
 
 
-def open_from(ctx: click.Context, *, migrate: bool) -> Any:
-    """Open the runtime (settings + store) from the global options; a context manager yielding Runtime."""
+def open_from(ctx: click.Context, *, migrate: bool) -> AbstractContextManager[Runtime]:
+    """Open the runtime (settings + store) from the global options."""
     g: Globals = ctx.obj
     return open_runtime(g.config, g.db, migrate=migrate)
 
 
-__all__ = ["Globals", "Runtime", "fail", "format_option", "handles_errors", "open_from"]
+__all__ = ["Globals", "fail", "format_option", "handles_errors", "open_from"]

@@ -14,6 +14,7 @@ everything. ``index_lag`` says how far behind the index is.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -109,10 +110,15 @@ def drain(store: Store, limit: int = BATCH) -> int:
 
 
 def index_if_mine(
-    store: Store, owner: str, now: datetime, budget: float = BUDGET_SECONDS, limit: int = BATCH
+    store: Store,
+    owner: str,
+    now: datetime,
+    budget: float = BUDGET_SECONDS,
+    limit: int = BATCH,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> int:
-    """The daemon's indexer: index what is queued for up to ``budget`` seconds, unless another process of
-    the fleet holds the job; how many versions were indexed."""
+    """The daemon's indexer: index what is queued for up to ``budget`` seconds (or until ``stopping``),
+    unless another process of the fleet holds the job; how many versions were indexed."""
     with store.read() as conn:
         if conn.execute(sa.text("SELECT id FROM fts_pending LIMIT 1")).first() is None:
             return 0
@@ -122,7 +128,7 @@ def index_if_mine(
 
     def run() -> int:
         total = 0
-        while time.monotonic() - started < budget and (done := index_batch(store, limit)):
+        while time.monotonic() - started < budget and not stopping() and (done := index_batch(store, limit)):
             total += done
         return total
 
