@@ -165,26 +165,13 @@ def modules_in_cycles(graph: dict[str, set[str]]) -> dict[str, str]:
     return {m: " <-> ".join(c) for c in components if len(c) > 1 for m in c}
 
 
-# Today's offenders, being removed in parallel (issue 10): a module that joins a cycle fails the test, and
-# so does one listed here that is no longer on one, so the list is kept exact. It only shrinks; empty it.
-KNOWN_CYCLES: set[str] = set()
-
-
 def test_no_import_cycle_in_monitor() -> None:
-    cyclic = modules_in_cycles(import_graph())
-    new = {m: c for m, c in cyclic.items() if m not in KNOWN_CYCLES}
-    assert new == {}, "new import cycles"
-    assert KNOWN_CYCLES - cyclic.keys() == set(), "no longer on a cycle: take them off KNOWN_CYCLES"
+    assert modules_in_cycles(import_graph()) == {}
 
 
 def test_the_cycle_finder_finds_cycles() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
     assert set(modules_in_cycles(graph)) == {"a", "b", "c"}
-
-
-# Modules outside monitor/store/ that still import sqlalchemy (issue 10 moves their SQL into store/):
-# the same rule as KNOWN_CYCLES, the list kept exact.
-KNOWN_SQL_OUTSIDE_STORE: set[str] = set()
 
 
 def test_only_the_store_imports_sqlalchemy() -> None:
@@ -194,8 +181,7 @@ def test_only_the_store_imports_sqlalchemy() -> None:
         if not name.startswith("monitor.store")
         and any(n.split(".")[0] == "sqlalchemy" for n in imports_of(path))
     }
-    assert users - KNOWN_SQL_OUTSIDE_STORE == set(), "SQL outside monitor/store/"
-    assert KNOWN_SQL_OUTSIDE_STORE - users == set(), "no longer import sqlalchemy: take them off the list"
+    assert users == set(), "SQL outside monitor/store/"
 
 
 # Exceptions that stay out of the MonitorError tree, and why: each is a signal inside one I/O edge, caught
