@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from monitor.config_channels import AppriseChannel, ChannelBase, ChannelSettings, EmailChannel, WebhookChannel
+from monitor.config_yaml import Located, Path_, TooBig, interpolate, path_text
 from monitor.core.durations import parse_duration, parse_size
 from monitor.core.query import parse_query
 from monitor.core.schedule import SchedulePolicy
@@ -62,7 +63,6 @@ def _parse_max_age(value: object) -> timedelta:
 
 MaxAge = Annotated[timedelta, BeforeValidator(_parse_max_age)]
 AlertOn = Literal["story", "edits", "outlets"]
-Path_ = tuple[str | int, ...]
 
 
 class _Strict(BaseModel):
@@ -235,105 +235,6 @@ class Settings(_Strict):
         return next((c for c in self.channels if c.name == name), None)
 
 
-# --- YAML with line numbers -------------------------------------------------------------------
-
-
-def _path_text(path: Path_) -> str:
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text or "(top level)"
-
-
-class _TooBig(Exception):
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-
-
-# A config of a few hundred sources has a few thousand nodes; aliases may repeat some, not multiply them
-# (400 bytes of nested aliases expand to billions of nodes: the "billion laughs").
-MAX_NODES = 200_000
-MAX_DEPTH = 50
-
-
-class _Located:
-    """YAML data plus the line of every path in it, with a budget on nodes built (aliases count each time)."""
-
-    def __init__(self) -> None:
-        self.lines: dict[Path_, int] = {}
-        self._built = 0
-        self._open: set[int] = set()
-
-    def build(self, node: yaml.Node, path: Path_) -> Any:
-        self._built += 1
-        line = node.start_mark.line + 1
-        if self._built > MAX_NODES:
-            raise _TooBig(line, f"more than {MAX_NODES:,} values (aliases expanding too far?)")
-        if len(path) > MAX_DEPTH:
-            raise _TooBig(line, f"nested deeper than {MAX_DEPTH} levels")
-        if id(node) in self._open:
-            raise _TooBig(line, "an alias refers to the node that contains it")
-        self.lines[path] = line
-        if isinstance(node, yaml.MappingNode):
-            self._open.add(id(node))
-            result: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                key = str(self._scalar(key_node))
-                result[key] = self.build(value_node, (*path, key))
-                self.lines[(*path, key)] = key_node.start_mark.line + 1
-            self._open.discard(id(node))
-            return result
-        if isinstance(node, yaml.SequenceNode):
-            self._open.add(id(node))
-            items = [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-            self._open.discard(id(node))
-            return items
-        return self._scalar(node)
-
-    @staticmethod
-    def _scalar(node: yaml.Node) -> Any:
-        if not isinstance(node, yaml.ScalarNode):
-            raise _TooBig(node.start_mark.line + 1, "a key must be a plain value")
-        return yaml.SafeLoader.construct_object(_LOADER, node, deep=True)
-
-    def line(self, path: Path_) -> int | None:
-        while True:
-            if path in self.lines:
-                return self.lines[path]
-            if not path:
-                return None
-            path = path[:-1]
-
-
-_LOADER = yaml.SafeLoader("")
-
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def _interpolate(data: Any, path: Path_, env: dict[str, str], problems: list[tuple[Path_, str]]) -> Any:
-    if isinstance(data, dict):
-        return {k: _interpolate(v, (*path, k), env, problems) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_interpolate(v, (*path, i), env, problems) for i, v in enumerate(data)]
-    if isinstance(data, str) and "${" in data:
-
-        def replace(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in env:
-                return env[name]
-            if default is not None:
-                return default
-            problems.append((path, f"environment variable {name} is not set"))
-            return ""
-
-        return _ENV.sub(replace, data)
-    return data
-
-
 def _field_names(model: type[BaseModel]) -> list[str]:
     if model is ChannelBase:
         return sorted(
@@ -466,10 +367,10 @@ def parse_settings(text: str, origin: str, env: dict[str, str] | None = None) ->
         raise ConfigError([f"{where}: {exc.problem or exc.context or 'invalid YAML'}"]) from None
     except yaml.YAMLError as exc:  # e.g. a control character the reader refuses
         raise ConfigError([f"{origin}: invalid YAML: {str(exc).splitlines()[0]}"]) from None
-    located = _Located()
+    located = Located()
     try:
         data = located.build(node, ()) if node is not None else {}
-    except _TooBig as exc:
+    except TooBig as exc:
         raise ConfigError([f"{origin}:{exc.line}: {exc}"]) from None
     except (yaml.YAMLError, ValueError, TypeError) as exc:
         raise ConfigError(
@@ -483,8 +384,8 @@ def parse_settings(text: str, origin: str, env: dict[str, str] | None = None) ->
         return f"{origin}:{line}" if line else origin
 
     env_problems: list[tuple[Path_, str]] = []
-    data = _interpolate(data, (), env, env_problems)
-    problems = [f"{_path_text(p)}: {m} ({line_of(p)})" for p, m in env_problems]
+    data = interpolate(data, (), env, env_problems)
+    problems = [f"{path_text(p)}: {m} ({line_of(p)})" for p, m in env_problems]
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -493,10 +394,10 @@ def parse_settings(text: str, origin: str, env: dict[str, str] | None = None) ->
             loc = _clean_loc(error["loc"])
             if loc in unset:
                 continue  # already reported: its environment variable is not set
-            problems.append(f"{_path_text(loc)}: {_message(error, loc)} ({line_of(loc)})")
+            problems.append(f"{path_text(loc)}: {_message(error, loc)} ({line_of(loc)})")
         raise ConfigError(problems) from None
     for check in _cross_checks:
-        problems.extend(f"{_path_text(p)}: {m} ({line_of(p)})" for p, m in check(settings))
+        problems.extend(f"{path_text(p)}: {m} ({line_of(p)})" for p, m in check(settings))
     if problems:
         raise ConfigError(problems)
     return settings

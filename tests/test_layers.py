@@ -187,7 +187,7 @@ def test_only_the_store_imports_sqlalchemy() -> None:
 # Exceptions that stay out of the MonitorError tree, and why: each is a signal inside one I/O edge, caught
 # there (or by its caller in the same edge) and turned into a recorded error; none reaches a user as such.
 OUTSIDE_THE_TREE = {
-    "monitor.config._TooBig": "a YAML bomb guard inside the loader; load_settings turns it into ConfigError",
+    "monitor.config_yaml.TooBig": "a YAML bomb guard inside the loader; load_settings turns it into ConfigError",
     "monitor.netpolicy.BlockedAddress": "raised in the connection guard; fetch records it as the poll's error",
     "monitor.bounded.TooLarge": "the body cap; fetch and the webhook sender record it as their error",
     "monitor.bounded.UnsupportedEncoding": "an unknown content-encoding; recorded as fetch/webhook errors",

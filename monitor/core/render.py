@@ -1,4 +1,7 @@
-"""Alerts as data, and their rendering: email subject/text/HTML, chat text and the webhook JSON (pure).
+"""Alerts rendered: email subject/text/HTML, chat text and the webhook JSON (pure).
+
+The alert as data lives in `alert_context.py` (re-exported here); the default templates are package data
+in `core/templates/*.j2`, read once at import.
 
 Templates come from the configuration, so they run in Jinja2's sandbox with StrictUndefined (a typo is
 a `RenderError` naming the channel and template) and HTML autoescaping. Nothing here reads a clock:
@@ -12,134 +15,28 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
-from typing import Any, Literal, get_args
+from importlib import resources
+from typing import Any, Literal
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
-from markupsafe import Markup, escape
 
+from monitor.core.alert_context import EVENT_TYPES as EVENT_TYPES
+from monitor.core.alert_context import AlertContext as AlertContext
+from monitor.core.alert_context import ArticleInfo as ArticleInfo
+from monitor.core.alert_context import Changes as Changes
+from monitor.core.alert_context import EventType as EventType
+from monitor.core.alert_context import Outlet as Outlet
+from monitor.core.alert_context import Snippet as Snippet
+from monitor.core.alert_context import StoryInfo as StoryInfo
+from monitor.core.alert_context import sample_alert as sample_alert
 from monitor.errors import RenderError
 
-EventType = Literal["new_story", "story_update", "new_version", "article_edit", "also_reported", "test"]
-EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 DIGEST_EVENT = "digest"
 ALERT_SCHEMA = "news-monitor/alert@1"
 DIGEST_SCHEMA = "news-monitor/digest@1"
 TemplateKind = Literal["subject", "text", "html"]
 SUBJECT_MAX = 250
-
-
-# --- the alert as data ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ArticleInfo:
-    """The article an alert is about, at the version that matched."""
-
-    id: int
-    url: str
-    title: str
-    source: str
-    published: datetime | None = None
-    version: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Outlet:
-    """Another outlet's article in the same story."""
-
-    source: str
-    title: str
-    url: str
-    published: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StoryInfo:
-    """The story the article belongs to, and the other outlets that reported it."""
-
-    id: int
-    other_outlets: tuple[Outlet, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Snippet:
-    """Plain text around the matches; `highlights` are [start, end) code-point offsets of the hits."""
-
-    text: str
-    highlights: tuple[tuple[int, int], ...] = ()
-
-    def __post_init__(self) -> None:
-        for start, end in self.highlights:
-            if not 0 <= start < end <= len(self.text):
-                raise ValueError(
-                    f"highlight ({start}, {end}) is outside the snippet of {len(self.text)} chars"
-                )
-
-    def parts(self) -> tuple[tuple[str, bool], ...]:
-        """The text cut into (piece, is_hit) pieces, overlapping hits merged."""
-        merged: list[list[int]] = []
-        for start, end in sorted(self.highlights):
-            if merged and start <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], end)
-            else:
-                merged.append([start, end])
-        pieces: list[tuple[str, bool]] = []
-        pos = 0
-        for start, end in merged:
-            if start > pos:
-                pieces.append((self.text[pos:start], False))
-            pieces.append((self.text[start:end], True))
-            pos = end
-        if pos < len(self.text):
-            pieces.append((self.text[pos:], False))
-        return tuple(pieces)
-
-    def marked(self, before: str = "**", after: str = "**") -> str:
-        """The text with every hit wrapped in markers (markdown bold by default)."""
-        return "".join(f"{before}{piece}{after}" if hit else piece for piece, hit in self.parts())
-
-    def html(self) -> Markup:
-        """The text HTML-escaped, with every hit in <mark>."""
-        return Markup("").join(
-            Markup("<mark>{}</mark>").format(piece) if hit else escape(piece) for piece, hit in self.parts()
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Changes:
-    """What an edit changed: words added and removed, and optionally a short diff text."""
-
-    added: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    diff: str | None = None
-
-    def __bool__(self) -> bool:
-        return bool(self.added or self.removed or self.diff)
-
-
-@dataclass(frozen=True, slots=True)
-class AlertContext:
-    """Everything one alert says: rendered for a channel, or sent as the webhook payload.
-
-    `delivery_id` stays the same across retries so receivers can drop repeats.
-    """
-
-    event: EventType
-    delivery_id: str
-    watch: str
-    article: ArticleInfo
-    story: StoryInfo
-    created_at: datetime
-    terms: tuple[str, ...] = ()
-    snippet: Snippet | None = None
-    changes: Changes | None = None
-
-    def __post_init__(self) -> None:
-        if self.event not in EVENT_TYPES:
-            raise ValueError(f"unknown alert event {self.event!r}; expected one of {', '.join(EVENT_TYPES)}")
-        if not self.delivery_id:
-            raise ValueError("an alert needs a delivery id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,140 +75,21 @@ _LABELS = {
     "test": "Test",
 }
 
-DEFAULT_SUBJECT = (
-    "{% if event == 'test' %}news-monitor: test message for channel {{ channel }}"
-    "{% else %}[{{ watch }}] {{ label }}: {{ article.title }} ({{ article.source }})"
-    "{% if event in ('new_version', 'article_edit') %} v{{ article.version }}{% endif %}{% endif %}"
-)
 
-DEFAULT_TEXT = """\
-{% if event == 'test' %}
-This is a test message from news-monitor for channel "{{ channel }}".
-If you can read it, the channel works. Below is what a real alert looks like.
+def _load_template(name: str) -> str:
+    """A default template shipped in monitor/core/templates/ (package data), read exactly as written."""
+    return resources.files("monitor.core").joinpath("templates", name).read_text(encoding="utf-8")
 
-{% endif %}
-{{ label }}: {{ article.title }}
-{{ article.source }} · {{ article.published | when }}{% if article.version > 1 %} · version {{ article.version }}{% endif +%}
-{{ article.url }}
 
-Watch: {{ watch }}
-{% if terms %}
-Matched: {{ terms | join(", ") }}
-{% endif %}
-{% if snippet %}
+_ALERT_ITEM_SLOT = "{# the alert, shared by alert.html.j2 and digest.html.j2 #}\n"
+_HTML_ALERT = _load_template("alert_item.html.j2")
 
-  {{ snippet.marked() | wordwrap(76) | indent(2) }}
-{% endif %}
-{% if changes %}
-
-Changed in version {{ article.version }}:
-{% if changes.added %}
-  added:   {{ changes.added | join(", ") }}
-{% endif %}
-{% if changes.removed %}
-  removed: {{ changes.removed | join(", ") }}
-{% endif %}
-{% if changes.diff %}
-{{ changes.diff | indent(2, first=true) }}
-{% endif %}
-{% endif %}
-{% if story.other_outlets %}
-
-Also reported by:
-{% for outlet in story.other_outlets %}
-  - {{ outlet.source }}: {{ outlet.title }} ({{ outlet.published | when }})
-    {{ outlet.url }}
-{% endfor %}
-{% endif %}
-
---
-news-monitor · watch "{{ watch }}" · delivery {{ delivery_id }}
-"""
-
-_HTML_ALERT = """\
-<div class="alert" style="margin:0 0 24px 0">
-  <div style="color:#666;font-size:13px">{{ a.label }} · watch <b>{{ a.watch }}</b></div>
-  <h2 style="margin:4px 0;font-size:18px"><a href="{{ a.article.url | href }}">{{ a.article.title }}</a></h2>
-  <div style="color:#444;font-size:13px">{{ a.article.source }} · {{ a.article.published | when }}
-    {%- if a.article.version > 1 %} · version {{ a.article.version }}{% endif %}</div>
-  {% if a.terms %}<div style="margin-top:6px;font-size:13px">Matched:
-    {% for term in a.terms %}<code style="background:#eef;padding:0 3px">{{ term }}</code>{% if not loop.last %}, {% endif %}{% endfor %}</div>{% endif %}
-  {% if a.snippet %}<blockquote style="margin:8px 0;padding-left:10px;border-left:3px solid #ccc;color:#333">{{ a.snippet.html() }}</blockquote>{% endif %}
-  {% if a.changes %}<div style="font-size:13px">Changed in version {{ a.article.version }}:
-    {% if a.changes.added %}<div>added: {% for w in a.changes.added %}<ins style="background:#dfd">{{ w }}</ins>{% if not loop.last %}, {% endif %}{% endfor %}</div>{% endif %}
-    {% if a.changes.removed %}<div>removed: {% for w in a.changes.removed %}<del style="background:#fdd">{{ w }}</del>{% if not loop.last %}, {% endif %}{% endfor %}</div>{% endif %}
-    {% if a.changes.diff %}<pre style="font-size:12px">{{ a.changes.diff }}</pre>{% endif %}
-  </div>{% endif %}
-  {% if a.story.other_outlets %}<div style="margin-top:8px;font-size:13px">Also reported by:<ul style="margin:4px 0">
-    {% for outlet in a.story.other_outlets %}<li>{{ outlet.source }}: <a href="{{ outlet.url | href }}">{{ outlet.title }}</a> <span style="color:#666">({{ outlet.published | when }})</span></li>
-    {% endfor %}</ul></div>{% endif %}
-</div>
-"""
-
-DEFAULT_HTML = (
-    """\
-<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>{{ subject }}</title></head>
-<body style="font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:680px">
-{% if event == 'test' %}<p>This is a test message from news-monitor for channel <b>{{ channel }}</b>.
-If you can read it, the channel works. Below is what a real alert looks like.</p>{% endif %}
-{% set a = alert %}"""
-    + _HTML_ALERT
-    + """\
-<p style="color:#999;font-size:11px">news-monitor · delivery {{ delivery_id }}</p>
-</body></html>
-"""
-)
-
-DEFAULT_DIGEST_SUBJECT = "news-monitor: {{ headline }}"
-
-DEFAULT_DIGEST_TEXT = """\
-{{ headline }}.
-{% for group in groups %}
-
-== {{ group.watch }} ({{ group.alerts | length }}) ==
-{% for a in group.alerts %}
-
-{{ loop.index }}. {{ a.label }}: {{ a.article.title }}
-   {{ a.article.source }} · {{ a.article.published | when }}{% if a.article.version > 1 %} · version {{ a.article.version }}{% endif +%}
-   {{ a.article.url }}
-{% if a.terms %}
-   Matched: {{ a.terms | join(", ") }}
-{% endif %}
-{% if a.snippet %}
-   {{ a.snippet.marked() | wordwrap(72) | indent(3) }}
-{% endif %}
-{% if a.changes and a.changes.added %}
-   added: {{ a.changes.added | join(", ") }}
-{% endif %}
-{% if a.changes and a.changes.removed %}
-   removed: {{ a.changes.removed | join(", ") }}
-{% endif %}
-{% if a.story.other_outlets %}
-   Also reported by: {% for o in a.story.other_outlets %}{{ o.source }}{% if not loop.last %}, {% endif %}{% endfor +%}
-{% endif %}
-{% endfor %}
-{% endfor %}
-
---
-news-monitor · digest {{ delivery_id }}
-"""
-
-DEFAULT_DIGEST_HTML = (
-    """\
-<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>{{ subject }}</title></head>
-<body style="font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:680px">
-<h1 style="font-size:20px">{{ headline }}</h1>
-{% for group in groups %}<h2 style="font-size:16px;border-bottom:1px solid #ddd">{{ group.watch }} ({{ group.alerts | length }})</h2>
-{% for a in group.alerts %}"""
-    + _HTML_ALERT
-    + """{% endfor %}
-{% endfor %}
-<p style="color:#999;font-size:11px">news-monitor · digest {{ delivery_id }}</p>
-</body></html>
-"""
-)
+DEFAULT_SUBJECT = _load_template("alert.subject.j2")
+DEFAULT_TEXT = _load_template("alert.text.j2")
+DEFAULT_HTML = _load_template("alert.html.j2").replace(_ALERT_ITEM_SLOT, _HTML_ALERT)
+DEFAULT_DIGEST_SUBJECT = _load_template("digest.subject.j2")
+DEFAULT_DIGEST_TEXT = _load_template("digest.text.j2")
+DEFAULT_DIGEST_HTML = _load_template("digest.html.j2").replace(_ALERT_ITEM_SLOT, _HTML_ALERT)
 
 _DEFAULTS: dict[tuple[bool, TemplateKind], str] = {
     (False, "subject"): DEFAULT_SUBJECT,
@@ -608,34 +386,3 @@ def webhook_payload(
         "watches": list(dict.fromkeys(a.watch for a in alerts)),
         "alerts": [_alert_payload(a) for a in alerts],
     }
-
-
-def sample_alert(now: datetime, *, delivery_id: str = "test", watch: str = "example") -> AlertContext:
-    """A realistic "test" alert for `monitor alerts test CHANNEL`."""
-    text = (
-        "Officials confirmed on Tuesday that the new bridge across the river will open to traffic next month."
-    )
-    hits = tuple((text.index(word), text.index(word) + len(word)) for word in ("bridge", "open"))
-    return AlertContext(
-        event="test",
-        delivery_id=delivery_id,
-        watch=watch,
-        article=ArticleInfo(
-            id=0,
-            url="https://example.org/news/bridge-opens",
-            title="New bridge to open next month",
-            source="Example News",
-            published=now,
-            version=2,
-        ),
-        story=StoryInfo(
-            id=0,
-            other_outlets=(
-                Outlet("Example Times", "Bridge opening date set", "https://example.com/bridge", now),
-            ),
-        ),
-        created_at=now,
-        terms=("bridge", "open"),
-        snippet=Snippet(text, hits),
-        changes=Changes(added=("Tuesday",), removed=("Monday",)),
-    )
