@@ -32,7 +32,7 @@ from monitor.config import parse_settings  # noqa: E402
 from monitor.notify.webhook import verify_signature  # noqa: E402
 from monitor.runtime import delivering  # noqa: E402
 from monitor.store.db import make_engine, upgrade  # noqa: E402
-from monitor.store.repo import Store  # noqa: E402
+from monitor.store.store import Store  # noqa: E402
 from monitor.store.tables import alerts, articles, matches, sources, stories, versions  # noqa: E402
 
 SECRET = "bench-secret"

@@ -212,7 +212,7 @@ def bench_recheck(n: int, workers: int) -> tuple[float, float, dict[str, int]]:
     from monitor.config import parse_settings
     from monitor.runtime import make_service
     from monitor.store.db import make_engine, upgrade
-    from monitor.store.repo import Store
+    from monitor.store.store import Store
     from monitor.store.tracking import ensure_article, tracked_articles
 
     bodies = {f"/2024/10/18/story-number-{i}-a{90000 + i}": heavy_page(i) for i in range(n)}

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.feedserver import FeedServer  # noqa: E402
 from monitor.store.db import make_engine, upgrade  # noqa: E402
-from monitor.store.repo import fetches  # noqa: E402
+from monitor.store.tables import fetches  # noqa: E402
 from tests.fixtures.feeds import filler_items, mt_rss  # noqa: E402
 
 PG_ADMIN = os.environ.get("MONITOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

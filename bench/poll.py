@@ -352,7 +352,7 @@ def run_project(base: str, paths: list[str], parser: str) -> list[dict[str, Any]
             }
         )
     from monitor.store.db import make_engine
-    from monitor.store.repo import Store
+    from monitor.store.store import Store
 
     engine = make_engine(f"sqlite:///{tmp}/bench.db")
     out.append({"mode": f"stored ({parser})", **Store(engine).counts()})

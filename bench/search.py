@@ -46,9 +46,9 @@ import sqlalchemy as sa  # noqa: E402
 from alembic.script import ScriptDirectory  # noqa: E402
 
 from monitor.store.db import alembic_config, make_engine, upgrade  # noqa: E402
-from monitor.store.repo import Store  # noqa: E402
 from monitor.store.search import SORTS, SearchQuery, Sort, search  # noqa: E402
 from monitor.store.search_index import drain, index_if_mine  # noqa: E402
+from monitor.store.store import Store  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -18,8 +18,8 @@ from monitor.core.pageread import extract_page_text, read_page
 from monitor.errors import FetchError, NotFoundError, ParseError
 from monitor.fetch import Fetcher
 from monitor.models import SourceKind
-from monitor.store.repo import Store
 from monitor.store.search import SearchHit, SearchQuery, search
+from monitor.store.store import Store
 from monitor.watching import watch_specs
 
 PAGE_CHECKS = 3  # entries whose pages --pages extracts

@@ -18,7 +18,7 @@ from monitor.clock import utcnow
 from monitor.config import Settings
 from monitor.models import SourceSpec
 from monitor.store import leases
-from monitor.store.repo import Store
+from monitor.store.store import Store
 
 log = logging.getLogger("monitor.fleet")
 T = TypeVar("T")

@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 
 from monitor.models import PollSummary
 from monitor.store.listings import archive_gauges
-from monitor.store.repo import Store
+from monitor.store.store import Store
 
 log = logging.getLogger("monitor.metrics")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -42,7 +42,7 @@ from monitor.notify.dispatch import send
 from monitor.store import alerts as outbox_rows
 from monitor.store.alerts import Claimed
 from monitor.store.leases import process_owner
-from monitor.store.repo import Store
+from monitor.store.store import Store
 
 log = logging.getLogger("monitor.alerts")
 

@@ -21,7 +21,7 @@ from monitor.fleet import FleetGate
 from monitor.outbox import DeliveryReport, Outbox
 from monitor.service import CycleReport, Service, ServiceOptions, make_fetcher, pool_size
 from monitor.store.db import check_current, make_engine, upgrade
-from monitor.store.repo import Store
+from monitor.store.store import Store
 from monitor.watching import WatchStep
 from monitor.watching import attach as attach_watches
 from monitor.watching import reconfigure as reconfigure_watches

@@ -33,7 +33,7 @@ from monitor.core.track import (
     decide_page_check,
 )
 from monitor.core.watchprep import DraftInsight, WatchContext, parse_feed_for_watches
-from monitor.errors import ParseError
+from monitor.errors import ConcurrentWriteError, ParseError
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.fleet import apply_config
 from monitor.models import (
@@ -48,7 +48,9 @@ from monitor.models import (
     StoredVersion,
 )
 from monitor.store import leases, search_index
-from monitor.store.repo import ConcurrentWriteError, Connection, PollWrites, Store, process_owner
+from monitor.store.leases import process_owner
+from monitor.store.sources import PollWrites
+from monitor.store.store import Connection, Store
 from monitor.store.tracking import (
     apply_page_check,
     claim_due_articles,

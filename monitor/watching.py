@@ -32,7 +32,7 @@ from monitor.core.stories import (
 )
 from monitor.core.watchprep import DraftInsight, with_article_id
 from monitor.models import StoredVersion, VersionText
-from monitor.store.repo import Connection, Store
+from monitor.store.store import Connection, Store
 from monitor.store.stories import (
     Flagging,
     MemberRow,

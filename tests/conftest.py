@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from monitor.store.db import make_engine, upgrade
-from monitor.store.repo import Store
+from monitor.store.store import Store
 from tests.fixtures.server import LoopbackServer
 
 PG_ADMIN = os.environ.get("MONITOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

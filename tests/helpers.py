@@ -11,7 +11,7 @@ from typing import Any
 from monitor.config import Settings, parse_settings
 from monitor.runtime import make_service, polling
 from monitor.service import Service
-from monitor.store.repo import Store
+from monitor.store.store import Store
 
 
 def settings_for(sources: list[dict[str, Any]], **defaults: Any) -> Settings:

@@ -20,8 +20,8 @@ from monitor.config import NO_MAX_AGE, Settings, parse_settings
 from monitor.core.extract import EXTRACTOR_VERSION
 from monitor.core.versions import content_fingerprint
 from monitor.store.alerts import Claimed, alert_context
-from monitor.store.repo import Store, articles, versions
-from monitor.store.tables import alerts, matches, stories, story_members
+from monitor.store.store import Store
+from monitor.store.tables import alerts, articles, matches, stories, story_members, versions
 from monitor.watching import attach, is_backlog
 from tests.fixtures.feeds import STORIES, Item, atom, mt_item, mt_rss, other_item, other_outlet_atom
 from tests.fixtures.pages import mt_article

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from monitor.store.repo import Store, articles, fetches, sources, versions
 from monitor.store.search import SearchQuery, search
 from monitor.store.search_index import index_lag
+from monitor.store.store import Store
+from monitor.store.tables import articles, fetches, sources, versions
 from tests.cli import start_daemon, write_config
 from tests.fixtures.feeds import mt_news_feed, other_outlet_atom
 from tests.fixtures.server import LoopbackServer, Route

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.config import parse_settings
 from monitor.metrics import Metrics
-from monitor.store.repo import Store
+from monitor.store.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import sqlalchemy as sa
 import yaml
 
-from monitor.store.repo import Store, articles, fetches, sources
-from monitor.store.tables import alerts, matches
+from monitor.store.store import Store
+from monitor.store.tables import alerts, articles, fetches, matches, sources
 from tests.cli import run_cli
 from tests.fixtures.feeds import labelled_items, mt_item, mt_rss
 from tests.fixtures.pages import mt_article

@@ -19,8 +19,8 @@ import yaml
 
 from monitor.store import leases
 from monitor.store.db import make_engine
-from monitor.store.repo import Store, articles, fetches, sources, versions
-from monitor.store.tables import alerts, story_watches
+from monitor.store.store import Store
+from monitor.store.tables import alerts, articles, fetches, sources, story_watches, versions
 from tests.cli import start_daemon, write_config
 from tests.fixtures.feeds import filler_items, labelled_items, mt_item, mt_rss, other_outlet_atom
 from tests.fixtures.server import LoopbackServer, Route

@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from monitor.cli.run import _roles, run
-from monitor.store.repo import Store, fetches
+from monitor.store.store import Store
+from monitor.store.tables import fetches
 from tests.cli import start_daemon, write_config
 from tests.fixtures.feeds import mt_news_feed
 from tests.fixtures.server import LoopbackServer, Route

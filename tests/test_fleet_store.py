@@ -19,9 +19,9 @@ from monitor.fleet import apply_config
 from monitor.models import SourceKind, SourceSpec
 from monitor.store import leases
 from monitor.store.db import make_engine
-from monitor.store.repo import Store, articles, fetches, sources, versions
 from monitor.store.retention import prune, prune_if_mine
-from monitor.store.tables import alerts, matches, stories
+from monitor.store.store import Store
+from monitor.store.tables import alerts, articles, fetches, matches, sources, stories, versions
 from monitor.store.tracking import claim_due_articles
 from tests.cli import run_cli, write_config
 from tests.helpers import service_for, settings_for

@@ -64,7 +64,7 @@ import re, sys
 from fastapi.testclient import TestClient
 from monitor.config import parse_settings
 from monitor.store.db import make_engine
-from monitor.store.repo import Store
+from monitor.store.store import Store
 from monitor.web import create_app
 store = Store(make_engine(sys.argv[1]))
 client = TestClient(create_app(store, parse_settings("sources: []", "t.yaml", env={}), token=None, health=None))

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from monitor.models import PollSummary
 from monitor.service import Service
-from monitor.store.repo import Store, sources
+from monitor.store.store import Store
+from monitor.store.tables import sources
 from tests.fixtures.feeds import mt_news_feed, other_outlet_atom
 from tests.fixtures.server import LoopbackServer, Route
 from tests.helpers import service_for, settings_for

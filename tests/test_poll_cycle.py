@@ -16,7 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from monitor.service import CycleReport, Service, ServiceOptions, make_fetcher
-from monitor.store.repo import Store, articles, sources
+from monitor.store.store import Store
+from monitor.store.tables import articles, sources
 from monitor.store.tracking import claim_due_articles
 from tests.cli import run_cli, write_config
 from tests.fixtures.feeds import Item, mt_rss

@@ -18,7 +18,8 @@ import sqlalchemy as sa
 
 from monitor.core.feeds import parse_feed_drafts
 from monitor.service import Service, ServiceOptions, make_fetcher
-from monitor.store.repo import Store, articles, sources
+from monitor.store.store import Store
+from monitor.store.tables import articles, sources
 from tests.fixtures.server import LoopbackServer, Route
 from tests.helpers import settings_for
 

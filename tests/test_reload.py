@@ -10,8 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
-from monitor.store.repo import Store, fetches, sources
-from monitor.store.tables import matches
+from monitor.store.store import Store
+from monitor.store.tables import fetches, matches, sources
 from tests.cli import run_cli, start_daemon
 from tests.fixtures.feeds import mt_news_feed, other_outlet_atom
 from tests.fixtures.server import LoopbackServer, Route

@@ -21,9 +21,9 @@ from monitor.core.match import MatchDoc, WatchSpec, compile_watches
 from monitor.errors import QueryError
 from monitor.store import search as search_module
 from monitor.store.export import export_rows
-from monitor.store.repo import Store, articles, sources, versions
 from monitor.store.search import SORTS, SearchQuery, include_name, search
-from monitor.store.tables import Base, matches
+from monitor.store.store import Store
+from monitor.store.tables import Base, articles, matches, sources, versions
 from tests.cli import env_for, write_config
 from tests.fixtures.feeds import Item, filler_items, labelled_items, mt_item, mt_rss, other_outlet_atom
 from tests.fixtures.server import LoopbackServer, Route

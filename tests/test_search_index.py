@@ -13,9 +13,10 @@ import sqlalchemy as sa
 
 from monitor.store import search_index
 from monitor.store.db import make_engine
-from monitor.store.repo import Store, articles, sources, versions
 from monitor.store.search import SearchQuery, search
 from monitor.store.search_index import drain, index_batch, index_if_mine, index_lag
+from monitor.store.store import Store
+from monitor.store.tables import articles, sources, versions
 from tests.cli import run_cli, write_config
 
 NOW = datetime(2024, 10, 18, 12, 0, tzinfo=UTC)

@@ -14,8 +14,8 @@ from monitor.core.schedule import SchedulePolicy
 from monitor.models import FetchResponse, SourceKind, SourceSpec
 from monitor.store import leases
 from monitor.store.db import _at_head, _script_head, current_revision, head_revision, make_engine, upgrade
-from monitor.store.repo import Store
 from monitor.store.search import include_name
+from monitor.store.store import Store
 from monitor.store.tables import Base
 from tests.fixtures.feeds import mt_news_feed
 
@@ -130,7 +130,7 @@ def test_a_changed_entry_gets_version_two(store: Store) -> None:
 def test_a_stale_new_article_decision_is_refused_not_duplicated(store: Store) -> None:
     import pytest
 
-    from monitor.store.repo import ConcurrentWriteError
+    from monitor.errors import ConcurrentWriteError
 
     store.sync_sources([SourceSpec("mt", SourceKind.FEED, URL)], NOW)
     (state,) = store.claim_named(None, NOW, timedelta(minutes=5))

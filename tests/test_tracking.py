@@ -12,7 +12,8 @@ from monitor.core.feeds import parse_feed_drafts
 from monitor.core.schedule import SchedulePolicy
 from monitor.core.track import DEFAULT_LADDER, PageText, decide_page_check
 from monitor.models import FetchResponse, SourceKind, SourceSpec
-from monitor.store.repo import Store, articles, fetches
+from monitor.store.store import Store
+from monitor.store.tables import articles, fetches
 from monitor.store.tracking import (
     apply_page_check,
     article_history,

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import yaml
 
 from monitor.config import Settings, parse_settings
-from monitor.store.repo import Store
+from monitor.store.store import Store
 from monitor.store.tables import alerts, matches, stories, story_watches
 from tests.cli import run_cli
 from tests.fixtures.feeds import labelled_items, mt_item, mt_rss, other_outlet_atom

@@ -20,7 +20,7 @@ from monitor.core.delivery import AfterFailure, edit_changes, snippet_from_marke
 from monitor.core.render import AlertContext, ArticleInfo, Outlet, StoryInfo
 from monitor.errors import NotFoundError
 from monitor.store.leases import ALERTS, give_back, take_leases
-from monitor.store.repo import Store
+from monitor.store.store import Store
 from monitor.store.tables import alerts, articles, matches, sources, versions
 
 ERROR_MAX = 2000  # characters of a delivery error kept on the row

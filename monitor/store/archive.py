@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from monitor.core.history import History
-from monitor.store.repo import Store
+from monitor.store.store import Store
 from monitor.store.tables import articles, sources, versions
 from monitor.store.tracking import article_history
 

@@ -1,13 +1,14 @@
-"""Engines for SQLite and Postgres, their dialect differences, and schema upgrades via Alembic."""
+"""Engines for SQLite and Postgres, their dialect differences, transactions over one engine (the base of the
+Store and its query families), and schema upgrades via Alembic."""
 
 from __future__ import annotations
 
 import ast
 import contextlib
 import fcntl
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,6 +19,9 @@ from monitor.errors import DatabaseError
 
 if TYPE_CHECKING:  # alembic loads only when a schema is not at the newest migration (or is asked about)
     from alembic.config import Config
+
+T = TypeVar("T")
+_CHUNK = 500
 
 
 def _migrations_dir() -> Path:
@@ -211,3 +215,42 @@ def insert_ignoring(conn: Connection, table: sa.Table, keys: list[str]) -> Any:
     """INSERT ... ON CONFLICT (keys) DO NOTHING, in the connection's dialect: idempotent writes on both."""
     insert = sqlite.insert(table) if conn.dialect.name == "sqlite" else postgresql.insert(table)
     return insert.on_conflict_do_nothing(index_elements=keys)
+
+
+def without_nul(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with NUL removed from their text: Postgres refuses it in text columns (and it means nothing)."""
+    for row in rows:
+        for name, value in row.items():
+            if isinstance(value, str) and "\x00" in value:
+                row[name] = value.replace("\x00", "")
+            elif isinstance(value, list) and any(isinstance(v, str) and "\x00" in v for v in value):
+                row[name] = [v.replace("\x00", "") if isinstance(v, str) else v for v in value]
+    return rows
+
+
+def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Database:
+    """Transactions over one engine: the base of the Store and of its query families (sources.py,
+    articles.py). Every method is blocking: call it off the event loop."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sqlite = is_sqlite(engine)
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: committed on success, rolled back on any error."""
+        with self.engine.connect() as conn:
+            if self.sqlite:
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn

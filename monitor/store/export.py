@@ -8,7 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from monitor.store.repo import Store, articles, sources, versions
+from monitor.store.store import Store
+from monitor.store.tables import articles, sources, versions
 
 __all__ = ["export_rows"]
 

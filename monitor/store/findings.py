@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from monitor.errors import NotFoundError
-from monitor.store.repo import Store
+from monitor.store.store import Store
 from monitor.store.tables import articles, matches, sources, stories, story_watches, versions
 
 

@@ -29,8 +29,7 @@ _CHUNK = 500
 
 
 class Transactions(Protocol):
-    """What this module needs of a store: its transactions (monitor.store.repo.Store is one). A protocol,
-    so repo.py can lease its sources with the helpers here without an import cycle."""
+    """What this module needs of a store: its transactions (db.Database, the Store's base, is one)."""
 
     def write(self) -> AbstractContextManager[Connection]: ...
 
@@ -407,6 +406,16 @@ def rest_host(store: Transactions, origin: str, until: datetime, now: datetime) 
             )
             .values(rest_until=until)
         )
+
+
+def host_is_resting(url: sa.ColumnElement[str], now: datetime) -> sa.ColumnElement[bool]:
+    """Whether a URL column points at an origin that asked the fleet for a rest (Retry-After) until later."""
+    origin_of_url = sa.func.substr(url, 1, sa.func.length(hosts.c.origin) + 1)
+    return (
+        sa.select(hosts.c.origin)
+        .where(hosts.c.rest_until > now, origin_of_url == hosts.c.origin + "/")
+        .exists()
+    )
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from monitor.errors import NotFoundError
-from monitor.store.repo import Store, sources
+from monitor.store.store import Store
 from monitor.store.tables import alerts as _alerts
 from monitor.store.tables import matches as _matches
+from monitor.store.tables import sources
 from monitor.store.tables import stories as _stories
 
 

@@ -14,8 +14,8 @@ from monitor.config import RetentionSettings
 from monitor.core.stories import WINDOW
 from monitor.store import leases
 from monitor.store.leases import process_owner
-from monitor.store.repo import Store, articles, fetches, versions
-from monitor.store.tables import alerts, matches, stories, story_watches
+from monitor.store.store import Store
+from monitor.store.tables import alerts, articles, fetches, matches, stories, story_watches, versions
 
 # A story is open while an article can still join it (the grouping window, with a day to spare).
 OPEN_STORY = WINDOW + timedelta(days=1)

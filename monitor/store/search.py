@@ -25,9 +25,10 @@ from monitor.core.match import MatchDoc, Matcher, WatchSpec, compile_watches
 from monitor.core.query import Node, parse_query
 from monitor.core.search_query import Engine, QueryPlan, plan_query
 from monitor.models import VersionText
-from monitor.store.repo import Store, load_version_texts, sources, versions
+from monitor.store.articles import load_version_texts
 from monitor.store.search_index import IndexLag, lag_in
-from monitor.store.tables import UTCDateTime
+from monitor.store.store import Store
+from monitor.store.tables import UTCDateTime, sources, versions
 
 __all__ = ["SORTS", "SearchHit", "SearchPage", "SearchQuery", "Sort", "include_name", "search"]
 

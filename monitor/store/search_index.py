@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from monitor.store import leases
-from monitor.store.repo import Store
+from monitor.store.store import Store
 
 __all__ = ["BATCH", "JOB", "IndexLag", "drain", "index_batch", "index_if_mine", "index_lag", "lag_in"]
 

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from monitor.models import VersionText, version_body
+from monitor.store.articles import load_version_texts
 from monitor.store.db import insert_ignoring
-from monitor.store.repo import load_version_texts
 from monitor.store.tables import (
     alerts,
     articles,

@@ -11,8 +11,8 @@ from sqlalchemy.engine import Connection
 
 from monitor.core.track import PageCheck, TrackedArticle, VersionDraft
 from monitor.models import StoredVersion
-from monitor.store.leases import PAGES, lock_free, process_owner, stamp_leased
-from monitor.store.repo import Store, host_is_resting
+from monitor.store.leases import PAGES, host_is_resting, lock_free, process_owner, stamp_leased
+from monitor.store.store import Store
 from monitor.store.tables import articles, events, fetches, sources, versions
 
 

@@ -14,7 +14,7 @@ from monitor.config import Settings
 from monitor.daemon import Health
 from monitor.errors import NotFoundError
 from monitor.store.listings import require_known
-from monitor.store.repo import Store
+from monitor.store.store import Store
 
 API = "/api/v1"
 MAX_LIMIT = 500

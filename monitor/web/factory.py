@@ -15,7 +15,7 @@ from monitor.config import Settings
 from monitor.daemon import Health
 from monitor.metrics import Metrics
 from monitor.store.archive import BAD_VALUE_ERRORS
-from monitor.store.repo import Store
+from monitor.store.store import Store
 from monitor.web.api import api, health_router
 from monitor.web.auth import MACHINE_PREFIXES, TokenGuard
 from monitor.web.deps import WebState

@@ -20,7 +20,7 @@ from monitor.encode import safe_href, xml_text
 from monitor.store.archive import load_history, recent_changes
 from monitor.store.findings import watch_feed_matches
 from monitor.store.listings import unknown_watches
-from monitor.store.repo import Store
+from monitor.store.store import Store
 from monitor.web.deps import MAX_LIMIT, StoreDep, watch_names, web_state
 
 ATOM = "http://www.w3.org/2005/Atom"

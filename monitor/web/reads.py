@@ -10,8 +10,8 @@ from monitor.daemon import Health
 from monitor.store.alerts import list_alerts
 from monitor.store.archive import list_articles
 from monitor.store.findings import story_detail
-from monitor.store.repo import Store
 from monitor.store.search import SearchPage, SearchQuery, search
+from monitor.store.store import Store
 from monitor.web.deps import utc
 from monitor.web.schemas import (
     AlertOut,

@@ -23,7 +23,7 @@ from monitor.core.render import render_alert
 from monitor.errors import DeliveryError
 from monitor.notify.dispatch import send
 from monitor.outbox import Outbox
-from monitor.store.repo import Store
+from monitor.store.store import Store
 from monitor.store.tables import alerts
 from tests.cli import start_daemon
 from tests.fixtures.server import LoopbackServer

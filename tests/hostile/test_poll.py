@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from monitor.models import StoredVersion
-from monitor.store.repo import Store, sources
+from monitor.store.store import Store
+from monitor.store.tables import sources
 from tests.fixtures.server import LoopbackServer, Route
 from tests.helpers import service_for, settings_for
 

@@ -12,7 +12,7 @@ import yaml
 from monitor.cli.output import emit
 from monitor.config import parse_settings
 from monitor.encode import header_value, safe_href, terminal_text, xml_text
-from monitor.store.repo import Store
+from monitor.store.store import Store
 from monitor.web import create_app
 from tests.cli import run_cli, write_config
 from tests.fixtures.server import LoopbackServer, Route

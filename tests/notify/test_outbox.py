@@ -21,7 +21,7 @@ from monitor.config import Settings, parse_settings
 from monitor.core.delivery import after_failure, retry_delay, snippet_from_marked
 from monitor.notify.webhook import verify_signature
 from monitor.outbox import Outbox
-from monitor.store.repo import Store
+from monitor.store.store import Store
 from monitor.store.tables import alerts
 from tests.cli import run_cli, start_daemon
 from tests.fixtures.feeds import labelled_items, mt_item, mt_rss, other_outlet_atom

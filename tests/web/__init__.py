@@ -15,7 +15,7 @@ import yaml
 from fastapi import FastAPI
 
 from monitor.config import Settings, parse_settings
-from monitor.store.repo import Store
+from monitor.store.store import Store
 from monitor.web.server import serve_http
 from tests.fixtures.feeds import atom, labelled_items, mt_item, mt_rss, other_item
 from tests.fixtures.seeds import other_seed

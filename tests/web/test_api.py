@@ -20,7 +20,7 @@ import pytest
 from monitor.daemon import Health
 from monitor.errors import MonitorError
 from monitor.store.db import make_engine
-from monitor.store.repo import Store
+from monitor.store.store import Store
 from monitor.web import create_app
 from monitor.web.server import serve_http
 from tests.cli import env_for, write_config

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from monitor.store.repo import Store
+from monitor.store.store import Store
 from monitor.web import create_app
 from tests.fixtures.server import LoopbackServer
 from tests.web import ADDED, EDITED_TITLE, WATCH, LiveServer, build_archive

@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Browser, Page, expect
 
-from monitor.store.repo import Store, sources
-from monitor.store.tables import alerts
+from monitor.store.store import Store
+from monitor.store.tables import alerts, sources
 from monitor.web import create_app
 from tests.fixtures.server import LoopbackServer
 from tests.web import WATCH, LiveServer, build_archive

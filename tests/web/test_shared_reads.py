@@ -11,7 +11,7 @@ import httpx
 import pytest
 import yaml
 
-from monitor.store.repo import Store
+from monitor.store.store import Store
 from monitor.web import create_app
 from tests.cli import run_cli
 from tests.fixtures.server import LoopbackServer

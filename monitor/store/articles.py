@@ -1,0 +1,235 @@
+"""Articles and their versions: prior fingerprints, a poll's new articles and versions, and the versions
+read back with their article's and source's fields. May import what store/ may (see its package docstring).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from monitor.errors import ConcurrentWriteError
+from monitor.models import ArticleDraft, PriorArticle, StoredVersion, VersionText, version_body
+from monitor.store.db import Database, chunks, insert_ignoring, without_nul
+from monitor.store.tables import articles, sources, versions
+
+
+class ArticleQueries(Database):
+    """The Store's queries and writes of the articles and versions tables."""
+
+    def prior_articles(
+        self, conn: Connection, source_id: int, keys: Iterable[str]
+    ) -> dict[str, PriorArticle]:
+        """The stored identity and latest fingerprint of the given articles of a source."""
+        found: dict[str, PriorArticle] = {}
+        for chunk in chunks(list(keys)):
+            query = sa.select(
+                articles.c.id, articles.c.key, articles.c.content_hash, articles.c.version_count
+            ).where(articles.c.source_id == source_id, articles.c.key.in_(chunk))
+            for row in conn.execute(query):
+                found[row.key] = PriorArticle(row.id, row.key, row.content_hash, row.version_count)
+        return found
+
+    def write_changes(
+        self, conn: Connection, source_id: int, changes: Sequence[Any], now: datetime, track_pages: bool
+    ) -> list[StoredVersion]:
+        """Write article changes alone (no source update): storing a failed poll's entries one by one."""
+        return self._write_articles(conn, source_id, changes, now, track_pages)
+
+    def _version_ids(self, conn: Connection, pairs: Sequence[tuple[int, int]]) -> dict[tuple[int, int], int]:
+        """Ids of the given (article_id, n) versions, one query per chunk of articles."""
+        wanted = set(pairs)
+        found: dict[tuple[int, int], int] = {}
+        for chunk in chunks(sorted({a for a, _ in wanted})):
+            query = sa.select(versions.c.id, versions.c.article_id, versions.c.n).where(
+                versions.c.article_id.in_(chunk)
+            )
+            for row in conn.execute(query):
+                if (row.article_id, row.n) in wanted:
+                    found[(row.article_id, row.n)] = row.id
+        return found
+
+    def _write_articles(
+        self,
+        conn: Connection,
+        source_id: int,
+        changes: Sequence[Any],
+        now: datetime,
+        track_pages: bool = False,
+    ) -> list[StoredVersion]:
+        if not changes:
+            return []
+        # New articles go in with their final hash and count, so they need no update afterwards; a draft
+        # without content (a link found on a listing page) makes the article only: its page makes v1.
+        new_rows = [
+            {
+                "source_id": source_id,
+                "key": c.draft.key,
+                "url": c.draft.url,
+                "title": c.draft.title,
+                "published": c.draft.published,
+                "first_seen": now,
+                "last_seen": now,
+                "content_hash": c.draft.content_hash,
+                "version_count": 1 if c.draft.content_hash else 0,
+                "next_check_at": now if track_pages and c.draft.has_page else None,
+            }
+            for c in changes
+            if c.is_new_article
+        ]
+        without_nul(new_rows)
+        if new_rows:
+            statement = insert_ignoring(conn, articles, ["source_id", "key"])
+            if self.sqlite:  # rowcount is exact there; RETURNING would insert row by row
+                inserted = conn.execute(statement, new_rows).rowcount
+            else:  # psycopg reports no executemany rowcount; one multi-row INSERT ... RETURNING instead
+                inserted = len(conn.execute(statement.returning(articles.c.key), new_rows).all())
+            if inserted != len(new_rows):
+                # Another writer added some of them since this poll looked: redo the poll from the top.
+                raise ConcurrentWriteError(
+                    f"{len(new_rows) - inserted} of the new articles appeared meanwhile"
+                )
+        fresh = {row["key"] for row in new_rows if row["version_count"]}
+        candidates: dict[str, ArticleDraft] = {
+            c.draft.key: c.draft for c in changes if c.is_new_version and c.draft.content_hash
+        }
+        current = self.prior_articles(conn, source_id, candidates) if candidates else {}
+        version_rows: list[dict[str, Any]] = []
+        article_rows: list[dict[str, Any]] = []
+        made: list[tuple[str, int, int, bool]] = []
+        for key, draft in candidates.items():
+            row = current.get(key)
+            if row is None:
+                continue
+            if key in fresh:
+                n = 1
+            elif row.content_hash == draft.content_hash:
+                continue
+            else:
+                n = row.version_count + 1
+                article_rows.append(
+                    {
+                        "b_id": row.id,
+                        "b_count": row.version_count,
+                        "b_n": n,
+                        "b_hash": draft.content_hash,
+                        "b_title": draft.title,
+                        "b_url": draft.url,
+                        "b_published": draft.published,
+                        "b_now": now,
+                    }
+                )
+            version_rows.append(
+                {
+                    "article_id": row.id,
+                    "n": n,
+                    "title": draft.title,
+                    "summary": draft.summary,
+                    "body": draft.body,
+                    "author": draft.author,
+                    "published": draft.published,
+                    "updated": draft.updated,
+                    "tags": list(draft.tags),
+                    "content_hash": draft.content_hash,
+                    "seen_at": now,
+                }
+            )
+            made.append((key, row.id, n, n == 1))
+        stored: list[StoredVersion] = []
+        without_nul(version_rows)
+        without_nul(article_rows)
+        if version_rows:
+            # executemany without RETURNING: SQLite would run RETURNING inserts one row at a time.
+            conn.execute(versions.insert(), version_rows)
+            new_ids = self._version_ids(conn, [(aid, n) for _key, aid, n, _new in made])
+            ids = [new_ids[(aid, n)] for _key, aid, n, _new in made]
+        if article_rows:
+            conn.execute(
+                articles.update()
+                .where(
+                    articles.c.id == sa.bindparam("b_id"), articles.c.version_count == sa.bindparam("b_count")
+                )
+                .values(
+                    version_count=sa.bindparam("b_n"),
+                    content_hash=sa.bindparam("b_hash"),
+                    title=sa.bindparam("b_title"),
+                    url=sa.bindparam("b_url"),
+                    published=sa.bindparam("b_published"),
+                    last_seen=sa.bindparam("b_now"),
+                    extractor_version=None,  # the baseline is the feed's text now, not an extraction
+                ),
+                article_rows,
+            )
+        if version_rows:
+            edits = [(aid, n - 1) for _key, aid, n, new in made if not new]
+            prior_ids = self._version_ids(conn, edits)
+            stored = [
+                StoredVersion(
+                    article_id=aid,
+                    version_id=vid,
+                    n=n,
+                    is_new_article=new,
+                    key=key,
+                    source_id=source_id,
+                    kind="new" if new else "edit",
+                    prior_version_id=prior_ids.get((aid, n - 1)),
+                )
+                for (key, aid, n, new), vid in zip(made, ids, strict=True)
+            ]
+        seen = [c.draft.key for c in changes if not c.is_new_version]
+        for chunk in chunks(seen):
+            conn.execute(
+                articles.update()
+                .where(articles.c.source_id == source_id, articles.c.key.in_(chunk))
+                .values(last_seen=now)
+            )
+        return stored
+
+
+def load_version_texts(
+    conn: Connection, where: sa.ColumnElement[bool], order_by: Sequence[Any] = ()
+) -> list[VersionText]:
+    """The versions matching `where` with their article's and source's fields, in one query."""
+    query = (
+        sa.select(
+            versions.c.id,
+            versions.c.article_id,
+            versions.c.n,
+            versions.c.title,
+            versions.c.summary,
+            versions.c.body,
+            versions.c.tags,
+            versions.c.published,
+            versions.c.seen_at,
+            articles.c.url,
+            articles.c.story_id,
+            articles.c.published.label("article_published"),
+            articles.c.first_seen,
+            sources.c.name,
+            sources.c.tags.label("source_tags"),
+        )
+        .join(articles, articles.c.id == versions.c.article_id)
+        .join(sources, sources.c.id == articles.c.source_id)
+        .where(where)
+        .order_by(*order_by)
+    )
+    return [
+        VersionText(
+            version_id=r.id,
+            article_id=r.article_id,
+            n=r.n,
+            title=r.title,
+            body=version_body(r.summary, r.body),
+            published=r.published or r.article_published,
+            seen_at=r.seen_at,
+            source=r.name,
+            url=r.url,
+            story_id=r.story_id,
+            tags=tuple(dict.fromkeys([*(r.tags or []), *(r.source_tags or [])])),
+            first_seen=r.first_seen,
+        )
+        for r in conn.execute(query)
+    ]
