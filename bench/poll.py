@@ -188,9 +188,10 @@ class Stages:
         self.busy[stage] = self.busy.get(stage, 0.0) + seconds
 
     def install(self) -> None:
+        from monitor import service
         from monitor.fetch import Fetcher
-        from monitor.service import Service, WriteBatcher
         from monitor.watching import WatchStep
+        from monitor.writer import WriteBatcher
 
         def timed_async(cls: Any, name: str, stage: str) -> None:
             original = getattr(cls, name)
@@ -217,7 +218,7 @@ class Stages:
             setattr(cls, name, wrapper)
 
         timed_async(Fetcher, "fetch", "fetch")
-        timed_async(Service, "_parse_body", "parse (worker + transfer)")
+        timed_async(service, "parse_body", "parse (worker + transfer)")  # as the service looks it up
         timed(WriteBatcher, "_write", "write transaction")
         timed(WatchStep, "finish", "  of which watch step")
 

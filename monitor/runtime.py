@@ -1,8 +1,9 @@
 """The composition root: what a process needs for its role, built in one place.
 
-`open_runtime` loads the settings and opens the database (settings + store); `make_service` and `polling`
-build the polling service (its fetcher, and the watch step), `delivering` the outbox; `poll_once` is one
-whole cycle (`monitor poll`), `run_daemon` the daemon in its roles (poll, deliver, http: `monitor run`).
+`open_runtime` loads the settings and opens the database (settings + store); `make_fetcher` builds the
+fetcher with the configured limits; `make_service` and `polling` the polling service (its fetcher, and the
+watch step), `delivering` the outbox; `poll_once` is one whole cycle (`monitor poll`), `run_daemon` the
+daemon in its roles (poll, deliver, http: `monitor run`).
 The CLI, the tests and the benches build these here, never by hand. May import every module of monitor/
 except monitor.cli; nothing but the CLI, the tests and the benches imports it.
 """
@@ -17,9 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitor.config import Settings, config_path, database_url, load_settings
+from monitor.fetch import Fetcher, FetchLimits
 from monitor.fleet import FleetGate
 from monitor.outbox import DeliveryReport, Outbox
-from monitor.service import CycleReport, Service, ServiceOptions, make_fetcher, pool_size
+from monitor.parse_pool import pool_size
+from monitor.poll_report import CycleReport
+from monitor.service import Service, ServiceOptions
 from monitor.store.db import check_current, make_engine, upgrade
 from monitor.store.store import Store
 from monitor.watching import WatchStep
@@ -56,6 +60,21 @@ def open_runtime(config: str | None, db: str | None, *, migrate: bool) -> Iterat
         yield Runtime(settings, path, url, Store(engine))
     finally:
         engine.dispose()
+
+
+def fetch_limits(settings: Settings) -> FetchLimits:
+    d = settings.defaults
+    return FetchLimits(
+        user_agent=d.user_agent,
+        timeout=d.timeout.total_seconds(),
+        max_bytes=d.max_bytes,
+        concurrency=d.concurrency,
+        per_host=d.per_host,
+    )
+
+
+def make_fetcher(settings: Settings, transport: Any = None) -> Fetcher:
+    return Fetcher(fetch_limits(settings), transport=transport)
 
 
 def make_service(settings: Settings, store: Store, **options: Any) -> Service:

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from monitor.fetch import Fetcher
-from monitor.service import make_fetcher
+from monitor.runtime import make_fetcher
 from tests.fixtures.server import LoopbackServer, Route
 from tests.helpers import settings_for
 

@@ -7,7 +7,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 
 from monitor.core.feeds import parse_feed_drafts
-from monitor.service import _WORKER_PRELOAD, _parse_context, _parse_worker_init, pool_size
+from monitor.parse_pool import _WORKER_PRELOAD, _parse_context, _parse_worker_init, pool_size
 from tests.fixtures.feeds import mt_news_feed
 
 

@@ -15,7 +15,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from monitor.service import CycleReport, Service, ServiceOptions, make_fetcher
+from monitor.poll_report import CycleReport
+from monitor.runtime import make_fetcher
+from monitor.service import Service, ServiceOptions
 from monitor.store.store import Store
 from monitor.store.tables import articles, sources
 from monitor.store.tracking import claim_due_articles

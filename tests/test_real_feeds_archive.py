@@ -17,7 +17,8 @@ import pytest
 import sqlalchemy as sa
 
 from monitor.core.feeds import parse_feed_drafts
-from monitor.service import Service, ServiceOptions, make_fetcher
+from monitor.runtime import make_fetcher
+from monitor.service import Service, ServiceOptions
 from monitor.store.store import Store
 from monitor.store.tables import articles, sources
 from tests.fixtures.server import LoopbackServer, Route

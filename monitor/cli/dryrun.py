@@ -12,7 +12,7 @@ from monitor.cli.output import emit
 from monitor.config import config_path, load_settings
 from monitor.dryrun import TriedSource, source_for, try_query, try_source
 from monitor.errors import UsageError
-from monitor.service import make_fetcher
+from monitor.runtime import make_fetcher
 
 
 @click.command("test")
