@@ -1,6 +1,6 @@
 """An article page's check in the write transaction (decided from what is stored, then applied), a page:
-source that is itself the article, a source's re-check ladder, and a check's summary. May import the store,
-the core, models and config (what service.py may, below it).
+source that is itself the article, and a source's re-check ladder. May import the store, the core, models
+and config (what service.py may, below it).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from monitor.core.decide import Parsed
 from monitor.core.normalize import article_key, canonical_url
 from monitor.core.track import DEFAULT_LADDER, PageCheck, PageText, Recheck, TrackedArticle, decide_page_check
 from monitor.models import FetchResponse, SourcePollState, StoredVersion
-from monitor.poll_report import PageCheckSummary
 from monitor.store.store import Connection
 from monitor.store.tracking import apply_page_check, earlier_hashes, ensure_article, tracked_by_key
 
@@ -73,18 +72,3 @@ def check_source_page(
         ignore=ignore,
     )
     return apply_page_check(conn, check, state.id, response.final_url)
-
-
-def page_check_summary(
-    article: TrackedArticle, response: FetchResponse, check: PageCheck, stored: list[StoredVersion]
-) -> PageCheckSummary:
-    return PageCheckSummary(
-        article.id,
-        article.source_name,
-        response.final_url,
-        response.status,
-        stored[0].kind if stored else None,
-        check.last_error,
-        tuple(kind for kind, _ in check.events),
-        check.next_check_at,
-    )

@@ -1,5 +1,5 @@
 """What polls and page checks did, for logs and the CLI: a page check's summary, a whole cycle's report,
-and their log lines. May import models (what service.py may, below it).
+and their log lines. May import the core and models (what service.py may, below it).
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from monitor.core.track import PageCheck, TrackedArticle
 from monitor.models import FetchResponse, PollOutcome, PollSummary, StoredVersion
 
 log = logging.getLogger("monitor.poll")
@@ -54,6 +55,21 @@ class PageCheckSummary:
     error: str | None
     events: tuple[str, ...] = ()
     next_check_at: datetime | None = None
+
+
+def page_check_summary(
+    article: TrackedArticle, response: FetchResponse, check: PageCheck, stored: list[StoredVersion]
+) -> PageCheckSummary:
+    return PageCheckSummary(
+        article.id,
+        article.source_name,
+        response.final_url,
+        response.status,
+        stored[0].kind if stored else None,
+        check.last_error,
+        tuple(kind for kind, _ in check.events),
+        check.next_check_at,
+    )
 
 
 def one_line(text: str, limit: int = 300) -> str:

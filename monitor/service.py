@@ -41,7 +41,6 @@ from monitor.models import (
 from monitor.page_checks import (
     check_page,
     check_source_page,
-    page_check_summary,
     page_is_the_article,
     recheck_of,
 )
@@ -52,6 +51,7 @@ from monitor.poll_report import (
     log_page_check,
     log_poll,
     one_line,
+    page_check_summary,
     poll_summary,
 )
 from monitor.store import leases, search_index
