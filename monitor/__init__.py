@@ -5,9 +5,8 @@ import cycle):
 
 - core/: pure decisions over plain data (models.py, errors.py beside it);
 - store/: all SQL; fetch.py, bounded.py, netpolicy.py: HTTP; notify/: the channels' senders;
-- config.py (+ config_channels.py): validated settings; service.py, watching.py (+ watch_alerts.py),
-  outbox.py, daemon.py, fleet.py, reload.py, metrics.py: the running parts, wiring store, fetch, core
-  and notify;
+- config.py (+ config_channels.py): validated settings; service.py, watching.py, outbox.py, daemon.py,
+  fleet.py, reload.py, metrics.py: the running parts, wiring store, fetch, core and notify;
 - web/: the read-only HTTP side over the store; runtime.py: the composition root that builds a process
   for its role; cli/: the `monitor` command, which nothing else imports.
 """
