@@ -15,14 +15,15 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from monitor import watching
+from monitor import watch_alerts
 from monitor.config import NO_MAX_AGE, Settings, parse_settings
 from monitor.core.extract import EXTRACTOR_VERSION
 from monitor.core.versions import content_fingerprint
+from monitor.core.watch_rules import is_backlog
 from monitor.store.alerts import Claimed, alert_context
 from monitor.store.store import Store
 from monitor.store.tables import alerts, articles, matches, stories, story_members, versions
-from monitor.watching import attach, is_backlog
+from monitor.watching import attach
 from tests.fixtures.feeds import STORIES, Item, atom, mt_item, mt_rss, other_item, other_outlet_atom
 from tests.fixtures.pages import mt_article
 from tests.fixtures.seeds import MT_PATH, mt_seed
@@ -224,7 +225,7 @@ def test_when_in_doubt_a_match_in_a_flagged_story_alerts_on_its_own(
     server.routes["/rss/news"] = Route.feed(mt_rss([mt_item()]))
     server.routes["/feed.atom"] = Route.feed(other_outlet_atom(), content_type="application/atom+xml")
     config = settings(server, [{"name": "nk", "query": NK}], max_age="none")
-    monkeypatch.setattr(watching, "CONFIDENT_SAME_EVENT", 1.01)
+    monkeypatch.setattr(watch_alerts, "CONFIDENT_SAME_EVENT", 1.01)
     poll_watching(config, store, "moscow-times")
     poll_watching(config, store, "kyiv-post")
     found = rows(store, matches)

@@ -247,7 +247,7 @@ MAY_IMPORT: dict[str, set[str] | None] = {
 
 
 def _part(module: str) -> str:
-    """The package or top-level module a module belongs to: monitor.store.repo -> monitor.store."""
+    """The package or top-level module a module belongs to: monitor.store.sources -> monitor.store."""
     return ".".join(module.split(".")[:2])
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.core.feeds import clean_feed_bytes, entry_drafts, entry_key, parse_feed, parse_feed_drafts
+from monitor.core.feed_salvage import clean_feed_bytes
+from monitor.core.feeds import entry_drafts, entry_key, parse_feed, parse_feed_drafts
 from monitor.models import FeedEntry
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "real-feeds"

@@ -12,14 +12,11 @@ from pathlib import Path
 import pytest
 
 from monitor.config import parse_settings
-from monitor.core.feeds import (
-    html_to_text,
-    parse_feed,
-    parse_feed_drafts,
-    parse_feed_fast,
-    parse_feed_reference,
-    parse_json_feed,
-)
+from monitor.core.feed_fast import parse_feed_fast
+from monitor.core.feed_fields import html_to_text
+from monitor.core.feed_json import parse_json_feed
+from monitor.core.feed_reference import parse_feed_reference
+from monitor.core.feeds import parse_feed, parse_feed_drafts
 from monitor.errors import ConfigError, ParseError
 from monitor.models import ArticleDraft, ParsedFeed
 from tests.fixtures.feeds import mt_news_feed

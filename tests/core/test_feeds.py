@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from monitor.cli.output import plain
-from monitor.core.feeds import entry_drafts, entry_key, html_to_text, parse_feed, parse_feed_drafts
+from monitor.core.feed_fields import html_to_text
+from monitor.core.feeds import entry_drafts, entry_key, parse_feed, parse_feed_drafts
 from monitor.errors import ParseError
 from tests.fixtures.feeds import MT_BASE, Item, mt_news_feed, mt_rss, other_outlet_atom
 from tests.fixtures.seeds import MT_PATH, mt_seed, other_seed
