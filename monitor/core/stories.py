@@ -24,7 +24,7 @@ from array import array
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from monitor.core.story_terms import NUMBER_RARITY
+from monitor.core.story_terms import NUMBER_RARITY, RARITY_CEILING
 from monitor.core.story_terms import terms as text_terms
 
 # A new article joins a story when its score against the story is at least STORY_THRESHOLD.
@@ -47,15 +47,19 @@ MAX_POSTINGS = 400  # a key held by more stories than this is too common to look
 
 # How the evidence adds up (weights sum to 1).
 W_COSINE, W_TITLE = 0.3, 0.7
-# What happened, beside who: the words (not names, not figures) of the title and opening (the first
-# LEAD_TERMS terms of the body). Reports of one topic share its names; reports of one event also say the
-# same thing happened. Their shared rarity mass (`said`) and its share of both openings (`alike`: the
-# mass over the geometric mean of the two openings' masses) add up to W_WHAT to the evidence: none below
-# WHAT_FROM or ALIKE_FROM, all of it from WHAT_FULL and ALIKE_FULL on.
+# What happened, beside who: the words of the title and opening (the first LEAD_TERMS terms of the
+# body) that are neither names nor figures and that wordfreq knows (an unknown word is a name, a foreign
+# word or boilerplate). Reports of one topic share its names; reports of one event also say the same thing
+# happened. Their shared rarity mass (`said`) and its share of both openings (`alike`: the mass over the
+# geometric mean of the two openings' masses) add up to W_WHAT to the evidence: none below WHAT_FROM or
+# ALIKE_FROM, all of it from WHAT_FULL and ALIKE_FULL on. Only between outlets (an outlet's reports share
+# its house style), and only the same day: in full up to FULL_WEIGHT_WITHIN apart, fading to nothing at
+# WHAT_FADED_AT (a later development of a story uses the words of its first report).
 LEAD_TERMS = 25
 W_WHAT = 0.25
 WHAT_FROM, WHAT_FULL = 5.0, 10.0
 ALIKE_FROM, ALIKE_FULL = 0.1, 0.25
+WHAT_FADED_AT = timedelta(hours=24)
 SAME_OUTLET = 0.6  # one outlet rarely reports one event twice: its second report needs more evidence
 
 
@@ -169,7 +173,11 @@ def features(doc: StoryDoc) -> StoryFeatures:
     kept_names = sorted(names, key=lambda t: (-weights[t], t))[:MAX_NAMES]
     title = {t.term for t in title_terms if rarity[t.term] > 0.0}
     heaviest = sorted(weights, key=lambda t: (-weights[t], t))[:MAX_TERMS]
-    what = {t for t in opening if t not in names and t[0] != "#" and weights[t] > 0.0}
+    what = {
+        t
+        for t in opening
+        if t not in names and t[0] != "#" and 0.0 < rarity[t] < RARITY_CEILING and weights[t] > 0.0
+    }
     kept = set(heaviest) | title | set(kept_names)
     return StoryFeatures(
         doc.article_id,
@@ -393,14 +401,17 @@ def _score(q: _Query, story: _Story, closest: datetime) -> float:
     own = own_hits / q.title_total if q.title_total > 0.0 else 0.0
     theirs = theirs / title_total if title_total > 0.0 else 0.0
     evidence = W_COSINE * cosine + W_TITLE * min(own, theirs)
-    if said > WHAT_FROM:
-        alike = said / math.sqrt(q.what_total * what_total)
-        if alike > ALIKE_FROM:
-            same_said = min(1.0, (said - WHAT_FROM) / (WHAT_FULL - WHAT_FROM))
-            same_said *= min(1.0, (alike - ALIKE_FROM) / (ALIKE_FULL - ALIKE_FROM))
-            evidence = min(1.0, evidence + W_WHAT * same_said)
     if same_outlet:
         evidence *= SAME_OUTLET
+    elif said > WHAT_FROM:
+        alike = said / math.sqrt(q.what_total * what_total)
+        gap = abs(q.published - closest)
+        if alike > ALIKE_FROM and gap < WHAT_FADED_AT:
+            same_said = min(1.0, (said - WHAT_FROM) / (WHAT_FULL - WHAT_FROM))
+            same_said *= min(1.0, (alike - ALIKE_FROM) / (ALIKE_FULL - ALIKE_FROM))
+            if gap > FULL_WEIGHT_WITHIN:
+                same_said *= (WHAT_FADED_AT - gap) / (WHAT_FADED_AT - FULL_WEIGHT_WITHIN)
+            evidence = min(1.0, evidence + W_WHAT * same_said)
     return factor * evidence
 
 
