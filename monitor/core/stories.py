@@ -57,8 +57,8 @@ W_COSINE, W_TITLE = 0.3, 0.7
 # WHAT_FADED_AT (a later development of a story uses the words of its first report).
 LEAD_TERMS = 25
 W_WHAT = 0.25
-WHAT_FROM, WHAT_FULL = 5.0, 10.0
-ALIKE_FROM, ALIKE_FULL = 0.1, 0.25
+WHAT_FROM, WHAT_FULL = 8.0, 14.0
+ALIKE_FROM, ALIKE_FULL = 0.15, 0.3
 WHAT_FADED_AT = timedelta(hours=24)
 SAME_OUTLET = 0.6  # one outlet rarely reports one event twice: its second report needs more evidence
 
