@@ -4,7 +4,8 @@ An article is reduced to its heaviest terms (`features`): words folded, stop wor
 script (monitor/core/story_terms.py), each weighed by its rarity in the language at large (wordfreq), not
 in the local index; title words count double and names (capitalised inside a sentence, Latin or
 Cyrillic) half again. Titles, names and figures ("1,500", "12.5") are kept apart as the evidence that
-separates an event from a topic.
+separates an event from a topic, and so are the `what` words of the title and opening (neither names nor
+figures): names say who, those say what happened.
 
 `same_event_score(a, b)` puts that evidence together in [0, 1]; `StoryIndex.assign` compares a new
 article with each candidate story as a whole (the sum of its members' terms, and the share of members
