@@ -160,13 +160,20 @@ def synthetic(
     rng: random.Random, article_id: int, story: int, published: datetime, vocabulary: Sequence[str]
 ) -> StoryFeatures:
     """An article of synthetic story `story`: 6 story words in its title and names, 40 words of the
-    common vocabulary, as real features carry (about 50 terms)."""
+    common vocabulary, as real features carry (about 50 terms); 16 to 21 opening (`what`) words, 4 of
+    them the story's, 12 common ones, and as in the real feeds (0.7 an article) often one rare enough to
+    look candidates up (WHAT_KEY_RARITY): the story's, or one of 100,000 rare words."""
     own = [f"s{story}w{i}" for i in range(12)]
     title_words = rng.sample(own, 6)
     names = rng.sample(own, 4)
     body = rng.sample(vocabulary, 40)
     terms = {t: round(rng.uniform(1.0, 6.0), 2) for t in body}
     terms.update({t: round(rng.uniform(4.0, 9.0), 2) for t in title_words + names})
+    what = {t: round(rng.uniform(1.0, 3.9), 2) for t in body[:12]}
+    what.update({t: 3.0 for t in rng.sample([w for w in own if w not in names], 4)})
+    if rng.random() < 0.7:
+        rare = f"s{story}r" if rng.random() < 0.5 else f"r{rng.randrange(100_000)}"
+        what[rare] = 4.5
     return StoryFeatures(
         article_id,
         "outlet" + str(article_id % 50),
@@ -174,6 +181,7 @@ def synthetic(
         tuple(sorted(terms.items())),
         tuple(sorted((t, 4.0) for t in title_words)),
         tuple(sorted((t, 4.0) for t in names)),
+        tuple(sorted(what.items())),
     )
 
 

@@ -4,7 +4,8 @@ An article is reduced to its heaviest terms (`features`): words folded, stop wor
 script (monitor/core/story_terms.py), each weighed by its rarity in the language at large (wordfreq), not
 in the local index; title words count double and names (capitalised inside a sentence, Latin or
 Cyrillic) half again. Titles, names and figures ("1,500", "12.5") are kept apart as the evidence that
-separates an event from a topic.
+separates an event from a topic, and so are the `what` words of the title and opening (neither names nor
+figures): names say who, those say what happened.
 
 `same_event_score(a, b)` puts that evidence together in [0, 1]; `StoryIndex.assign` compares a new
 article with each candidate story as a whole (the sum of its members' terms, and the share of members
@@ -24,7 +25,7 @@ from array import array
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from monitor.core.story_terms import NUMBER_RARITY
+from monitor.core.story_terms import NUMBER_RARITY, RARITY_CEILING
 from monitor.core.story_terms import terms as text_terms
 
 # A new article joins a story when its score against the story is at least STORY_THRESHOLD.
@@ -41,11 +42,25 @@ NAME_WEIGHT = 1.5  # capitalised inside a sentence: names of people, places, bod
 MAX_TERMS = 48  # heaviest terms kept per article (with every title word and the heaviest names)
 MAX_NAMES = 16
 KEY_RARITY = 2.5  # a title word, name or figure this rare (or rarer) looks candidate stories up
+WHAT_KEY_RARITY = 4.0  # an opening word this rare looks candidates up too (reports can share no title word)
 MAX_CANDIDATES = 24  # candidate stories scored per assignment, most shared key rarity first
 MAX_POSTINGS = 400  # a key held by more stories than this is too common to look candidates up by
 
 # How the evidence adds up (weights sum to 1).
 W_COSINE, W_TITLE = 0.3, 0.7
+# What happened, beside who: the words of the title and opening (the first LEAD_TERMS terms of the
+# body) that are neither names nor figures and that wordfreq knows (an unknown word is a name, a foreign
+# word or boilerplate). Reports of one topic share its names; reports of one event also say the same thing
+# happened. Their shared rarity mass (`said`) and its share of both openings (`alike`: the mass over the
+# geometric mean of the two openings' masses) add up to W_WHAT to the evidence: none below WHAT_FROM or
+# ALIKE_FROM, all of it from WHAT_FULL and ALIKE_FULL on. Only between outlets (an outlet's reports share
+# its house style), and only the same day: in full up to FULL_WEIGHT_WITHIN apart, fading to nothing at
+# WHAT_FADED_AT (a later development of a story uses the words of its first report).
+LEAD_TERMS = 25
+W_WHAT = 0.25
+WHAT_FROM, WHAT_FULL = 8.0, 14.0
+ALIKE_FROM, ALIKE_FULL = 0.15, 0.3
+WHAT_FADED_AT = timedelta(hours=24)
 SAME_OUTLET = 0.6  # one outlet rarely reports one event twice: its second report needs more evidence
 
 
@@ -71,10 +86,12 @@ class StoryFeatures:
     terms: tuple[tuple[str, float], ...]
     title: tuple[tuple[str, float], ...] = ()
     names: tuple[tuple[str, float], ...] = ()
+    what: tuple[tuple[str, float], ...] = ()  # words of the title and opening that are no name or figure
 
     def to_json(self) -> str:
-        """Compact, stable JSON: {"a": id, "s": source, "p": ISO time, "t": [[term, weight, flags], ...]}
-        with flags 1 (title word) and 2 (name); a title word or name carries its rarity as a 4th item."""
+        """Compact, stable JSON: {"a": id, "s": source, "p": ISO time, "t": [[term, weight, flags], ...],
+        "w": [[what word, rarity], ...]} with flags 1 (title word) and 2 (name); a title word or name
+        carries its rarity as a 4th item."""
         title, names = dict(self.title), dict(self.names)
         rows: list[list[object]] = []
         for term, weight in self.terms:
@@ -83,7 +100,10 @@ class StoryFeatures:
             if flags:
                 row.append(title.get(term, names.get(term)))
             rows.append(row)
-        doc = {"a": self.article_id, "s": self.source, "p": self.published.isoformat(), "t": rows}
+        doc: dict[str, object] = {"a": self.article_id, "s": self.source, "p": self.published.isoformat()}
+        doc["t"] = rows
+        if self.what:
+            doc["w"] = [[term, rarity] for term, rarity in self.what]
         return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -102,6 +122,7 @@ class StoryFeatures:
                 tuple((t, w) for t, w, _, _ in rows),
                 tuple((t, r) for t, _, f, r in rows if f & 1),
                 tuple((t, r) for t, _, f, r in rows if f & 2),
+                tuple((sys.intern(str(t)), float(r)) for t, r in doc.get("w", ())),
             )
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise ValueError(f"not stored story features: {exc}") from exc
@@ -138,11 +159,14 @@ def features(doc: StoryDoc) -> StoryFeatures:
         rarity.setdefault(t.term, t.rarity)
         if t.name and title_names:
             names.add(t.term)
-    for t in text_terms(doc.body):
+    opening: set[str] = {t.term for t in title_terms}
+    for i, t in enumerate(text_terms(doc.body)):
         counts[t.term] = counts.get(t.term, 0.0) + 1.0
         rarity.setdefault(t.term, t.rarity)
         if t.name:
             names.add(t.term)
+        if i < LEAD_TERMS:
+            opening.add(t.term)
     weights = {
         term: round((1.0 + math.log(count)) * rarity[term] * (NAME_WEIGHT if term in names else 1.0), 2)
         for term, count in counts.items()
@@ -150,6 +174,11 @@ def features(doc: StoryDoc) -> StoryFeatures:
     kept_names = sorted(names, key=lambda t: (-weights[t], t))[:MAX_NAMES]
     title = {t.term for t in title_terms if rarity[t.term] > 0.0}
     heaviest = sorted(weights, key=lambda t: (-weights[t], t))[:MAX_TERMS]
+    what = {
+        t
+        for t in opening
+        if t not in names and t[0] != "#" and 0.0 < rarity[t] < RARITY_CEILING and weights[t] > 0.0
+    }
     kept = set(heaviest) | title | set(kept_names)
     return StoryFeatures(
         doc.article_id,
@@ -158,6 +187,7 @@ def features(doc: StoryDoc) -> StoryFeatures:
         tuple(sorted((t, weights[t]) for t in kept if weights[t] > 0.0)),
         tuple(sorted((t, round(rarity[t], 2)) for t in title)),
         tuple(sorted((t, round(rarity[t], 2)) for t in kept_names)),
+        tuple(sorted((t, round(rarity[t], 2)) for t in what)),
     )
 
 
@@ -176,8 +206,10 @@ def _figures(f: StoryFeatures) -> set[str]:
 
 
 def _keys(f: StoryFeatures) -> tuple[str, ...]:
-    """The terms an article looks candidate stories up by: rare title words, names and figures."""
+    """The terms an article looks candidate stories up by: rare title words, names, opening words and
+    figures."""
     keys = {t for t, r in f.title if r >= KEY_RARITY} | {t for t, r in f.names if r >= KEY_RARITY}
+    keys.update(t for t, r in f.what if r >= WHAT_KEY_RARITY)
     return tuple(sorted(keys | _figures(f)))
 
 
@@ -195,12 +227,15 @@ class _Entry:
     title: tuple[str, ...]
     title_rarity: array[float]
     keys: tuple[str, ...]
+    what: tuple[str, ...]
+    what_rarity: array[float]
 
     @classmethod
     def of(cls, f: StoryFeatures, story_id: int) -> _Entry:
         intern = sys.intern
         terms, weights = zip(*f.terms, strict=True) if f.terms else ((), ())
         title, rarity = zip(*f.title, strict=True) if f.title else ((), ())
+        what, what_rarity = zip(*f.what, strict=True) if f.what else ((), ())
         return cls(
             f.article_id,
             story_id,
@@ -211,6 +246,8 @@ class _Entry:
             tuple(map(intern, title)),
             array("d", rarity),
             tuple(map(intern, _keys(f))),
+            tuple(map(intern, what)),
+            array("d", what_rarity),
         )
 
 
@@ -226,9 +263,11 @@ class _Story:
     sums: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     title_mass: dict[str, float] = field(default_factory=dict)
+    what: dict[str, int] = field(default_factory=dict)  # members using each `what` word
     outlets: dict[str, int] = field(default_factory=dict)
     norm2: float = 0.0
     title_total: float = 0.0
+    what_total: float = 0.0  # the rarity mass of the members' `what` words, summed over members
 
     def __len__(self) -> int:
         return len(self.by_time)
@@ -251,8 +290,8 @@ class _Story:
         if self.single is not None:
             self.single = None
         elif not self.by_time:  # start clean: no float residue
-            self.sums, self.counts, self.title_mass, self.outlets = {}, {}, {}, {}
-            self.norm2 = self.title_total = 0.0
+            self.sums, self.counts, self.title_mass, self.what, self.outlets = {}, {}, {}, {}, {}
+            self.norm2 = self.title_total = self.what_total = 0.0
         else:
             self._change(entry, -1)
 
@@ -277,6 +316,14 @@ class _Story:
                 self.title_mass.pop(term, None)
             else:
                 self.title_mass[term] = mass
+        what = self.what
+        self.what_total += sign * sum(entry.what_rarity)
+        for term in entry.what:
+            n = what.get(term, 0) + sign
+            if n <= 0:
+                what.pop(term, None)
+            else:
+                what[term] = n
         left = self.outlets.get(entry.source, 0) + sign
         if left > 0:
             self.outlets[entry.source] = left
@@ -301,11 +348,14 @@ class _Query:
     title: tuple[tuple[str, float], ...]
     norm: float
     title_total: float
+    what: tuple[tuple[str, float], ...]
+    what_total: float
 
     @classmethod
     def of(cls, f: StoryFeatures) -> _Query:
         norm = math.hypot(*(w for _, w in f.terms))
-        return cls(f.source, f.published, f.terms, f.title, norm, math.fsum(r for _, r in f.title))
+        title_total, what_total = math.fsum(r for _, r in f.title), math.fsum(r for _, r in f.what)
+        return cls(f.source, f.published, f.terms, f.title, norm, title_total, f.what, what_total)
 
 
 def _score(q: _Query, story: _Story, closest: datetime) -> float:
@@ -326,11 +376,20 @@ def _score(q: _Query, story: _Story, closest: datetime) -> float:
         title_total = sum(single.title_rarity)
         same_outlet = q.source == single.source
         own_hits = sum(r for t, r in q.title if t in sums)
+        said = sum(r for t, r in q.what if t in single.what)
+        what_total = sum(single.what_rarity)
     else:
         sums, norm2, title_mass, title_total = story.sums, story.norm2, story.title_mass, story.title_total
         same_outlet = q.source in story.outlets
         counts = story.counts
         own_hits = sum(r * counts.get(t, 0) for t, r in q.title) / n
+        used, half = story.what, n / 2.0  # a word half the members use counts in full
+        said = 0.0
+        for t, r in q.what:
+            c = used.get(t)
+            if c is not None:
+                said += r if c >= half else r * c / half
+        what_total = story.what_total / n
     if norm2 <= 0.0:
         return 0.0
     dot = theirs = 0.0
@@ -345,6 +404,15 @@ def _score(q: _Query, story: _Story, closest: datetime) -> float:
     evidence = W_COSINE * cosine + W_TITLE * min(own, theirs)
     if same_outlet:
         evidence *= SAME_OUTLET
+    elif said > WHAT_FROM:
+        alike = said / math.sqrt(q.what_total * what_total)
+        gap = abs(q.published - closest)
+        if alike > ALIKE_FROM and gap < WHAT_FADED_AT:
+            same_said = min(1.0, (said - WHAT_FROM) / (WHAT_FULL - WHAT_FROM))
+            same_said *= min(1.0, (alike - ALIKE_FROM) / (ALIKE_FULL - ALIKE_FROM))
+            if gap > FULL_WEIGHT_WITHIN:
+                same_said *= (WHAT_FADED_AT - gap) / (WHAT_FADED_AT - FULL_WEIGHT_WITHIN)
+            evidence = min(1.0, evidence + W_WHAT * same_said)
     return factor * evidence
 
 
@@ -392,8 +460,9 @@ class StoryIndex:
         return None if entry is None else entry.story_id
 
     def features_of(self, article_id: int) -> StoryFeatures | None:
-        """An indexed article's features as scoring sees them (terms and title; its names, which only look
-        candidates up, are left out): the index holds them once, so callers need no copy of their own."""
+        """An indexed article's features as scoring sees them (terms, title and `what` words; its names,
+        which only look candidates up, are left out): the index holds them once, so callers need no copy
+        of their own."""
         entry = self._entries.get(article_id)
         if entry is None:
             return None
@@ -403,6 +472,8 @@ class StoryIndex:
             entry.published,
             tuple(zip(entry.terms, entry.weights, strict=True)),
             tuple(zip(entry.title, entry.title_rarity, strict=True)),
+            (),
+            tuple(zip(entry.what, entry.what_rarity, strict=True)),
         )
 
     def add(self, article: StoryDoc | StoryFeatures, story_id: int) -> None:
@@ -473,7 +544,7 @@ class StoryIndex:
 
     def _candidates(self, f: StoryFeatures) -> list[int]:
         """Stories sharing the article's keys, most shared key rarity first, at most MAX_CANDIDATES."""
-        rarity = dict(f.title) | dict(f.names)
+        rarity = dict(f.what) | dict(f.title) | dict(f.names)
         overlap: dict[int, float] = {}
         for key in _keys(f):
             posting = self._postings.get(key)

@@ -35,7 +35,7 @@ def test_the_index_gives_back_features_that_score_as_the_originals() -> None:
     assert index.features_of(999) is None
     for a in feats[:12]:
         held = index.features_of(a.article_id)
-        assert held is not None and held.terms == a.terms and held.title == a.title
+        assert held is not None and (held.terms, held.title, held.what) == (a.terms, a.title, a.what)
         assert (held.article_id, held.source, held.published) == (a.article_id, a.source, a.published)
         for b in feats:
             assert same_event_score(held, b) == same_event_score(a, b)
@@ -49,7 +49,7 @@ def test_removing_articles_keeps_the_time_heap_bounded() -> None:
     f = features(docs()[0])
     start = datetime(2026, 2, 13, tzinfo=UTC)
     for i in range(20_000):
-        g = StoryFeatures(i, f.source, start + timedelta(seconds=i), f.terms, f.title, f.names)
+        g = StoryFeatures(i, f.source, start + timedelta(seconds=i), f.terms, f.title, f.names, f.what)
         index.add(g, i)
         if i >= 100:
             index.remove(i - 100)
@@ -62,7 +62,7 @@ def test_a_workers_encoded_features_take_the_stored_article_id() -> None:
     """The parse worker encodes the features with article id 0; the writer only puts the id in."""
     f = features(docs()[0])
     assert f.article_id == 1
-    worker = StoryFeatures(0, f.source, f.published, f.terms, f.title, f.names).to_json()
+    worker = StoryFeatures(0, f.source, f.published, f.terms, f.title, f.names, f.what).to_json()
     assert with_article_id(worker, 1) == f.to_json()
     assert StoryFeatures.from_json(with_article_id(worker, 1) or "") == f
     assert with_article_id(None, 1) is None and with_article_id('{"s":"x"}', 1) is None
