@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
 from monitor.config import SourceConfig
@@ -21,6 +20,7 @@ from monitor.core.track import PageText
 from monitor.core.watchprep import WatchContext, parse_feed_for_watches
 from monitor.errors import ParseError
 from monitor.models import ArticleDraft, FetchResponse, ParsedFeed, SourceKind, SourcePollState
+from monitor.parse_worker import parse_worker_init as _parse_worker_init
 
 
 def pool_size(sources: int) -> int:
@@ -28,29 +28,16 @@ def pool_size(sources: int) -> int:
     return max(1, min(os.cpu_count() or 1, sources))
 
 
-def _parse_worker_init(parent_pid: int) -> None:
-    """Warm the parser import, and exit when the daemon dies (a SIGKILL would otherwise orphan us)."""
-    import threading
-
-    import fastfeedparser  # noqa: F401
-    import feedparser  # noqa: F401
-
-    def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            try:
-                os.kill(parent_pid, 0)
-            except ProcessLookupError:
-                os._exit(0)
-            except PermissionError:
-                pass
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 # What every parse worker runs: imported once by the fork server, which workers fork from (copy-on-write).
 # "__main__" first, multiprocessing's default: a console script's main module is loaded there, not per worker.
-_WORKER_PRELOAD = ["__main__", "monitor.core.watchprep", "fastfeedparser", "feedparser", "wordfreq"]
+_WORKER_PRELOAD = [
+    "__main__",
+    "monitor.parse_worker",
+    "monitor.core.watchprep",
+    "fastfeedparser",
+    "feedparser",
+    "wordfreq",
+]
 
 
 def _parse_context() -> multiprocessing.context.ForkServerContext:

@@ -25,7 +25,7 @@ that choose their own (HTML, ANSI).
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from operator import itemgetter
@@ -51,7 +51,15 @@ from monitor.core.match_compile import (
 )
 from monitor.core.match_snippet import SNIPPET_CHARS, _collapse, _mark, _snippet
 from monitor.core.query import parse_query
-from monitor.core.text import Token, fold, stem_words, stemmer_name, tokenize, tokens_with_offsets
+from monitor.core.text import (
+    Token,
+    fold,
+    stem_words,
+    stemmer_name,
+    token_spans_at,
+    tokenize,
+    tokens_with_offsets,
+)
 from monitor.errors import QueryError, WatchQueryError
 
 __all__ = [
@@ -184,13 +192,19 @@ class _View:
         assert info is not None
         return len(self.ends(info.stream, field).get(key, ())) if key in self.found_in[field] else 0
 
-    def offsets(self, field: int) -> list[Token] | None:
-        """Character offsets of the field's tokens (None if they do not line up, which should not happen)."""
+    def offsets(self, field: int, indices: Iterable[int]) -> Mapping[int, tuple[int, int]] | None:
+        """``(start, end)`` in the field's text of the tokens at these indices (None if the tokens do not
+        line up, which should not happen). Most texts fold to the same length: then only the tokens asked
+        for are located; otherwise every token's offsets are worked out once per field."""
+        text = self.doc.title if field == TITLE else self.doc.body
         if field not in self._offsets:
-            text = self.doc.title if field == TITLE else self.doc.body
+            spans = token_spans_at(text, indices)
+            if spans is not None:
+                return spans
             tokens = tokens_with_offsets(text)
             self._offsets[field] = tokens if len(tokens) == len(self._tokens[(PLAIN, field)]) else None
-        return self._offsets[field]
+        every = self._offsets[field]
+        return None if every is None else {i: (every[i].start, every[i].end) for i in set(indices)}
 
 
 # --- the matcher ------------------------------------------------------------------------------------------
@@ -265,17 +279,18 @@ class Matcher:
         terms: dict[str, str] = {}
         for field in _FIELDS:
             text = view.doc.title if field == TITLE else view.doc.body
-            offsets = view.offsets(field)
             tokens = view._tokens[(PLAIN, field)]
             found: list[tuple[int, int]] = []
             for atom in watch.atoms:
                 if (atom.scope is None or atom.scope == field) and atom.key in view.found_in[field]:
                     found.extend(view.spans(atom.key, field))
-            for first, last in sorted(set(found)):
+            spans = sorted(set(found))
+            offsets = view.offsets(field, (i for span in spans for i in span)) if spans else None
+            for first, last in spans:
                 if offsets is None:
                     surface = " ".join(tokens[first : last + 1])
                 else:
-                    start, end = offsets[first].start, offsets[last].end
+                    start, end = offsets[first][0], offsets[last][1]
                     surface = _collapse(text[start:end])
                     occurrences[field].append((start, end, " ".join(tokens[first : last + 1])))
                 terms.setdefault(fold(surface), surface)

@@ -22,11 +22,11 @@ import json
 import math
 import sys
 from array import array
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from monitor.core.story_terms import NUMBER_RARITY, RARITY_CEILING
-from monitor.core.story_terms import terms as text_terms
+from monitor.core.story_terms import NUMBER_RARITY, RARITY_CEILING, term_rows
 
 # A new article joins a story when its score against the story is at least STORY_THRESHOLD.
 STORY_THRESHOLD = 0.4
@@ -152,27 +152,28 @@ def features(doc: StoryDoc) -> StoryFeatures:
     counts: dict[str, float] = {}
     rarity: dict[str, float] = {}
     names: set[str] = set()
-    title_terms = text_terms(doc.title)
+    title_terms = term_rows(doc.title)
     title_names = not _is_title_case(doc.title)
-    for t in title_terms:
-        counts[t.term] = counts.get(t.term, 0.0) + TITLE_WEIGHT
-        rarity.setdefault(t.term, t.rarity)
-        if t.name and title_names:
-            names.add(t.term)
-    opening: set[str] = {t.term for t in title_terms}
-    for i, t in enumerate(text_terms(doc.body)):
-        counts[t.term] = counts.get(t.term, 0.0) + 1.0
-        rarity.setdefault(t.term, t.rarity)
-        if t.name:
-            names.add(t.term)
-        if i < LEAD_TERMS:
-            opening.add(t.term)
+    for term, rare, name in title_terms:
+        counts[term] = counts.get(term, 0.0) + TITLE_WEIGHT
+        rarity.setdefault(term, rare)
+        if name and title_names:
+            names.add(term)
+    opening: set[str] = {term for term, _, _ in title_terms}
+    # The body in bulk (same sums: whole numbers add up exactly in any order; same first rarity).
+    body = term_rows(doc.body)
+    for term, count in Counter([row[0] for row in body]).items():
+        counts[term] = counts.get(term, 0.0) + count
+    for term, rare in {term: rare for term, rare, _ in reversed(body)}.items():
+        rarity.setdefault(term, rare)
+    names.update([term for term, _, name in body if name])
+    opening.update([row[0] for row in body[:LEAD_TERMS]])
     weights = {
         term: round((1.0 + math.log(count)) * rarity[term] * (NAME_WEIGHT if term in names else 1.0), 2)
         for term, count in counts.items()
     }
     kept_names = sorted(names, key=lambda t: (-weights[t], t))[:MAX_NAMES]
-    title = {t.term for t in title_terms if rarity[t.term] > 0.0}
+    title = {term for term, _, _ in title_terms if rarity[term] > 0.0}
     heaviest = sorted(weights, key=lambda t: (-weights[t], t))[:MAX_TERMS]
     what = {
         t
