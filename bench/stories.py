@@ -33,14 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from monitor.core.match import MatchDoc, WatchSpec, compile_watches  # noqa: E402
-from monitor.core.stories import (  # noqa: E402
-    CONFIDENT_SAME_EVENT,
-    StoryDoc,
-    StoryFeatures,
-    StoryIndex,
-    features,
-    same_event_score,
-)
+from monitor.core.stories import CONFIDENT_SAME_EVENT, StoryIndex, same_event_score  # noqa: E402
+from monitor.core.story_features import StoryDoc, StoryFeatures, features  # noqa: E402
 from tests.fixtures.real_feeds import RealItem, available, labels, week_items  # noqa: E402
 
 WATCHES = {

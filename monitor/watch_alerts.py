@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 
 from monitor.config import Settings, WatchConfig
 from monitor.core.match import WatchHit
-from monitor.core.stories import CONFIDENT_SAME_EVENT, StoryFeatures, StoryIndex, features, same_event_score
+from monitor.core.stories import CONFIDENT_SAME_EVENT, StoryIndex, same_event_score
+from monitor.core.story_features import StoryFeatures, features
 from monitor.core.watch_rules import PreparedVersion, is_backlog, story_doc
 from monitor.store.store import Connection
 from monitor.store.stories import (

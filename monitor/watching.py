@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from monitor.config import Settings
 from monitor.core.match import Matcher, WatchSpec, compile_watches
-from monitor.core.stories import StoryDoc, StoryFeatures, StoryIndex, features
+from monitor.core.stories import StoryIndex
+from monitor.core.story_features import StoryDoc, StoryFeatures, features
 from monitor.core.watch_rules import PreparedVersion, match_doc, story_doc
 from monitor.core.watchprep import DraftInsight, with_article_id
 from monitor.models import StoredVersion

@@ -1,6 +1,6 @@
 """Same-event grouping: reports of one specific occurrence, from any outlet, share a story id (pure).
 
-An article is reduced to its heaviest terms (`features`): words folded, stop words dropped, stemmed by
+An article is reduced to its heaviest terms (`features`, in story_features.py): words folded, stop words dropped, stemmed by
 script (monitor/core/story_terms.py), each weighed by its rarity in the language at large (wordfreq), not
 in the local index; title words count double and names (capitalised inside a sentence, Latin or
 Cyrillic) half again. Titles, names and figures ("1,500", "12.5") are kept apart as the evidence that
@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import bisect
 import heapq
-import json
 import math
 import sys
 from array import array
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from monitor.core.story_terms import NUMBER_RARITY, RARITY_CEILING, term_rows
+from monitor.core.story_features import StoryDoc, StoryFeatures, features
+from monitor.core.story_terms import NUMBER_RARITY
 
 # A new article joins a story when its score against the story is at least STORY_THRESHOLD.
 STORY_THRESHOLD = 0.4
@@ -37,10 +36,6 @@ CONFIDENT_SAME_EVENT = 0.48
 FULL_WEIGHT_WITHIN = timedelta(hours=12)
 WINDOW = timedelta(hours=48)
 
-TITLE_WEIGHT = 2.0  # a title word counts as two body occurrences
-NAME_WEIGHT = 1.5  # capitalised inside a sentence: names of people, places, bodies
-MAX_TERMS = 48  # heaviest terms kept per article (with every title word and the heaviest names)
-MAX_NAMES = 16
 KEY_RARITY = 2.5  # a title word, name or figure this rare (or rarer) looks candidate stories up
 WHAT_KEY_RARITY = 4.0  # an opening word this rare looks candidates up too (reports can share no title word)
 MAX_CANDIDATES = 24  # candidate stories scored per assignment, most shared key rarity first
@@ -48,84 +43,19 @@ MAX_POSTINGS = 400  # a key held by more stories than this is too common to look
 
 # How the evidence adds up (weights sum to 1).
 W_COSINE, W_TITLE = 0.3, 0.7
-# What happened, beside who: the words of the title and opening (the first LEAD_TERMS terms of the
-# body) that are neither names nor figures and that wordfreq knows (an unknown word is a name, a foreign
+# What happened, beside who: the words of the title and opening (the body's first LEAD_TERMS terms,
+# story_features.py) that are neither names nor figures and that wordfreq knows (an unknown word is a name, a foreign
 # word or boilerplate). Reports of one topic share its names; reports of one event also say the same thing
 # happened. Their shared rarity mass (`said`) and its share of both openings (`alike`: the mass over the
 # geometric mean of the two openings' masses) add up to W_WHAT to the evidence: none below WHAT_FROM or
 # ALIKE_FROM, all of it from WHAT_FULL and ALIKE_FULL on. Only between outlets (an outlet's reports share
 # its house style), and only the same day: in full up to FULL_WEIGHT_WITHIN apart, fading to nothing at
 # WHAT_FADED_AT (a later development of a story uses the words of its first report).
-LEAD_TERMS = 25
 W_WHAT = 0.25
 WHAT_FROM, WHAT_FULL = 8.0, 14.0
 ALIKE_FROM, ALIKE_FULL = 0.15, 0.3
 WHAT_FADED_AT = timedelta(hours=24)
 SAME_OUTLET = 0.6  # one outlet rarely reports one event twice: its second report needs more evidence
-
-
-@dataclass(frozen=True, slots=True)
-class StoryDoc:
-    """One article as grouping sees it; `published` is timezone-aware (the fetch time if the page has none)."""
-
-    article_id: int
-    source: str
-    title: str
-    body: str
-    published: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class StoryFeatures:
-    """What grouping keeps of an article: weighted terms sorted by term, and which of them are title words
-    (with their rarity) and names. Plain, picklable, and stored as JSON (`to_json`)."""
-
-    article_id: int
-    source: str
-    published: datetime
-    terms: tuple[tuple[str, float], ...]
-    title: tuple[tuple[str, float], ...] = ()
-    names: tuple[tuple[str, float], ...] = ()
-    what: tuple[tuple[str, float], ...] = ()  # words of the title and opening that are no name or figure
-
-    def to_json(self) -> str:
-        """Compact, stable JSON: {"a": id, "s": source, "p": ISO time, "t": [[term, weight, flags], ...],
-        "w": [[what word, rarity], ...]} with flags 1 (title word) and 2 (name); a title word or name
-        carries its rarity as a 4th item."""
-        title, names = dict(self.title), dict(self.names)
-        rows: list[list[object]] = []
-        for term, weight in self.terms:
-            flags = (1 if term in title else 0) | (2 if term in names else 0)
-            row: list[object] = [term, weight, flags]
-            if flags:
-                row.append(title.get(term, names.get(term)))
-            rows.append(row)
-        doc: dict[str, object] = {"a": self.article_id, "s": self.source, "p": self.published.isoformat()}
-        doc["t"] = rows
-        if self.what:
-            doc["w"] = [[term, rarity] for term, rarity in self.what]
-        return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, text: str) -> StoryFeatures:
-        """The features `to_json` wrote (ValueError if `text` is not such a document)."""
-        try:
-            doc = json.loads(text)
-            rows = [
-                (sys.intern(str(r[0])), float(r[1]), int(r[2]), float(r[3]) if len(r) > 3 else 0.0)
-                for r in doc["t"]
-            ]
-            return cls(
-                int(doc["a"]),
-                str(doc["s"]),
-                datetime.fromisoformat(doc["p"]),
-                tuple((t, w) for t, w, _, _ in rows),
-                tuple((t, r) for t, _, f, r in rows if f & 1),
-                tuple((t, r) for t, _, f, r in rows if f & 2),
-                tuple((sys.intern(str(t)), float(r)) for t, r in doc.get("w", ())),
-            )
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise ValueError(f"not stored story features: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,57 +69,6 @@ class StoryAssignment:
     @property
     def is_new(self) -> bool:
         return self.story_id is None
-
-
-def _is_title_case(title: str) -> bool:
-    """Headline Style Capitalises Most Words: then a capital in the title says nothing about names."""
-    words = [w for w in title.split() if w[:1].isalpha()]
-    return len(words) >= 3 and sum(w[0].isupper() for w in words) >= 0.6 * len(words)
-
-
-def features(doc: StoryDoc) -> StoryFeatures:
-    """Weighted terms of an article: sublinear tf times rarity; title words count double, names half again."""
-    counts: dict[str, float] = {}
-    rarity: dict[str, float] = {}
-    names: set[str] = set()
-    title_terms = term_rows(doc.title)
-    title_names = not _is_title_case(doc.title)
-    for term, rare, name in title_terms:
-        counts[term] = counts.get(term, 0.0) + TITLE_WEIGHT
-        rarity.setdefault(term, rare)
-        if name and title_names:
-            names.add(term)
-    opening: set[str] = {term for term, _, _ in title_terms}
-    # The body in bulk (same sums: whole numbers add up exactly in any order; same first rarity).
-    body = term_rows(doc.body)
-    for term, count in Counter([row[0] for row in body]).items():
-        counts[term] = counts.get(term, 0.0) + count
-    for term, rare in {term: rare for term, rare, _ in reversed(body)}.items():
-        rarity.setdefault(term, rare)
-    names.update([term for term, _, name in body if name])
-    opening.update([row[0] for row in body[:LEAD_TERMS]])
-    weights = {
-        term: round((1.0 + math.log(count)) * rarity[term] * (NAME_WEIGHT if term in names else 1.0), 2)
-        for term, count in counts.items()
-    }
-    kept_names = sorted(names, key=lambda t: (-weights[t], t))[:MAX_NAMES]
-    title = {term for term, _, _ in title_terms if rarity[term] > 0.0}
-    heaviest = sorted(weights, key=lambda t: (-weights[t], t))[:MAX_TERMS]
-    what = {
-        t
-        for t in opening
-        if t not in names and t[0] != "#" and 0.0 < rarity[t] < RARITY_CEILING and weights[t] > 0.0
-    }
-    kept = set(heaviest) | title | set(kept_names)
-    return StoryFeatures(
-        doc.article_id,
-        doc.source,
-        doc.published,
-        tuple(sorted((t, weights[t]) for t in kept if weights[t] > 0.0)),
-        tuple(sorted((t, round(rarity[t], 2)) for t in title)),
-        tuple(sorted((t, round(rarity[t], 2)) for t in kept_names)),
-        tuple(sorted((t, round(rarity[t], 2)) for t in what)),
-    )
 
 
 def time_factor(a: datetime, b: datetime) -> float:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor.core.match import MatchDoc, WatchHit
-from monitor.core.stories import StoryDoc, StoryFeatures
+from monitor.core.story_features import StoryDoc, StoryFeatures
 from monitor.models import StoredVersion, VersionText
 
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from monitor.core.feeds import Parser, parse_feed_drafts
 from monitor.core.match import MatchDoc, Matcher, WatchHit, WatchSpec, compile_watches
-from monitor.core.stories import StoryDoc, StoryFeatures, features
+from monitor.core.story_features import StoryDoc, StoryFeatures, features
 from monitor.models import ArticleDraft, ParsedFeed, version_body
 
 

@@ -20,13 +20,11 @@ from monitor.core.stories import (
     MAX_CANDIDATES,
     STORY_THRESHOLD,
     WINDOW,
-    StoryDoc,
-    StoryFeatures,
     StoryIndex,
-    features,
     same_event_score,
     time_factor,
 )
+from monitor.core.story_features import StoryDoc, StoryFeatures, features
 from tests.fixtures import real_feeds
 from tests.fixtures.seeds import mt_seed, other_seed
 

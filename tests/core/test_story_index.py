@@ -6,7 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from monitor.core.stories import StoryDoc, StoryFeatures, StoryIndex, features, same_event_score
+from monitor.core.stories import StoryIndex, same_event_score
+from monitor.core.story_features import StoryDoc, StoryFeatures, features
 from monitor.core.watchprep import with_article_id
 from tests.fixtures.seeds import mt_seed, other_seed
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from monitor.core.feeds import parse_feed_drafts
 from monitor.core.match import MatchDoc, WatchSpec, compile_watches
-from monitor.core.stories import StoryDoc, features
+from monitor.core.story_features import StoryDoc, features
 from monitor.core.watchprep import WatchContext, parse_feed_for_watches
 from monitor.models import version_body
 from tests.fixtures.feeds import labelled_items, mt_item, mt_rss
