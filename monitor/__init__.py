@@ -1,6 +1,6 @@
 """news-monitor: a scheduled news-monitoring daemon.
 
-Layers, each importing only those below it (tests/test_layers.py checks the rules and that there is no
+Layers, each importing only those below it (tests/unit/test_layers.py checks the rules and that there is no
 import cycle):
 
 - core/: pure decisions over plain data (models.py, errors.py beside it);

@@ -4,7 +4,7 @@ line per problem on stderr and the error's exit code.
 Exit codes: 1 a failure (fetch, parse, delivery, rendering, database, a lost write race); 2 bad input (the
 config, a query, an option, an OPML file, a source that is already there); 3 a named thing that does not
 exist. Pure: imports nothing, so every layer (core/ included) may raise these. A few internal signals stay
-out of the tree on purpose, each caught in the module that raises it (tests/test_layers.py lists them).
+out of the tree on purpose, each caught in the module that raises it (tests/unit/test_layers.py lists them).
 """
 
 from __future__ import annotations

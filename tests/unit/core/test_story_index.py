@@ -1,0 +1,69 @@
+"""The story index's mechanics: it holds each article's features once and stays bounded as it churns."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from monitor.core.stories import StoryIndex, same_event_score
+from monitor.core.story_features import StoryDoc, StoryFeatures, features
+from monitor.core.watchprep import with_article_id
+from tests.fixtures.seeds import mt_seed, other_seed
+
+DATA = Path(__file__).parents[2] / "data" / "stories"
+
+
+def docs() -> list[StoryDoc]:
+    mt, other = mt_seed(), other_seed()
+    rows = [json.loads(line) for line in (DATA / "articles.jsonl").read_text(encoding="utf-8").splitlines()]
+    return [
+        StoryDoc(1, "moscow-times", mt.title, mt.body, mt.published),
+        StoryDoc(2, "kyiv-post", other.title, other.body, other.published),
+        *(
+            StoryDoc(r["id"] + 10, r["source"], r["title"], r["body"], datetime.fromisoformat(r["published"]))
+            for r in rows[:40]
+        ),
+    ]
+
+
+def test_the_index_gives_back_features_that_score_as_the_originals() -> None:
+    """features_of() is what the watch step compares with instead of keeping a copy of every article's."""
+    index = StoryIndex()
+    feats = [features(d) for d in docs()]
+    for f in feats:
+        index.add(f, f.article_id)
+    assert index.features_of(999) is None
+    for a in feats[:12]:
+        held = index.features_of(a.article_id)
+        assert held is not None and (held.terms, held.title, held.what) == (a.terms, a.title, a.what)
+        assert (held.article_id, held.source, held.published) == (a.article_id, a.source, a.published)
+        for b in feats:
+            assert same_event_score(held, b) == same_event_score(a, b)
+    index.remove(feats[0].article_id)
+    assert index.features_of(feats[0].article_id) is None
+
+
+def test_removing_articles_keeps_the_time_heap_bounded() -> None:
+    """The watch step forgets articles with remove(), not prune(): the heap of times must not keep them."""
+    index = StoryIndex()
+    f = features(docs()[0])
+    start = datetime(2026, 2, 13, tzinfo=UTC)
+    for i in range(20_000):
+        g = StoryFeatures(i, f.source, start + timedelta(seconds=i), f.terms, f.title, f.names, f.what)
+        index.add(g, i)
+        if i >= 100:
+            index.remove(i - 100)
+    assert len(index) == 100
+    assert len(index._by_time) <= 2 * len(index) + 1024 + 1
+    assert index.prune(start + timedelta(days=1)) == 100 and len(index) == 0
+
+
+def test_a_workers_encoded_features_take_the_stored_article_id() -> None:
+    """The parse worker encodes the features with article id 0; the writer only puts the id in."""
+    f = features(docs()[0])
+    assert f.article_id == 1
+    worker = StoryFeatures(0, f.source, f.published, f.terms, f.title, f.names, f.what).to_json()
+    assert with_article_id(worker, 1) == f.to_json()
+    assert StoryFeatures.from_json(with_article_id(worker, 1) or "") == f
+    assert with_article_id(None, 1) is None and with_article_id('{"s":"x"}', 1) is None
