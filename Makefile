@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config/feeds.yaml
 
-.PHONY: install dev run test lint typecheck unit bench clean
+.PHONY: install dev run test lint typecheck unit test-unit test-integration test-acceptance bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,17 @@ lint: dev
 typecheck: dev
 	$(BIN)/mypy
 
-unit: dev
+unit: dev  ## every tier of the suite (the name is older than the tiers)
 	$(BIN)/pytest -q -p no:cacheprovider
+
+test-unit: dev  ## tests/unit: pure core and plain data (no database, network, server or process)
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit
+
+test-integration: dev  ## tests/integration: the library against real loopback servers, SQLite and Postgres
+	$(BIN)/pytest -q -p no:cacheprovider tests/integration
+
+test-acceptance: dev  ## tests/acceptance: the real `monitor` command and daemon in subprocesses
+	$(BIN)/pytest -q -p no:cacheprovider tests/acceptance
 
 test: lint typecheck unit  ## lint, types and the whole suite (Postgres tests included when it answers)
 
