@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin
 
 from monitor.core.feed_fields import html_to_text, resolve_url
 from monitor.core.normalize import normalize_text
@@ -57,7 +56,7 @@ def parse_json_feed(body: bytes, base_url: str) -> ParsedFeed | None:
         entries.append(
             FeedEntry(
                 guid=guid_text or None,
-                url=urljoin(base_url, link.strip()) if link.strip() else None,
+                url=resolve_url(base_url, link) if link.strip() else None,
                 title=normalize_text(_json_text(item.get("title"))),
                 summary=summary if summary != content else "",
                 author=normalize_text(", ".join(names)) if names else None,

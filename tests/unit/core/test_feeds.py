@@ -122,3 +122,19 @@ def test_fingerprint_ignores_whitespace_only_changes() -> None:
     c = mt_rss([Item(seed.title + "!", "https://x.example/a", seed.excerpt, seed.published)])
     hashes = [parse_feed_drafts(x, {}, "https://x.example/rss")[1][0].content_hash for x in (a, b, c)]
     assert hashes[0] == hashes[1] != hashes[2]
+
+
+def test_a_json_feed_item_with_an_unreadable_url_keeps_the_rest() -> None:
+    """A hostile '[' in an item's host must not lose the feed: that item has no link, the others do."""
+    body = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "J",
+            "items": [
+                {"id": "1", "url": "http://[bad/x", "title": "Bad link"},
+                {"id": "2", "url": "/ok", "title": "Good link"},
+            ],
+        }
+    ).encode()
+    feed = parse_feed(body, {"content-type": "application/feed+json"}, "https://example.org/feed.json")
+    assert [(e.guid, e.url) for e in feed.entries] == [("1", None), ("2", "https://example.org/ok")]
