@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from monitor.errors import MonitorError
+from tests.fixtures.imports import imports_of as _imports_of
 
 CORE = Path(__file__).parents[2] / "monitor" / "core"
 EDGES = (
@@ -37,13 +38,7 @@ IO_MODULES = (
 
 
 def imports_of(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-    return names
+    return _imports_of(path, submodules=False)
 
 
 def test_core_is_pure() -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.imports import imported
+
 TESTS = Path(__file__).resolve().parents[1]
 TIERS = ("unit", "integration", "acceptance")
 
@@ -78,18 +80,6 @@ def io_fixtures() -> set[str]:
     for file in IO_FIXTURE_MODULES:
         tree = ast.parse((TESTS / "fixtures" / file).read_text(encoding="utf-8"))
         names |= {n.name for n in tree.body if isinstance(n, ast.FunctionDef) and is_fixture(n)}
-    return names
-
-
-def imported(tree: ast.AST) -> set[str]:
-    """Every module a file imports (at any depth), `from a import b` counted as a and as a.b."""
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
 
 

@@ -3,24 +3,13 @@ imports nothing of notify, the delivery loop speaks no SQL, and leases and table
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
+
+from tests.fixtures.imports import imports_of
 
 MONITOR = Path(__file__).parents[3] / "monitor"
 NOTIFY = MONITOR / "notify"
 SENDERS = ("email.py", "webhook.py", "apprise_channel.py")
-
-
-def imports_of(path: Path) -> set[str]:
-    """Every module a file imports (TYPE_CHECKING ones too), `from a import b` counted as a.b as well."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
 
 
 def test_senders_import_the_contract_never_the_dispatcher() -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
+
+from tests.fixtures.imports import imports_of
 
 MONITOR = Path(__file__).parents[3] / "monitor"
 WEB = MONITOR / "web"
@@ -14,18 +15,6 @@ LISTING_COMMANDS = ("cli/alerts.py", "cli/matches.py", "cli/articles.py")
 def module_name(path: Path) -> str:
     parts = path.relative_to(MONITOR.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def imports_of(path: Path) -> set[str]:
-    """Every module a file imports, `from a import b` counted as a.b too (b may be a submodule)."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
 
 
 def web_modules() -> dict[str, set[str]]:
