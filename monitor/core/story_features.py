@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -24,6 +25,14 @@ NAME_WEIGHT = 1.5  # capitalised inside a sentence: names of people, places, bod
 MAX_TERMS = 48  # heaviest terms kept per article (with every title word and the heaviest names)
 MAX_NAMES = 16
 LEAD_TERMS = 25  # the body's first terms, with the title, are its opening (the `what` words come from it)
+# Feed boilerplate, not the article's words: CMS shortcodes ("[time-brightcove not-tgx=true]"), the
+# WordPress footer ("The post <title> appeared first on <site>.") and a closing "read more" link.
+_BOILERPLATE = re.compile(
+    r"\[[a-z]\w*-[\w-]*(?:\s[^\]\n]*)?\]|\[[a-z][\w-]*\s[^\]\n]*=[^\]\n]*\]"
+    r"|^The post .{1,400}? appeared first on [^\n]{1,80}$"
+    r"|^(?:Seguir leyendo|Continue reading|Read more|Read the full story)\W{0,3}$",
+    re.MULTILINE | re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +119,7 @@ def features(doc: StoryDoc) -> StoryFeatures:
             names.add(term)
     opening: set[str] = {term for term, _, _ in title_terms}
     # The body in bulk (same sums: whole numbers add up exactly in any order; same first rarity).
-    body = term_rows(doc.body)
+    body = term_rows(_BOILERPLATE.sub(" ", doc.body))
     for term, count in Counter([row[0] for row in body]).items():
         counts[term] = counts.get(term, 0.0) + count
     for term, rare in {term: rare for term, rare, _ in reversed(body)}.items():

@@ -131,6 +131,21 @@ def test_features_fold_stem_and_weigh_titles() -> None:
     assert {t for t, _ in ru.terms} == {t for t, _ in ru2.terms}
 
 
+def test_feed_boilerplate_is_not_the_article_s_words() -> None:
+    """Shortcodes, the WordPress footer and a closing "read more" link recur in every item of a feed: they
+    would weigh as rare words shared by all its reports. Bracketed text that is no shortcode stays."""
+    day = datetime(2024, 1, 1, tzinfo=UTC)
+    text = "Rescuers reached the miners [citation needed]."
+    plain = features(StoryDoc(1, "x", "Mine rescue", text, day))
+    for body in (
+        "[time-brightcove not-tgx=\u201dtrue\u201d]\n\n" + text,
+        text + "\n\nThe post Mine rescue appeared first on Boston.com.",
+        text + "\n\nSeguir leyendo",
+    ):
+        assert features(StoryDoc(1, "x", "Mine rescue", body, day)).terms == plain.terms, body
+    assert "citat" in dict(plain.terms)
+
+
 def test_rarity_does_not_depend_on_the_index() -> None:
     """A fresh archive weighs a rare name above a common word: the weights come from wordfreq."""
     f = features(StoryDoc(1, "x", "x", "The minister met Rahman.", datetime(2024, 1, 1, tzinfo=UTC)))
