@@ -37,6 +37,7 @@ from monitor.models import (
     SourcePollState,
     SourceSpec,
     StoredVersion,
+    VersionText,
 )
 from monitor.page_checks import (
     check_page,
@@ -128,11 +129,12 @@ class Service:
         stored: Sequence[StoredVersion],
         now: datetime,
         prepared: Mapping[str, DraftInsight] | None,
+        texts: Mapping[int, VersionText] | None = None,
     ) -> None:
         for step in self.after_store:
             step(conn, stored, now)
         for batch_step in self.batch_steps:
-            batch_step.add(conn, stored, now, prepared)
+            batch_step.add(conn, stored, now, prepared, texts)
 
     async def db(self, work: Callable[..., T], *args: Any) -> T:
         """Run blocking store work on the database threads."""
@@ -337,13 +339,18 @@ class Service:
             outcome = decide_poll(
                 state, response, parsed, prior, now, policy, follow_links=config.follow_links or is_page
             )
-            stored = self.store.apply_outcome(conn, outcome, response.final_url, writes)
+            texts: dict[int, VersionText] | None = {} if self.batch_steps else None
+            stored = self.store.apply_outcome(conn, outcome, response.final_url, writes, texts)
             if state.last_success_at is None:  # the source's first poll: what it finds is its backlog
                 stored = [replace(v, first_poll=True) for v in stored]
             if is_page and page_is_the_article(response, parsed):
-                stored += check_source_page(conn, state, response, parsed, now, self._ignore(config))
+                checked = check_source_page(conn, state, response, parsed, now, self._ignore(config))
+                for version in checked:  # the page may have rewritten a text just written: read it back
+                    if texts is not None:
+                        texts.pop(version.version_id, None)
+                stored += checked
             if stored:
-                self._after_store(conn, stored, now, parsed.insights if parsed else None)
+                self._after_store(conn, stored, now, parsed.insights if parsed else None, texts)
             return outcome, stored
 
         try:

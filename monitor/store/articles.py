@@ -5,7 +5,7 @@ read back with their article's and source's fields. May import what store/ may (
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -59,7 +59,10 @@ class ArticleQueries(Database):
         changes: Sequence[Any],
         now: datetime,
         track_pages: bool = False,
+        texts: dict[int, VersionText] | None = None,
     ) -> list[StoredVersion]:
+        """Write a poll's article changes; with `texts`, also put there (by version id) the text of each
+        new article's first version as `load_version_texts` would read it back, so the watch step need not."""
         if not changes:
             return []
         # New articles go in with their final hash and count, so they need no update afterwards; a draft
@@ -179,6 +182,8 @@ class ArticleQueries(Database):
                 )
                 for (key, aid, n, new), vid in zip(made, ids, strict=True)
             ]
+            if texts is not None and fresh:
+                self._new_texts(conn, source_id, new_rows, version_rows, made, ids, texts)
         seen = [c.draft.key for c in changes if not c.is_new_version]
         for chunk in chunks(seen):
             conn.execute(
@@ -187,6 +192,43 @@ class ArticleQueries(Database):
                 .values(last_seen=now)
             )
         return stored
+
+    def _new_texts(
+        self,
+        conn: Connection,
+        source_id: int,
+        new_rows: Sequence[dict[str, Any]],
+        version_rows: Sequence[dict[str, Any]],
+        made: Sequence[tuple[str, int, int, bool]],
+        ids: Sequence[int],
+        texts: dict[int, VersionText],
+    ) -> None:
+        """The texts of the new articles' first versions, from the rows just written (NUL removed)."""
+        source = conn.execute(_SOURCE_NAME_TAGS, {"b_id": source_id}).one()
+        source_tags = source.tags or []
+        articles_by_key = {row["key"]: row for row in new_rows}
+        for (key, aid, n, new), vid, row in zip(made, ids, version_rows, strict=True):
+            if not new:
+                continue
+            article = articles_by_key[key]
+            published = row["published"] or article["published"]
+            texts[vid] = VersionText(
+                version_id=vid,
+                article_id=aid,
+                n=n,
+                title=row["title"],
+                body=version_body(row["summary"], row["body"]),
+                published=published.astimezone(UTC) if published else None,
+                seen_at=row["seen_at"].astimezone(UTC),
+                source=source.name,
+                url=article["url"],
+                story_id=None,  # inserted by this transaction: no story yet
+                tags=tuple(dict.fromkeys([*(row["tags"] or []), *source_tags])),
+                first_seen=article["first_seen"].astimezone(UTC),
+            )
+
+
+_SOURCE_NAME_TAGS = sa.select(sources.c.name, sources.c.tags).where(sources.c.id == sa.bindparam("b_id"))
 
 
 def load_version_texts(
