@@ -27,7 +27,7 @@ from monitor.core.stories import StoryIndex
 from monitor.core.story_features import StoryDoc, StoryFeatures, features
 from monitor.core.watch_rules import PreparedVersion, match_doc, story_doc
 from monitor.core.watchprep import DraftInsight, with_article_id
-from monitor.models import StoredVersion
+from monitor.models import StoredVersion, VersionText
 from monitor.store.store import Connection, Store
 from monitor.store.stories import (
     MemberRow,
@@ -59,6 +59,7 @@ class _Unit:
     stored: Sequence[StoredVersion]
     now: datetime
     prepared: Mapping[str, DraftInsight] | None
+    texts: Mapping[int, VersionText] | None  # what the unit wrote, by version id: not read back
 
 
 def watch_specs(settings: Settings) -> list[WatchSpec]:
@@ -160,8 +161,9 @@ class WatchStep:
         stored: Sequence[StoredVersion],
         now: datetime,
         prepared: Mapping[str, DraftInsight] | None = None,
+        texts: Mapping[int, VersionText] | None = None,
     ) -> None:
-        self._pending.append(_Unit(stored, now, prepared))
+        self._pending.append(_Unit(stored, now, prepared, texts))
 
     def discard(self) -> None:
         """The batch rolled back: forget what it gathered and the index entries its stories had."""
@@ -208,8 +210,12 @@ class WatchStep:
 
     def _prepare(self, conn: Connection, pending: list[_Unit]) -> list[PreparedVersion]:
         """Read the texts, work out features and watch hits unless the parse workers did: no lock needed."""
+        texts: dict[int, VersionText] = {}
+        for unit in pending:
+            if unit.texts:
+                texts.update(unit.texts)
         wanted = [s for unit in pending for s in unit.stored if s.kind != "revert"]
-        texts = version_texts(conn, [s.version_id for s in wanted])
+        texts.update(version_texts(conn, [s.version_id for s in wanted if s.version_id not in texts]))
         priors = version_texts(
             conn, [s.prior_version_id for s in wanted if s.prior_version_id and s.kind == "edit"]
         )

@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 from monitor.core.watchprep import DraftInsight
 from monitor.errors import ConcurrentWriteError
-from monitor.models import StoredVersion
+from monitor.models import StoredVersion, VersionText
 from monitor.store.sources import PollWrites
 from monitor.store.store import Connection, Store
 
@@ -131,8 +131,10 @@ class BatchStep(Protocol):
         stored: Sequence[StoredVersion],
         now: datetime,
         prepared: Mapping[str, DraftInsight] | None = None,
+        texts: Mapping[int, VersionText] | None = None,
     ) -> None:
-        """Take note of what one unit stored (with what the parse workers worked out, by draft key)."""
+        """Take note of what one unit stored (with what the parse workers worked out, by draft key, and the
+        texts the unit wrote, by version id: those the step need not read back)."""
 
     def finish(self, conn: Connection) -> None:
         """Apply what the transaction's units stored, last before it commits."""

@@ -5,7 +5,7 @@ read back with their article's and source's fields. May import what store/ may (
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,6 +15,41 @@ from monitor.errors import ConcurrentWriteError
 from monitor.models import ArticleDraft, PriorArticle, StoredVersion, VersionText, version_body
 from monitor.store.db import Database, chunks, insert_ignoring, without_nul
 from monitor.store.tables import articles, sources, versions
+
+# Statements built once (a poll runs each of them; building and cache-keying them per call cost the writer
+# thread about a second of the 1000-feed cycle).
+_PRIOR = sa.select(articles.c.id, articles.c.key, articles.c.content_hash, articles.c.version_count).where(
+    articles.c.source_id == sa.bindparam("b_source"),
+    articles.c.key.in_(sa.bindparam("b_keys", expanding=True)),
+)
+_VERSION_IDS = sa.select(versions.c.id, versions.c.article_id, versions.c.n).where(
+    versions.c.article_id.in_(sa.bindparam("b_ids", expanding=True))
+)
+_INSERT_VERSIONS = versions.insert()
+_NEW_VERSION = (
+    articles.update()
+    .where(articles.c.id == sa.bindparam("b_id"), articles.c.version_count == sa.bindparam("b_count"))
+    .values(
+        version_count=sa.bindparam("b_n"),
+        content_hash=sa.bindparam("b_hash"),
+        title=sa.bindparam("b_title"),
+        url=sa.bindparam("b_url"),
+        published=sa.bindparam("b_published"),
+        last_seen=sa.bindparam("b_now"),
+        extractor_version=None,  # the baseline is the feed's text now, not an extraction
+    )
+)
+_SEEN = (
+    articles.update()
+    .where(
+        articles.c.source_id == sa.bindparam("b_source"),
+        articles.c.key.in_(sa.bindparam("b_keys", expanding=True)),
+    )
+    .values(last_seen=sa.bindparam("b_now"))
+)
+_INSERT_ARTICLES: dict[
+    str, Any
+] = {}  # dialect -> INSERT ... ON CONFLICT (source_id, key) DO NOTHING [RETURNING]
 
 
 class ArticleQueries(Database):
@@ -26,10 +61,7 @@ class ArticleQueries(Database):
         """The stored identity and latest fingerprint of the given articles of a source."""
         found: dict[str, PriorArticle] = {}
         for chunk in chunks(list(keys)):
-            query = sa.select(
-                articles.c.id, articles.c.key, articles.c.content_hash, articles.c.version_count
-            ).where(articles.c.source_id == source_id, articles.c.key.in_(chunk))
-            for row in conn.execute(query):
+            for row in conn.execute(_PRIOR, {"b_source": source_id, "b_keys": list(chunk)}):
                 found[row.key] = PriorArticle(row.id, row.key, row.content_hash, row.version_count)
         return found
 
@@ -44,10 +76,7 @@ class ArticleQueries(Database):
         wanted = set(pairs)
         found: dict[tuple[int, int], int] = {}
         for chunk in chunks(sorted({a for a, _ in wanted})):
-            query = sa.select(versions.c.id, versions.c.article_id, versions.c.n).where(
-                versions.c.article_id.in_(chunk)
-            )
-            for row in conn.execute(query):
+            for row in conn.execute(_VERSION_IDS, {"b_ids": list(chunk)}):
                 if (row.article_id, row.n) in wanted:
                     found[(row.article_id, row.n)] = row.id
         return found
@@ -59,7 +88,10 @@ class ArticleQueries(Database):
         changes: Sequence[Any],
         now: datetime,
         track_pages: bool = False,
+        texts: dict[int, VersionText] | None = None,
     ) -> list[StoredVersion]:
+        """Write a poll's article changes; with `texts`, also put there (by version id) the text of each
+        new article's first version as `load_version_texts` would read it back, so the watch step need not."""
         if not changes:
             return []
         # New articles go in with their final hash and count, so they need no update afterwards; a draft
@@ -82,11 +114,16 @@ class ArticleQueries(Database):
         ]
         without_nul(new_rows)
         if new_rows:
-            statement = insert_ignoring(conn, articles, ["source_id", "key"])
+            statement = _INSERT_ARTICLES.get(conn.dialect.name)
+            if statement is None:
+                statement = insert_ignoring(conn, articles, ["source_id", "key"])
+                if not self.sqlite:
+                    statement = statement.returning(articles.c.key)
+                _INSERT_ARTICLES[conn.dialect.name] = statement
             if self.sqlite:  # rowcount is exact there; RETURNING would insert row by row
                 inserted = conn.execute(statement, new_rows).rowcount
             else:  # psycopg reports no executemany rowcount; one multi-row INSERT ... RETURNING instead
-                inserted = len(conn.execute(statement.returning(articles.c.key), new_rows).all())
+                inserted = len(conn.execute(statement, new_rows).all())
             if inserted != len(new_rows):
                 # Another writer added some of them since this poll looked: redo the poll from the top.
                 raise ConcurrentWriteError(
@@ -143,26 +180,11 @@ class ArticleQueries(Database):
         without_nul(article_rows)
         if version_rows:
             # executemany without RETURNING: SQLite would run RETURNING inserts one row at a time.
-            conn.execute(versions.insert(), version_rows)
+            conn.execute(_INSERT_VERSIONS, version_rows)
             new_ids = self._version_ids(conn, [(aid, n) for _key, aid, n, _new in made])
             ids = [new_ids[(aid, n)] for _key, aid, n, _new in made]
         if article_rows:
-            conn.execute(
-                articles.update()
-                .where(
-                    articles.c.id == sa.bindparam("b_id"), articles.c.version_count == sa.bindparam("b_count")
-                )
-                .values(
-                    version_count=sa.bindparam("b_n"),
-                    content_hash=sa.bindparam("b_hash"),
-                    title=sa.bindparam("b_title"),
-                    url=sa.bindparam("b_url"),
-                    published=sa.bindparam("b_published"),
-                    last_seen=sa.bindparam("b_now"),
-                    extractor_version=None,  # the baseline is the feed's text now, not an extraction
-                ),
-                article_rows,
-            )
+            conn.execute(_NEW_VERSION, article_rows)
         if version_rows:
             edits = [(aid, n - 1) for _key, aid, n, new in made if not new]
             prior_ids = self._version_ids(conn, edits)
@@ -179,14 +201,49 @@ class ArticleQueries(Database):
                 )
                 for (key, aid, n, new), vid in zip(made, ids, strict=True)
             ]
+            if texts is not None and fresh:
+                self._new_texts(conn, source_id, new_rows, version_rows, made, ids, texts)
         seen = [c.draft.key for c in changes if not c.is_new_version]
         for chunk in chunks(seen):
-            conn.execute(
-                articles.update()
-                .where(articles.c.source_id == source_id, articles.c.key.in_(chunk))
-                .values(last_seen=now)
-            )
+            conn.execute(_SEEN, {"b_source": source_id, "b_keys": list(chunk), "b_now": now})
         return stored
+
+    def _new_texts(
+        self,
+        conn: Connection,
+        source_id: int,
+        new_rows: Sequence[dict[str, Any]],
+        version_rows: Sequence[dict[str, Any]],
+        made: Sequence[tuple[str, int, int, bool]],
+        ids: Sequence[int],
+        texts: dict[int, VersionText],
+    ) -> None:
+        """The texts of the new articles' first versions, from the rows just written (NUL removed)."""
+        source = conn.execute(_SOURCE_NAME_TAGS, {"b_id": source_id}).one()
+        source_tags = source.tags or []
+        articles_by_key = {row["key"]: row for row in new_rows}
+        for (key, aid, n, new), vid, row in zip(made, ids, version_rows, strict=True):
+            if not new:
+                continue
+            article = articles_by_key[key]
+            published = row["published"] or article["published"]
+            texts[vid] = VersionText(
+                version_id=vid,
+                article_id=aid,
+                n=n,
+                title=row["title"],
+                body=version_body(row["summary"], row["body"]),
+                published=published.astimezone(UTC) if published else None,
+                seen_at=row["seen_at"].astimezone(UTC),
+                source=source.name,
+                url=article["url"],
+                story_id=None,  # inserted by this transaction: no story yet
+                tags=tuple(dict.fromkeys([*(row["tags"] or []), *source_tags])),
+                first_seen=article["first_seen"].astimezone(UTC),
+            )
+
+
+_SOURCE_NAME_TAGS = sa.select(sources.c.name, sources.c.tags).where(sources.c.id == sa.bindparam("b_id"))
 
 
 def load_version_texts(

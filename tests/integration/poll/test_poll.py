@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
+from monitor import service as service_module
 from monitor.models import PollSummary
 from monitor.service import Service
 from monitor.store.store import Store
@@ -191,3 +194,39 @@ def test_per_host_limit_holds(store: Store, server: LoopbackServer) -> None:
     settings = settings_for([{"name": f"f{i}", "feed": server.url(f"/f{i}")} for i in range(6)], per_host=2)
     poll(service_for(settings, store))
     assert peak[0] == 2
+
+
+def test_parsed_results_wait_for_the_writer_within_the_bound(
+    store: Store, server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However slow the writer, no more polls than the bound hold a parsed result it has not committed."""
+    held = [0]
+    peak = [0]
+    parse = service_module.parse_body
+
+    async def counted_parse(*args: Any) -> Any:
+        held[0] += 1
+        peak[0] = max(peak[0], held[0])
+        return await parse(*args)
+
+    monkeypatch.setattr(service_module, "parse_body", counted_parse)
+    for i in range(12):
+        server.routes[f"/f{i}"] = Route.feed(mt_news_feed(extra=i % 3))
+    settings = settings_for(
+        [{"name": f"f{i}", "feed": server.url(f"/f{i}")} for i in range(12)], concurrency=12, per_host=12
+    )
+    service = service_for(settings, store, unwritten=3)
+    submit = service.writer.submit
+
+    async def slow_submit(unit: Any) -> Any:
+        await asyncio.sleep(0.05)  # a busy writer: the parsed result waits
+        try:
+            return await submit(unit)
+        finally:
+            held[0] -= 1
+
+    monkeypatch.setattr(service.writer, "submit", slow_submit)
+    result = poll(service)
+    assert all(s.status == 200 and s.new > 0 for s in result.values())
+    assert held[0] == 0
+    assert peak[0] == 3  # all 12 would parse at once and wait without it

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -145,3 +145,43 @@ def test_a_stale_new_article_decision_is_refused_not_duplicated(store: Store) ->
     with pytest.raises(ConcurrentWriteError), store.write() as conn:
         store.apply_outcome(conn, stale, URL)
     assert store.counts()["articles"] == 3 and store.counts()["versions"] == 3
+
+
+def test_the_texts_a_poll_hands_on_are_those_read_back(store: Store) -> None:
+    """The watch step takes the new articles' texts from the write instead of reading them back: they must
+    be the same, NUL removed, dates in UTC, the source's tags added; an edit's text is not handed on."""
+    from dataclasses import replace
+
+    from monitor.models import VersionText
+    from monitor.store.stories import version_texts
+
+    store.sync_sources([SourceSpec("mt", SourceKind.FEED, URL, tags=("ru", "x"))], NOW)
+    (state,) = store.claim_named(None, NOW, timedelta(minutes=5))
+    body = mt_news_feed(extra=3)
+    _outcome(store, state.id, body, NOW)  # four articles
+    feed, drafts = parse_feed_drafts(mt_news_feed(extra=5), {}, URL)
+    kyiv = timezone(timedelta(hours=2))
+    drafts = [
+        replace(
+            drafts[0], summary=drafts[0].summary + " edited", content_hash="edited"
+        ),  # an edit of a stored article
+        *drafts[1:4],
+        replace(drafts[4], title="A \x00title", body="the\x00 body", tags=("x", "y\x00")),
+        replace(drafts[5], published=datetime(2024, 10, 18, 13, 0, tzinfo=kyiv)),
+    ]
+    state = next(s for s in store.claim_named(None, NOW, timedelta(minutes=5)) if s.id == state.id)
+    later = NOW + timedelta(minutes=10)
+    texts: dict[int, VersionText] = {}
+    with store.write() as conn:
+        prior = store.prior_articles(conn, state.id, [d.key for d in drafts])
+        policy = SchedulePolicy(interval=timedelta(minutes=10))
+        response = FetchResponse(URL, URL, 200, body=body)
+        outcome = decide_poll(state, response, Parsed(feed, tuple(drafts)), prior, later, policy)
+        stored = store.apply_outcome(conn, outcome, URL, texts=texts)
+    assert sorted(v.kind for v in stored) == ["edit", "new", "new"]
+    new_ids = {v.version_id for v in stored if v.kind == "new"}
+    assert set(texts) == new_ids
+    with store.read() as conn:
+        assert texts == version_texts(conn, new_ids)
+    by_title = {t.title: t for t in texts.values()}
+    assert by_title["A title"].body.endswith("the body") and by_title["A title"].tags == ("x", "y", "ru")

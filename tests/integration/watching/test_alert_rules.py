@@ -313,7 +313,7 @@ class _FailTwice:
     def __init__(self) -> None:
         self.failures = 0
 
-    def add(self, conn: Any, stored: Any, now: Any, prepared: Any = None) -> None:
+    def add(self, conn: Any, stored: Any, now: Any, prepared: Any = None, texts: Any = None) -> None:
         pass
 
     def finish(self, conn: Any) -> None:
