@@ -109,6 +109,9 @@ class WatchHit:
     highlights: tuple[tuple[int, int], ...] = ()
 
 
+_PLUS_ONE = (1).__add__
+
+
 # --- one article, as the watches see it -------------------------------------------------------------------
 
 
@@ -177,7 +180,9 @@ class _View:
             starts = self._starts.get((info.stream, field))
             if starts is None and ends:
                 tokens = self._tokens[(info.stream, field)]
-                starts = list(accumulate((len(t) + 1 for t in tokens), initial=1))
+                # Where each token starts in " tok tok ": 1, then one past each token and its space
+                # (in C: a Python generator here cost a tenth of matching).
+                starts = list(accumulate(map(_PLUS_ONE, map(len, tokens)), initial=1))
                 self._starts[(info.stream, field)] = starts
             first_char = 2 - len(info.pattern)
             spans = []
