@@ -102,7 +102,7 @@ def best(repeat: int, run: Callable[[], object]) -> float:
     return min(times)
 
 
-def measure(feeds: list[tuple[str, bytes, WatchContext]], repeat: int) -> None:
+def measure(feeds: list[tuple[str, bytes, WatchContext]], repeat: int, only: str = "") -> None:
     parsed = []
     for url, body, context in feeds:
         try:
@@ -168,6 +168,8 @@ def measure(feeds: list[tuple[str, bytes, WatchContext]], repeat: int) -> None:
         ("draft_insights", run_insights),
     ]
     for name, run in parts:
+        if only and name.strip() not in only.split(","):
+            continue
         print(f"  {name:24s} {best(repeat, run) / n * 1e6:8.1f}")
 
 
@@ -179,6 +181,7 @@ def main() -> None:
     parser.add_argument("--real-only", action="store_true")
     parser.add_argument("--bench-only", action="store_true")
     parser.add_argument("--loop", type=float, default=0.0)
+    parser.add_argument("--parts", default="", help="comma-separated parts to time (default: all)")
     args = parser.parse_args()
     feeds = inputs(args.feeds)
     groups = [("bench feeds", feeds[: args.feeds]), ("real feeds", feeds[args.feeds :])]
@@ -198,7 +201,7 @@ def main() -> None:
         return
     for label, group in groups:
         print(f"-- {label}")
-        measure(group, args.repeat)
+        measure(group, args.repeat, args.parts)
 
 
 if __name__ == "__main__":

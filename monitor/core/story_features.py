@@ -14,11 +14,13 @@ import json
 import math
 import re
 import sys
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import encode_basestring
+from math import isfinite
+from operator import itemgetter
 
-from monitor.core.story_terms import RARITY_CEILING, term_rows
+from monitor.core.story_terms import RARITY_CEILING, term_counts, term_rows
 
 TITLE_WEIGHT = 2.0  # a title word counts as two body occurrences
 NAME_WEIGHT = 1.5  # capitalised inside a sentence: names of people, places, bodies
@@ -33,6 +35,22 @@ _BOILERPLATE = re.compile(
     r"|^(?:Seguir leyendo|Continue reading|Read more|Read the full story)\W{0,3}$",
     re.MULTILINE | re.IGNORECASE,
 )
+
+
+_second = itemgetter(1)
+_repr = float.__repr__
+_QUOTED: dict[str, str] = {}
+
+
+def _quoted(text: str) -> str:
+    """A string as json.dumps(ensure_ascii=False) writes it (terms repeat: remembered)."""
+    quoted = _QUOTED.get(text)
+    if quoted is None:
+        quoted = encode_basestring(text)
+        if len(_QUOTED) >= 200_000:
+            _QUOTED.clear()
+        _QUOTED[text] = quoted
+    return quoted
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +80,42 @@ class StoryFeatures:
     def to_json(self) -> str:
         """Compact, stable JSON: {"a": id, "s": source, "p": ISO time, "t": [[term, weight, flags], ...],
         "w": [[what word, rarity], ...]} with flags 1 (title word) and 2 (name); a title word or name
-        carries its rarity as a 4th item."""
+        carries its rarity as a 4th item.
+
+        Written out directly, as json.dumps(ensure_ascii=False, separators=(",", ":")) writes it (the
+        same string escaping, float and int repr), at a third of its cost; `_to_json_reference` writes it
+        the plain way, and writes what the direct way does not (NaN, Infinity, numbers that are no floats)."""
+        try:
+            return self._to_json_direct()
+        except (TypeError, OverflowError):  # a number that is no float: not what `features` makes
+            return self._to_json_reference()
+
+    def _to_json_direct(self) -> str:
+        title, names = dict(self.title), dict(self.names)
+        numbers = (*title.values(), *names.values(), *map(_second, self.terms), *map(_second, self.what))
+        if not isfinite(sum(numbers)):
+            raise OverflowError("not finite")
+        if type(self.article_id) is not int:  # json.dumps writes a bool as true or false
+            raise TypeError("an article id that is no int")
+        rows: list[str] = []
+        append = rows.append
+        for term, weight in self.terms:
+            in_title = term in title
+            if in_title or term in names:
+                flags = (1 if in_title else 0) | (2 if term in names else 0)
+                rarity = title[term] if in_title else names[term]
+                append(f"[{_quoted(term)},{_repr(weight)},{flags},{_repr(rarity)}]")
+            else:
+                append(f"[{_quoted(term)},{_repr(weight)},0]")
+        head = f'{{"a":{int.__repr__(self.article_id)},"s":{_quoted(self.source)},'
+        head += f'"p":{_quoted(self.published.isoformat())},"t":[{",".join(rows)}]'
+        if not self.what:
+            return head + "}"
+        what = ",".join([f"[{_quoted(term)},{_repr(rarity)}]" for term, rarity in self.what])
+        return f'{head},"w":[{what}]}}'
+
+    def _to_json_reference(self) -> str:
+        """`to_json` by json.dumps (tests hold the direct one to it)."""
         title, names = dict(self.title), dict(self.names)
         rows: list[list[object]] = []
         for term, weight in self.terms:
@@ -119,32 +172,59 @@ def features(doc: StoryDoc) -> StoryFeatures:
             names.add(term)
     opening: set[str] = {term for term, _, _ in title_terms}
     # The body in bulk (same sums: whole numbers add up exactly in any order; same first rarity).
-    body = term_rows(_BOILERPLATE.sub(" ", doc.body))
-    for term, count in Counter([row[0] for row in body]).items():
+    body_counts, body_rarity, body_names, lead = term_counts(_BOILERPLATE.sub(" ", doc.body), LEAD_TERMS)
+    for term, count in body_counts.items():
         counts[term] = counts.get(term, 0.0) + count
-    for term, rare in {term: rare for term, rare, _ in reversed(body)}.items():
+    for term, rare in body_rarity.items():
         rarity.setdefault(term, rare)
-    names.update([term for term, _, name in body if name])
-    opening.update([row[0] for row in body[:LEAD_TERMS]])
-    weights = {
-        term: round((1.0 + math.log(count)) * rarity[term] * (NAME_WEIGHT if term in names else 1.0), 2)
-        for term, count in counts.items()
-    }
-    kept_names = sorted(names, key=lambda t: (-weights[t], t))[:MAX_NAMES]
+    names.update(body_names)
+    opening.update(lead)
+    weights = {term: _weight(count, rarity[term], term in names) for term, count in counts.items()}
+    # Heaviest first, ties by term: the terms sorted, then stably by weight (reverse keeps ties in order).
+    order = sorted(sorted(weights), key=weights.__getitem__, reverse=True)
+    kept_names = [t for t in order if t in names][:MAX_NAMES] if names else []
     title = {term for term, _, _ in title_terms if rarity[term] > 0.0}
-    heaviest = sorted(weights, key=lambda t: (-weights[t], t))[:MAX_TERMS]
     what = {
         t
         for t in opening
         if t not in names and t[0] != "#" and 0.0 < rarity[t] < RARITY_CEILING and weights[t] > 0.0
     }
-    kept = set(heaviest) | title | set(kept_names)
+    kept = set(order[:MAX_TERMS]) | title | set(kept_names)
     return StoryFeatures(
         doc.article_id,
         doc.source,
         doc.published,
-        tuple(sorted((t, weights[t]) for t in kept if weights[t] > 0.0)),
-        tuple(sorted((t, round(rarity[t], 2)) for t in title)),
-        tuple(sorted((t, round(rarity[t], 2)) for t in kept_names)),
-        tuple(sorted((t, round(rarity[t], 2)) for t in what)),
+        tuple([(t, weights[t]) for t in sorted(kept) if weights[t] > 0.0]),
+        tuple([(t, _round(rarity[t])) for t in sorted(title)]),
+        tuple([(t, _round(rarity[t])) for t in sorted(kept_names)]),
+        tuple([(t, _round(rarity[t])) for t in sorted(what)]),
     )
+
+
+# Weights and rounded rarities repeat (a term's count is a small number, its rarity one of a vocabulary's):
+# remembered, as round(x, 2) costs more than the rest of a term's weighing.
+_WEIGHTS: dict[tuple[float, float, bool], float] = {}
+_ROUNDED: dict[float, float] = {}
+_CACHE_MAX = 200_000
+
+
+def _weight(count: float, rarity: float, name: bool) -> float:
+    """A term's weight: sublinear tf times rarity, names half again, to two decimals."""
+    key = (count, rarity, name)
+    weight = _WEIGHTS.get(key)
+    if weight is None:
+        weight = round((1.0 + math.log(count)) * rarity * (NAME_WEIGHT if name else 1.0), 2)
+        if len(_WEIGHTS) >= _CACHE_MAX:
+            _WEIGHTS.clear()
+        _WEIGHTS[key] = weight
+    return weight
+
+
+def _round(rarity: float) -> float:
+    rounded = _ROUNDED.get(rarity)
+    if rounded is None:
+        rounded = round(rarity, 2)
+        if len(_ROUNDED) >= _CACHE_MAX:
+            _ROUNDED.clear()
+        _ROUNDED[rarity] = rounded
+    return rounded

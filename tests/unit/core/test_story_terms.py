@@ -1,13 +1,24 @@
-"""story_terms: the ASCII fast path tokenises exactly as the general pattern does."""
+"""story_terms: the ASCII fast path tokenises exactly as the general pattern does, and the bulk counts
+`features` reads sum up the rows exactly."""
 
 from __future__ import annotations
+
+import unicodedata
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.core import story_terms
-from monitor.core.story_terms import _ASCII_SEP_TOKEN, _SEP_TOKEN, term_rows
+from monitor.core.story_terms import (
+    _ASCII_SEP_TOKEN,
+    _SEP_TOKEN,
+    _TYPOGRAPHY,
+    _URL,
+    _clean,
+    term_counts,
+    term_rows,
+)
 
 _ASCII = st.text(
     alphabet=st.sampled_from(list("abcXYZ019 .,;:'\"!?-_()[]\n\t#$%&*/@")),
@@ -27,3 +38,44 @@ def test_term_rows_of_ascii_text_equal_the_general_path(monkeypatch: pytest.Monk
     monkeypatch.setattr(story_terms, "_ASCII_SEP_TOKEN", _SEP_TOKEN)
     assert fast == term_rows(text)
     assert ("#1500", 4.0, False) in fast and any(t == "geneva" and name for t, _, name in fast)
+
+
+# Text with what term_counts and features tell apart: names after each kind of separator, stop words,
+# clitics, figures, typography, links, Cyrillic and accents, and repeats of each.
+_WORDS = st.sampled_from(
+    [
+        "Korea", "korea", "Korea's", "Seoul", "the", "The", "said", "Officials", "officials", "1,500",
+        "12.5", "2024", "7", "Sánchez", "sanchez", "Путин", "путин", "россия", "don't", "NATO", "U.S.",
+        "Geneva", "talks", "Talks", "https://x.example/a", "<b>", "www.site.example",
+    ]
+)  # fmt: skip
+_SEPARATORS = st.sampled_from(
+    [" ", " ", ", ", ". ", "\n", "; ", " (", ") ", " — ", " “", "” ", "’s ", ": ", "-"]
+)
+_TEXT = st.lists(st.tuples(_SEPARATORS, _WORDS), max_size=60).map(lambda p: "".join(s + w for s, w in p))
+
+
+def _summed(rows: list[tuple[str, float, bool]], lead: int) -> tuple[object, ...]:
+    counts: dict[str, int] = {}
+    rarity: dict[str, float] = {}
+    for term, rare, _ in rows:
+        counts[term] = counts.get(term, 0) + 1
+        rarity.setdefault(term, rare)
+    return counts, rarity, {term for term, _, name in rows if name}, [row[0] for row in rows[:lead]]
+
+
+@given(_TEXT | st.text(max_size=80) | _ASCII, st.sampled_from([0, 1, 3, 25]))
+@settings(max_examples=500, deadline=None)
+def test_term_counts_sum_term_rows_up(text: str, lead: int) -> None:
+    counts, rarity, names, opening = term_counts(text, lead)
+    expected = _summed(term_rows(text), lead)
+    assert (counts, rarity, names, opening) == expected
+    assert list(counts) == list(expected[0])  # type: ignore[call-overload]  # first-occurrence order, as term_rows gives
+
+
+def test_typography_and_links_are_cleaned_as_before() -> None:
+    text = "Le “président” — Sánchez’s talks\u00a0at https://x.example/a <br> www.y.example end"
+    plain = text.translate(_TYPOGRAPHY)
+    expected = _URL.sub(" ", unicodedata.normalize("NFKC", plain).replace("’", "'"))
+    assert _clean(text) == expected
+    assert _clean("plain ascii, no links") == "plain ascii, no links"
