@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from monitor.core import story_features as sf
@@ -123,3 +124,30 @@ def test_to_json_writes_what_json_dumps_writes_even_for_odd_numbers() -> None:
     for features_ in odd:
         assert features_.to_json() == features_._to_json_reference()
     assert json.loads(base.to_json())["t"][1] == ["korea", 3.25, 3, 2.5]
+
+
+_PIECES = st.sampled_from(
+    [
+        "The post ", "THE POST ", "Appeared First On ", " appeared first on ", "Example News", "\n", " ",
+        "Read more", "READ MORE", "Continue reading", "seguir LEYENDO", "Read the full story", "…", "»",
+        "[time-brightcove not-tgx=true]", "[caption id=1]", "[x", "]", "ſ", "İ", "ı", "appeared fırst on",
+        "read moſt", "word", "é",
+    ]
+)  # fmt: skip
+
+
+@given(st.lists(_PIECES, max_size=12).map("".join))
+@example("The post X appeared fırst on Site")
+@example("Words.\nThe post İt appeared fiRſt on Example News\n")
+@example("Text\nſeguir leyendo »")
+@example("Text\nRead more…\nmore")
+@settings(max_examples=500, deadline=None)
+def test_boilerplate_is_stripped_as_the_pattern_strips_it(text: str) -> None:
+    assert sf.strip_boilerplate(text) == sf._BOILERPLATE.sub(" ", text)
+
+
+def test_the_boilerplate_words_have_no_other_case_forms_than_those_listed() -> None:
+    letters = sorted(set("".join(sf._BOILERPLATE_WORDS).replace(" ", "")))
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    for char in set(re.findall(f"[{''.join(letters)}]", every, re.IGNORECASE)):
+        assert char.lower() in letters or char in sf._OTHER_CASE_FORMS, hex(ord(char))
