@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from monitor.core.feeds import parse_feed
@@ -64,12 +64,22 @@ PIECES = st.sampled_from(
         "\u0131",
         "3 ",
         "2.5M ",
+        "1,",  # the gates: a figure after a comma, digits runs, separators after and inside words
+        "5",
+        "0.5K ",
+        " 7 days ago",
+        "hrs",
+        "//",
+        "a/",
+        " | ",
     ]
 )
 
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.one_of(PIECES, st.text(max_size=4)), max_size=30))
+@example([",5 shares x/ y // z\u00b7\u2022 12 days ago"])
+@example(["1" * 5000 + " comments"])
 def test_fast_and_plain_agree(parts: list[str]) -> None:
     text = "".join(parts)
     ignore = (re.compile(r"\d+ readers online"),)
