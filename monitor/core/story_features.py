@@ -60,7 +60,21 @@ def strip_boilerplate(text: str) -> str:
 
 
 _second = itemgetter(1)
-_repr = float.__repr__
+_FLOAT = {float}
+# Weights and rarities repeat: their JSON (float.__repr__, as json writes a float) remembered. Not for 0.0,
+# which is one key with -0.0.
+_FLOAT_TEXT: dict[float, str] = {}
+
+
+def _float(number: float) -> str:
+    text = float.__repr__(number)
+    if number != 0.0:
+        if len(_FLOAT_TEXT) >= 200_000:
+            _FLOAT_TEXT.clear()
+        _FLOAT_TEXT[number] = text
+    return text
+
+
 _QUOTED: dict[str, str] = {}
 
 
@@ -115,10 +129,11 @@ class StoryFeatures:
     def _to_json_direct(self) -> str:
         title, names = dict(self.title), dict(self.names)
         numbers = (*title.values(), *names.values(), *map(_second, self.terms), *map(_second, self.what))
+        if not set(map(type, numbers)) <= _FLOAT or type(self.article_id) is not int:
+            raise TypeError("a number that is no float, or an id that is no int (json writes True as true)")
         if not isfinite(sum(numbers)):
             raise OverflowError("not finite")
-        if type(self.article_id) is not int:  # json.dumps writes a bool as true or false
-            raise TypeError("an article id that is no int")
+        text = _FLOAT_TEXT.get
         rows: list[str] = []
         append = rows.append
         for term, weight in self.terms:
@@ -126,14 +141,17 @@ class StoryFeatures:
             if in_title or term in names:
                 flags = (1 if in_title else 0) | (2 if term in names else 0)
                 rarity = title[term] if in_title else names[term]
-                append(f"[{_quoted(term)},{_repr(weight)},{flags},{_repr(rarity)}]")
+                append(
+                    f"[{_quoted(term)},{text(weight) or _float(weight)},{flags},"
+                    f"{text(rarity) or _float(rarity)}]"
+                )
             else:
-                append(f"[{_quoted(term)},{_repr(weight)},0]")
+                append(f"[{_quoted(term)},{text(weight) or _float(weight)},0]")
         head = f'{{"a":{int.__repr__(self.article_id)},"s":{_quoted(self.source)},'
         head += f'"p":{_quoted(self.published.isoformat())},"t":[{",".join(rows)}]'
         if not self.what:
             return head + "}"
-        what = ",".join([f"[{_quoted(term)},{_repr(rarity)}]" for term, rarity in self.what])
+        what = ",".join([f"[{_quoted(term)},{text(rarity) or _float(rarity)}]" for term, rarity in self.what])
         return f'{head},"w":[{what}]}}'
 
     def _to_json_reference(self) -> str:

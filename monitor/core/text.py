@@ -227,13 +227,31 @@ def stemmer_name(language: str) -> str:
     return name
 
 
-def stem_words(language: str, tokens: list[str]) -> list[str]:
-    """Stem folded tokens with Snowball (one stemmer per thread: PyStemmer's are not thread-safe)."""
-    stemmers: dict[str, Stemmer.Stemmer] | None = getattr(_local, "stemmers", None)
+_STEMS_MAX = 200_000  # stems remembered per language and thread; start over past this
+
+
+def _stemmer(language: str) -> tuple[Stemmer.Stemmer, dict[str, str]]:
+    stemmers: dict[str, tuple[Stemmer.Stemmer, dict[str, str]]] | None = getattr(_local, "stemmers", None)
     if stemmers is None:
         stemmers = _local.stemmers = {}
-    stemmer = stemmers.get(language)
-    if stemmer is None:
-        stemmer = stemmers[language] = Stemmer.Stemmer(stemmer_name(language))
-    result: list[str] = stemmer.stemWords(tokens)
-    return result
+    found = stemmers.get(language)
+    if found is None:
+        found = stemmers[language] = (Stemmer.Stemmer(stemmer_name(language)), {})
+    return found
+
+
+def stem_words(language: str, tokens: list[str]) -> list[str]:
+    """Stem folded tokens with Snowball (one stemmer per thread: PyStemmer's are not thread-safe).
+
+    Each distinct word is stemmed once and its stem remembered (news repeats its words): the tokens then
+    map to their stems in C, where stemming every token of every article was half of matching."""
+    stemmer, known = _stemmer(language)
+    try:
+        return list(map(known.__getitem__, tokens))
+    except KeyError:
+        new = [word for word in dict.fromkeys(tokens) if word not in known]
+        if len(known) + len(new) > _STEMS_MAX:
+            known.clear()
+            new = list(dict.fromkeys(tokens))
+        known.update(zip(new, stemmer.stemWords(new), strict=True))
+        return list(map(known.__getitem__, tokens))

@@ -102,6 +102,11 @@ def test_features_of_real_news_equal_the_plain_definition() -> None:
         _same(item.doc)
 
 
+class _Float(float):
+    def __repr__(self) -> str:
+        return "odd"
+
+
 def test_to_json_writes_what_json_dumps_writes_even_for_odd_numbers() -> None:
     base = StoryFeatures(
         7,
@@ -119,6 +124,9 @@ def test_to_json_writes_what_json_dumps_writes_even_for_odd_numbers() -> None:
         replace(base, terms=(("x", math.inf), ("y", math.nan))),
         replace(base, names=(("nato", -math.inf),)),
         replace(base, terms=(("x", 2),)),  # an int where a float belongs
+        replace(base, terms=(("x", 0.0), ("y", 1.0)), names=(("x", -0.0),)),  # 0.0 and -0.0 are one key
+        replace(base, terms=(("x", -0.0), ("y", True))),
+        replace(base, what=(("seoul", _Float(4.0)),)),
         replace(base, article_id=True),
     ]
     for features_ in odd:

@@ -1,11 +1,15 @@
-"""text: ASCII text splits into the tokens the word pattern finds (separators made spaces, then split)."""
+"""text: ASCII text splits into the tokens the word pattern finds (separators made spaces, then split), and
+remembered stems are Snowball's."""
 
 from __future__ import annotations
 
+import pytest
+import Stemmer
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from monitor.core.text import _WORD_RE, tokenize, words
+from monitor.core import text
+from monitor.core.text import _WORD_RE, stem_words, tokenize, words
 
 _ASCII = st.text(alphabet=st.characters(max_codepoint=127), max_size=80)
 _WORDY = st.text(alphabet=st.sampled_from(list("aZ09_ -'.,\t\n\x1c\x1f\x0b\x00\x7f")), max_size=40)
@@ -22,3 +26,17 @@ def test_ascii_text_splits_into_the_word_pattern_s_tokens(text: str) -> None:
 
 def test_other_text_still_takes_the_pattern() -> None:
     assert tokenize("Sánchez’s “deal” — 北京 ok") == ["sanchez", "s", "deal", "北", "京", "ok"]
+
+
+def test_stems_are_snowball_s_with_repeats_and_a_full_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    words_ = ["troops", "running", "troops", "korea", "ran", "runs", "running", "войска", "войсками"]
+    for language, algorithm in (("en", "english"), ("ru", "russian")):
+        expected = Stemmer.Stemmer(algorithm).stemWords(words_)
+        assert stem_words(language, words_) == expected
+        assert stem_words(language, words_[::-1]) == expected[::-1]
+        monkeypatch.setattr(text, "_STEMS_MAX", 3)
+        assert stem_words(language, ["new", *words_]) == Stemmer.Stemmer(algorithm).stemWords(
+            ["new", *words_]
+        )
+        assert stem_words(language, []) == []
+        monkeypatch.undo()
