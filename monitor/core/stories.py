@@ -99,7 +99,7 @@ class _Entry:
     About a kilobyte for a feed item; the terms are the interned strings every article shares."""
 
     article_id: int
-    story_id: int
+    story: _Story
     source: str
     published: datetime
     terms: tuple[str, ...]
@@ -111,14 +111,14 @@ class _Entry:
     what_rarity: array[float]
 
     @classmethod
-    def of(cls, f: StoryFeatures, story_id: int) -> _Entry:
+    def of(cls, f: StoryFeatures, story: _Story) -> _Entry:
         intern = sys.intern
         terms, weights = zip(*f.terms, strict=True) if f.terms else ((), ())
         title, rarity = zip(*f.title, strict=True) if f.title else ((), ())
         what, what_rarity = zip(*f.what, strict=True) if f.what else ((), ())
         return cls(
             f.article_id,
-            story_id,
+            story,
             intern(f.source),
             f.published,
             tuple(map(intern, terms)),
@@ -131,13 +131,15 @@ class _Entry:
         )
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Story:
     """A story as a whole: the sum of its members' term weights, how many members carry each term, the
     rarity mass of each title word over its members, and how many reports each outlet made. Bounded by
     its members' vocabulary, whatever their number; every score against it costs O(terms of the query).
-    A story of one article (most of them) keeps only that article's entry until a second one joins."""
+    A story of one article (most of them) keeps only that article's entry until a second one joins.
+    Postings and entries refer to the story itself, so its id can change in O(1) (`StoryIndex.rekey`)."""
 
+    id: int
     by_time: list[tuple[datetime, int]] = field(default_factory=list)  # members, sorted by time
     single: _Entry | None = None
     sums: dict[str, float] = field(default_factory=dict)
@@ -297,8 +299,8 @@ def _score(q: _Query, story: _Story, closest: datetime) -> float:
 
 
 def _story_of(f: StoryFeatures) -> _Story:
-    story = _Story()
-    story.add(_Entry.of(f, 0))
+    story = _Story(0)
+    story.add(_Entry.of(f, story))
     return story
 
 
@@ -325,7 +327,7 @@ class StoryIndex:
         self.threshold = threshold
         self._entries: dict[int, _Entry] = {}
         self._stories: dict[int, _Story] = {}
-        self._postings: dict[str, dict[int, int]] = {}  # key term -> story id -> members carrying it
+        self._postings: dict[str, dict[_Story, int]] = {}  # key term -> story -> members carrying it
         self._by_time: list[tuple[datetime, int]] = []  # heap; may hold ids since removed or re-added
 
     def __len__(self) -> int:
@@ -337,7 +339,7 @@ class StoryIndex:
     def story_of(self, article_id: int) -> int | None:
         """The story id an indexed article was added with."""
         entry = self._entries.get(article_id)
-        return None if entry is None else entry.story_id
+        return None if entry is None else entry.story.id
 
     def features_of(self, article_id: int) -> StoryFeatures | None:
         """An indexed article's features as scoring sees them (terms, title and `what` words; its names,
@@ -360,16 +362,16 @@ class StoryIndex:
         """Index an article as part of story_id (replacing an earlier entry for the same article)."""
         f = features(article) if isinstance(article, StoryDoc) else article
         self.remove(f.article_id)
-        entry = self._entries[f.article_id] = _Entry.of(f, story_id)
         story = self._stories.get(story_id)
         if story is None:
-            story = self._stories[story_id] = _Story()
+            story = self._stories[story_id] = _Story(story_id)
+        entry = self._entries[f.article_id] = _Entry.of(f, story)
         story.add(entry)
         for key in entry.keys:
             posting = self._postings.get(key)
             if posting is None:
                 posting = self._postings[key] = {}
-            posting[story_id] = posting.get(story_id, 0) + 1
+            posting[story] = posting.get(story, 0) + 1
         heapq.heappush(self._by_time, (f.published, f.article_id))
         if len(self._by_time) > 2 * len(self._entries) + 1024:  # callers that remove() leave stale items
             self._by_time = [(e.published, e.article_id) for e in self._entries.values()]
@@ -380,21 +382,30 @@ class StoryIndex:
         entry = self._entries.pop(article_id, None)
         if entry is None:
             return False
-        story_id = entry.story_id
-        story = self._stories[story_id]
+        story = entry.story
         story.remove(entry)
         if not len(story):
-            del self._stories[story_id]
+            del self._stories[story.id]
         for key in entry.keys:
             posting = self._postings[key]
-            left = posting[story_id] - 1
+            left = posting[story] - 1
             if left:
-                posting[story_id] = left
+                posting[story] = left
             else:
-                del posting[story_id]
+                del posting[story]
                 if not posting:
                     del self._postings[key]
         return True
+
+    def rekey(self, old: int, new: int) -> None:
+        """Give story `old` the id `new` (a provisional id its real one), in O(1): its articles, their
+        scores and the candidates they look up stay exactly as they were. KeyError if `old` holds no
+        article, ValueError if `new` already does."""
+        if new in self._stories:
+            raise ValueError(f"story {new} is in the index already")
+        story = self._stories.pop(old)
+        story.id = new
+        self._stories[new] = story
 
     def prune(self, before: datetime) -> int:
         """Drop articles published before `before`; returns how many were dropped."""
@@ -412,32 +423,31 @@ class StoryIndex:
         own = self._entries.get(f.article_id)
         query = _Query.of(f)
         best = StoryAssignment(None)
-        for story_id in self._candidates(f):
-            if own is not None and own.story_id == story_id:
+        for story in self._candidates(f):
+            if own is not None and own.story is story:
                 continue
-            story = self._stories[story_id]
             published, matched = story.closest(f.published)
             score = _score(query, story, published)
             if score >= self.threshold and score > best.score:
-                best = StoryAssignment(story_id, matched, score)
+                best = StoryAssignment(story.id, matched, score)
         return best
 
-    def _candidates(self, f: StoryFeatures) -> list[int]:
+    def _candidates(self, f: StoryFeatures) -> list[_Story]:
         """Stories sharing the article's keys, most shared key rarity first, at most MAX_CANDIDATES."""
         rarity = dict(f.what) | dict(f.title) | dict(f.names)
-        overlap: dict[int, float] = {}
+        overlap: dict[_Story, float] = {}
         for key in _keys(f):
             posting = self._postings.get(key)
             if not posting or len(posting) > MAX_POSTINGS:
                 continue
             w = rarity.get(key, NUMBER_RARITY)
-            for story_id in posting:
-                overlap[story_id] = overlap.get(story_id, 0.0) + w
-        ranked = sorted(overlap.items(), key=lambda item: (-item[1], item[0]))
-        return [story_id for story_id, _ in ranked[:MAX_CANDIDATES]]
+            for story in posting:
+                overlap[story] = overlap.get(story, 0.0) + w
+        ranked = sorted(overlap.items(), key=lambda item: (-item[1], item[0].id))
+        return [story for story, _ in ranked[:MAX_CANDIDATES]]
 
     def candidates(self, article: StoryDoc | StoryFeatures) -> list[int]:
         """Ids of the indexed articles in the stories assign() would consider for this article, ascending."""
         f = features(article) if isinstance(article, StoryDoc) else article
-        found = {a for s in self._candidates(f) for _, a in self._stories[s].by_time}
+        found = {a for s in self._candidates(f) for _, a in s.by_time}
         return sorted(found - {f.article_id})
