@@ -103,3 +103,40 @@ def test_a_new_story_takes_its_real_id_without_changing_any_decision() -> None:
         rekeyed.rekey(provisional[-2], provisional[-1])
     with pytest.raises(KeyError):
         rekeyed.rekey(-1, 5)
+
+
+def _postings(index: StoryIndex) -> dict[str, dict[int, int]]:
+    """key -> story id -> members carrying it, whichever form the index keeps a posting in."""
+    found: dict[str, dict[int, int]] = {}
+    for key, posting in index._postings.items():
+        found[key] = {s.id: n for s, n in posting.items()} if isinstance(posting, dict) else {posting.id: 1}
+    return found
+
+
+def test_postings_stay_what_the_members_carry_through_adds_removals_and_rekeys() -> None:
+    """A key carried by one member maps to its story alone, else to a count per story: after any mix of
+    adds, removals and re-keys the postings are those of an index built from the members left."""
+    feats = sorted((features(d) for d in docs()), key=lambda f: (f.published, f.article_id))
+    index = StoryIndex()
+    story: dict[int, int] = {}
+    for i, f in enumerate(feats):
+        found = index.assign(f)
+        story[f.article_id] = found.story_id if found.story_id is not None else -f.article_id
+        index.add(f, story[f.article_id])
+        if i % 5 == 4:  # some stories take their real ids, some articles go again
+            for p in {s for s in story.values() if s < 0}:
+                index.rekey(p, -p)
+            story = {a: abs(s) for a, s in story.items()}
+            gone = feats[i - 3]
+            if index.remove(gone.article_id):
+                del story[gone.article_id]
+    rebuilt = StoryIndex()
+    for f in feats:
+        if f.article_id in story:
+            rebuilt.add(f, story[f.article_id])
+    assert _postings(index) == _postings(rebuilt)
+    assert any(isinstance(p, dict) for p in index._postings.values())
+    assert any(not isinstance(p, dict) for p in index._postings.values())
+    for f in feats:
+        index.remove(f.article_id)
+    assert not index._postings and not index._stories and len(index) == 0
