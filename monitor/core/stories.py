@@ -24,8 +24,8 @@ from array import array
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import reduce
-from itertools import repeat
-from operator import add, mul, sub
+from itertools import islice, repeat
+from operator import add, itemgetter, mul, sub
 
 from monitor.core.story_features import StoryDoc, StoryFeatures, features
 from monitor.core.story_terms import NUMBER_RARITY
@@ -108,51 +108,61 @@ def _keys_and_names(f: StoryFeatures) -> tuple[tuple[str, ...], tuple[str, ...]]
 
 class _Entry:
     """An indexed article, compactly: what adding it changed, so removing it can undo exactly that.
-    Under a kilobyte for a feed item: the terms are the interned strings every article shares, the
-    weights one C array each, and of its keys only the names are kept (the rest follow from the title,
+    Under a kilobyte for a feed item: the terms are the interned strings every article shares, the term
+    weights, title rarities and `what` rarities one C array, the totals a score of a one-article story
+    needs are worked out once, and of its keys only the names are kept (the rest follow from the title,
     the `what` words and the figures among the terms: `key_terms`)."""
 
     __slots__ = (
         "article_id",
         "names",
-        "published",
+        "norm2",
         "source",
         "story",
         "terms",
         "title",
-        "title_rarity",
-        "weights",
+        "title_total",
+        "values",
         "what",
-        "what_rarity",
+        "what_total",
         "when",
     )
 
     def __init__(self, f: StoryFeatures, names: tuple[str, ...]) -> None:
         intern = sys.intern
+        first, second = itemgetter(0), itemgetter(1)
         self.article_id = f.article_id
         self.story = _UNPLACED
         self.source = intern(f.source)
-        self.published = f.published
         self.when = (f.published, f.article_id)  # the same tuple in the story's members and the time heap
-        if f.terms:
-            terms, weights = zip(*f.terms, strict=True)
-            self.terms: tuple[str, ...] = tuple(map(intern, terms))
-            self.weights = array("d", weights)
-        else:
-            self.terms, self.weights = _NONE, array("d")
-        if f.title:
-            title, rarity = zip(*f.title, strict=True)
-            self.title: tuple[str, ...] = tuple(map(intern, title))
-            self.title_rarity = array("d", rarity)
-        else:
-            self.title, self.title_rarity = _NONE, array("d")
-        if f.what:
-            what, what_rarity = zip(*f.what, strict=True)
-            self.what: tuple[str, ...] = tuple(map(intern, what))
-            self.what_rarity = array("d", what_rarity)
-        else:
-            self.what, self.what_rarity = _NONE, array("d")
+        self.terms = tuple(map(intern, map(first, f.terms))) if f.terms else _NONE
+        self.title = tuple(map(intern, map(first, f.title))) if f.title else _NONE
+        self.what = tuple(map(intern, map(first, f.what))) if f.what else _NONE
+        weights = tuple(map(second, f.terms))
+        rarity, what_rarity = tuple(map(second, f.title)), tuple(map(second, f.what))
+        self.values = array("d", weights + rarity + what_rarity)
+        # As a score of the article's one-article story would add them up (not math.fsum).
+        self.norm2 = math.hypot(*weights) ** 2
+        self.title_total: float = sum(rarity)
+        self.what_total: float = sum(what_rarity)
         self.names = tuple(map(intern, names)) if names else _NONE  # keys that are only names
+
+    @property
+    def published(self) -> datetime:
+        return self.when[0]
+
+    @property
+    def weights(self) -> array[float]:
+        return self.values[: len(self.terms)]
+
+    @property
+    def title_rarity(self) -> array[float]:
+        start = len(self.terms)
+        return self.values[start : start + len(self.title)]
+
+    @property
+    def what_rarity(self) -> array[float]:
+        return self.values[len(self.terms) + len(self.title) :]
 
     def key_terms(self) -> set[str]:
         """The keys the article was posted under (`_keys` of its features)."""
@@ -184,12 +194,12 @@ class _Sums:
         are distinct, so reading every old sum first changes nothing)."""
         sums, counts, terms = self.sums, self.counts, entry.terms
         olds = list(map(sums.get, terms, repeat(0.0)))
-        news = list(map(add, olds, entry.weights))
+        news = list(map(add, olds, entry.values))  # as far as the terms go
         self.norm2 = reduce(add, map(sub, map(mul, news, news), map(mul, olds, olds)), self.norm2)
         sums.update(zip(terms, news, strict=True))
         counts.update(zip(terms, map(add, map(counts.get, terms, repeat(0)), repeat(1)), strict=True))
         title_mass = self.title_mass
-        for term, r in zip(entry.title, entry.title_rarity, strict=True):
+        for term, r in zip(entry.title, islice(entry.values, len(terms), None), strict=False):
             mass = title_mass.get(term, 0.0) + r
             self.title_total += r
             if mass <= 1e-9:
@@ -197,7 +207,7 @@ class _Sums:
             else:
                 title_mass[term] = mass
         what = self.what
-        self.what_total += sum(entry.what_rarity)
+        self.what_total += entry.what_total
         what.update(zip(entry.what, map(add, map(what.get, entry.what, repeat(0)), repeat(1)), strict=True))
         self.outlets[entry.source] = self.outlets.get(entry.source, 0) + 1
 
@@ -242,48 +252,61 @@ class _Story:
     rarity mass of each title word over its members, and how many reports each outlet made (`_Sums`).
     Bounded by its members' vocabulary, whatever their number; every score against it costs O(terms of
     the query). A story of one article (most of them) keeps only that article's entry until a second one
-    joins. Postings and entries refer to the story itself, so its id can change in O(1)
-    (`StoryIndex.rekey`)."""
+    joins (no member list, no sums). Postings and entries refer to the story itself, so its id can
+    change in O(1) (`StoryIndex.rekey`)."""
 
     __slots__ = ("by_time", "id", "single", "total")
 
     def __init__(self, story_id: int) -> None:
         self.id = story_id
-        self.by_time: list[tuple[datetime, int]] = []  # members, sorted by time
-        self.single: _Entry | None = None
-        self.total: _Sums | None = None  # with more than one member
+        self.single: _Entry | None = None  # the member while there is one
+        self.by_time: list[tuple[datetime, int]] | None = None  # (published, id) of several, by time
+        self.total: _Sums | None = None  # with several members
 
     def __len__(self) -> int:
-        return len(self.by_time)
+        return 1 if self.single is not None else len(self.by_time or ())
+
+    def members(self) -> list[tuple[datetime, int]]:
+        """(published, id) of every member, by time."""
+        return [self.single.when] if self.single is not None else list(self.by_time or ())
 
     def add(self, entry: _Entry) -> None:
-        if not self.by_time:
+        single = self.single
+        if single is None and not self.by_time:
             self.single = entry
-        else:
-            total = self.total
-            if total is None:
-                total = self.total = _Sums()
-            if self.single is not None:
-                total.join(self.single)
-                self.single = None
-            total.join(entry)
+            return
+        total = self.total
+        if total is None:
+            total = self.total = _Sums()
+        if single is not None:
+            total.join(single)
+            self.by_time = [single.when]
+            self.single = None
+        total.join(entry)
+        assert self.by_time is not None
         bisect.insort(self.by_time, entry.when)
 
     def remove(self, entry: _Entry) -> None:
-        key = entry.when
-        at = bisect.bisect_left(self.by_time, key)
-        if at < len(self.by_time) and self.by_time[at] == key:
-            del self.by_time[at]
         if self.single is not None:
             self.single = None
-        elif not self.by_time:  # start clean: no float residue
-            self.total = None
+            return
+        by_time = self.by_time
+        if by_time is None:
+            return
+        key = entry.when
+        at = bisect.bisect_left(by_time, key)
+        if at < len(by_time) and by_time[at] == key:
+            del by_time[at]
+        if not by_time:  # start clean: no float residue
+            self.by_time = self.total = None
         elif self.total is not None:
             self.total.change(entry, -1)
 
     def closest(self, when: datetime) -> tuple[datetime, int]:
         """The member published closest to `when` (the earlier one on a tie), as (published, id)."""
-        by_time = self.by_time
+        if self.single is not None:
+            return self.single.when
+        by_time = self.by_time or []
         at = bisect.bisect_left(by_time, (when, -1))
         near = [by_time[i] for i in (at - 1, at) if 0 <= i < len(by_time)]
         return min(near, key=lambda item: (abs(item[0] - when), item[0], item[1]))
@@ -328,14 +351,15 @@ def _score(q: _Query, story: _Story, closest: datetime) -> float:
         return 0.0
     single = story.single
     if single is not None:  # one member: its own terms are the sums, each carried once
-        sums = dict(zip(single.terms, single.weights, strict=True))
-        norm2 = math.hypot(*single.weights) ** 2
-        title_mass = dict(zip(single.title, single.title_rarity, strict=True))
-        title_total: float = sum(single.title_rarity)
+        terms, values = single.terms, single.values
+        sums = dict(zip(terms, values, strict=False))  # as far as the terms go
+        norm2 = single.norm2
+        title_mass = dict(zip(single.title, islice(values, len(terms), None), strict=False))
+        title_total = single.title_total
         same_outlet = q.source == single.source
         own_hits = sum(r for t, r in q.title_pairs if t in sums)
         said = sum(r for t, r in q.what_pairs if t in single.what)
-        what_total: float = sum(single.what_rarity)
+        what_total = single.what_total
     else:
         total = story.total
         assert total is not None  # more than one member joined
@@ -562,5 +586,5 @@ class StoryIndex:
     def candidates(self, article: StoryDoc | StoryFeatures) -> list[int]:
         """Ids of the indexed articles in the stories assign() would consider for this article, ascending."""
         f = features(article) if isinstance(article, StoryDoc) else article
-        found = {a for s in self._candidates(f, _keys(f)) for _, a in s.by_time}
+        found = {a for s in self._candidates(f, _keys(f)) for _, a in s.members()}
         return sorted(found - {f.article_id})
