@@ -10,6 +10,9 @@ watch step feeds it: batches whose new stories get provisional negative ids, the
 used to), with removals and pruning. The candidates and the stored features are hashed too.
 
     .venv/bin/python bench/stories_same.py [--index 20000 --assign 2000]
+
+With the defaults it printed `3d43fae7847c2fd8  all` before and after the index was made cheaper and
+smaller (rekey, shared entries, one array per entry; 3 Dec 2026).
 """
 
 from __future__ import annotations
