@@ -18,9 +18,12 @@ from monitor.store.tables import articles, sources, versions
 
 # Statements built once (a poll runs each of them; building and cache-keying them per call cost the writer
 # thread about a second of the 1000-feed cycle).
-_PRIOR = sa.select(articles.c.id, articles.c.key, articles.c.content_hash, articles.c.version_count).where(
-    articles.c.source_id == sa.bindparam("b_source"),
-    articles.c.key.in_(sa.bindparam("b_keys", expanding=True)),
+# Read for every poll: at the driver's level (no SQLAlchemy statement to compile and cache-key per call).
+_PRIOR_SQLITE = (
+    "SELECT id, key, content_hash, version_count FROM articles WHERE source_id = ? AND key IN ({})"
+)
+_PRIOR_POSTGRES = (
+    "SELECT id, key, content_hash, version_count FROM articles WHERE source_id = %s AND key = ANY(%b::text[])"
 )
 _VERSION_IDS = sa.select(versions.c.id, versions.c.article_id, versions.c.n).where(
     versions.c.article_id.in_(sa.bindparam("b_ids", expanding=True))
@@ -91,9 +94,16 @@ class ArticleQueries(Database):
     ) -> dict[str, PriorArticle]:
         """The stored identity and latest fingerprint of the given articles of a source."""
         found: dict[str, PriorArticle] = {}
-        for chunk in chunks(list(keys)):
-            for row in conn.execute(_PRIOR, {"b_source": source_id, "b_keys": list(chunk)}):
-                found[row.key] = PriorArticle(row.id, row.key, row.content_hash, row.version_count)
+        wanted = list(keys)
+        if not self.sqlite:  # one statement of constant text (prepared once) for any number of keys
+            rows = conn.exec_driver_sql(_PRIOR_POSTGRES, (source_id, wanted)).all()
+        else:
+            rows = []
+            for chunk in chunks(wanted):
+                sql = _PRIOR_SQLITE.format(", ".join("?" * len(chunk)))
+                rows.extend(conn.exec_driver_sql(sql, (source_id, *chunk)).all())
+        for article_id, key, content_hash, version_count in rows:
+            found[key] = PriorArticle(article_id, key, content_hash, version_count)
         return found
 
     def write_changes(
