@@ -14,7 +14,7 @@ from functools import lru_cache
 from monitor.core.feeds import Parser, parse_feed_drafts
 from monitor.core.match import MatchDoc, Matcher, WatchHit, WatchSpec, compile_watches
 from monitor.core.story_features import StoryDoc, StoryFeatures, features
-from monitor.models import ArticleDraft, ParsedFeed, version_body
+from monitor.models import ArticleDraft, ParsedFeed, crosses_processes, version_body
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,7 @@ class WatchContext:
     watches: tuple[WatchSpec, ...]
 
 
+@crosses_processes
 @dataclass(frozen=True, slots=True)
 class DraftInsight:
     """A draft's story features (None when it is undated: the store's clock dates it), the watches it
