@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from monitor.core import watchprep
 from monitor.core.extract import ExtractedArticle
 from monitor.core.match import WatchHit, WatchSpec
 from monitor.core.pageread import PageReading
@@ -79,3 +80,25 @@ def test_a_field_init_does_not_take_is_refused() -> None:
 
     with pytest.raises(TypeError, match="Derived"):
         crosses_processes(Derived)
+
+
+def test_a_watch_context_sends_its_watches_pickled_once_per_set() -> None:
+    watches = (WatchSpec("nk", '"North Korea"'), WatchSpec("ru", "Russia", stem="en", sources=("a",)))
+    first = WatchContext("a", ("x",), watches)
+    assert pickle.dumps(first) == pickle.dumps(first)
+    assert watchprep._shipped(watches)[1] is watchprep._shipped(watches)[1]  # the set's pickle, kept
+    back = pickle.loads(pickle.dumps(first))
+    assert back == first
+    other = pickle.loads(pickle.dumps(WatchContext("b", (), watches)))
+    assert other == WatchContext("b", (), watches) and other.watches is back.watches  # unpickled once
+    reloaded = (*watches, WatchSpec("new", "Kyiv"))  # a config reload: a new set reaches the receiver
+    again = pickle.loads(pickle.dumps(WatchContext("a", ("x",), reloaded)))
+    assert again.watches == reloaded and again.watches is not back.watches
+    assert pickle.loads(pickle.dumps(first)).watches == watches  # and back again
+
+
+def test_a_receiver_keeps_a_few_sets_of_watches() -> None:
+    for n in range(10):
+        watches = tuple(WatchSpec(f"w{i}", f"term{i}") for i in range(n + 1))
+        assert pickle.loads(pickle.dumps(WatchContext("a", (), watches))).watches == watches
+    assert 1 <= len(watchprep._received) <= watchprep._RECEIVED_SETS
