@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -10,6 +11,7 @@ from monitor.core.feeds import parse_feed_drafts
 from monitor.core.match import WatchSpec
 from monitor.core.watchprep import WatchContext, parse_feed_for_watches
 from monitor.parse_pool import _WORKER_PRELOAD, _parse_context, _parse_worker_init, pool_size
+from monitor.runtime import POLLING_GC_THRESHOLDS, collect_garbage_less
 from tests.fixtures.feeds import labelled_items, mt_item, mt_news_feed, mt_rss
 
 
@@ -58,3 +60,16 @@ def test_workers_match_the_watches_of_each_call_across_a_reload() -> None:
             assert {h.watch for i in expected[2].values() for h in i.hits} == {watches[0].name}
     finally:
         pool.shutdown()
+
+
+def test_a_polling_process_collects_garbage_less_often_never_more() -> None:
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)  # CPython's default
+        collect_garbage_less()
+        assert gc.get_threshold() == POLLING_GC_THRESHOLDS and gc.isenabled()
+        gc.set_threshold(100_000, 5, 50)
+        collect_garbage_less()
+        assert gc.get_threshold() == (100_000, POLLING_GC_THRESHOLDS[1], 50)
+    finally:
+        gc.set_threshold(*saved)
