@@ -1,4 +1,5 @@
-"""The fetcher's connection pool sweeps its connections in linear time and decides as httpcore's does."""
+"""The fetcher's connection pool sweeps its connections in linear time and decides as httpcore's does; its
+streams say whether an idle connection was closed as anyio's do."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import httpcore
 import pytest
 
 from monitor.fetch import Fetcher, FetchLimits, LinearPool, guarded_transport
+from monitor.netpolicy import GuardedBackend, SocketStream
 from tests.fixtures.server import LoopbackServer, Route
 
 
@@ -96,3 +98,41 @@ def test_the_fetcher_uses_it_and_many_requests_share_few_connections() -> None:
         for i in range(4):
             server.routes[f"/f{i}"] = Route(body=b"<rss/>" * 100, delay=0.01)
         assert asyncio.run(run(server.base)) == [200] * 24
+
+
+def test_a_connections_stream_answers_is_readable_as_anyio_does() -> None:
+    async def run() -> list[tuple[bool, bool]]:
+        peers: list[asyncio.StreamWriter] = []
+        accepted = asyncio.Event()
+
+        def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            peers.append(writer)
+            accepted.set()
+
+        server = await asyncio.start_server(accept, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        stream = await GuardedBackend().connect_tcp("127.0.0.1", port, timeout=5)
+        assert isinstance(stream, SocketStream)
+        inner = stream._inner
+        seen = []
+
+        def both() -> tuple[bool, bool]:
+            return stream.get_extra_info("is_readable"), inner.get_extra_info("is_readable")
+
+        await asyncio.wait_for(accepted.wait(), 5)
+        seen.append(both())  # idle and open
+        peers[0].write(b"x")
+        await peers[0].drain()
+        await asyncio.sleep(0.05)
+        seen.append(both())  # data waiting
+        assert await stream.read(10) == b"x"
+        seen.append(both())  # read again
+        peers[0].close()
+        await asyncio.sleep(0.05)
+        seen.append(both())  # the peer closed
+        assert stream.get_extra_info("server_addr") == inner.get_extra_info("server_addr")
+        await stream.aclose()
+        server.close()
+        return seen
+
+    assert asyncio.run(run()) == [(False, False), (True, True), (False, False), (True, True)]
