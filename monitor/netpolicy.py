@@ -14,6 +14,7 @@ import asyncio
 import contextvars
 import ipaddress
 import re
+import select
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -148,6 +149,51 @@ async def check_url(url: str, policy: FetchPolicy | None) -> bool:
     return True
 
 
+class SocketStream(httpcore.AsyncNetworkStream):
+    """A connection's stream that answers "is_readable" from its socket, found once.
+
+    httpcore asks it of every idle connection each time a request starts or a response closes (is the
+    keep-alive connection still open?); anyio built a dict of every socket attribute to answer, per call.
+    Everything else is the wrapped stream's.
+    """
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._socket: socket.socket | None = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: Any,
+        server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+    ) -> httpcore.AsyncNetworkStream:
+        return SocketStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self._socket is not None:
+            return _readable(self._socket)
+        return self._inner.get_extra_info(info)
+
+
+def _readable(sock: socket.socket) -> bool:
+    """httpcore's is_socket_readable: data (or the peer's close) waiting; a closed socket counts as readable."""
+    fd = sock.fileno()
+    if fd < 0:
+        return True
+    poll = select.poll()
+    poll.register(fd, select.POLLIN)
+    return bool(poll.poll(0))
+
+
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """An httpcore network backend that resolves once and connects to the checked address itself."""
 
@@ -163,7 +209,9 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         if not _GUARD.get():
-            return await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+            return SocketStream(
+                await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+            )
         addresses = await resolve(host, port)
         if not addresses:
             raise httpcore.ConnectError(f"cannot resolve host {host}")
@@ -171,8 +219,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         last: Exception | None = None
         for address in addresses:
             try:
-                return await self._inner.connect_tcp(
-                    str(address), port, timeout, local_address, socket_options
+                return SocketStream(
+                    await self._inner.connect_tcp(str(address), port, timeout, local_address, socket_options)
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout, OSError) as exc:
                 last = exc

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -33,6 +34,13 @@ from monitor.watching import reconfigure as reconfigure_watches
 # At shutdown the last alert pass gets this long, whatever a receiver does (deploy's TimeoutStopSec is 45 s,
 # of which in-flight polls may take 30).
 SHUTDOWN_DELIVERY_SECONDS = 5.0
+# The cyclic garbage collector's thresholds in a polling process (CPython's default: 700, 10, 10). Each
+# draft comes back from a parse worker as ~80 container objects (the draft, its story features and their
+# term pairs, its watch hits) that live until the writer has stored it, seconds later: at the default a
+# young collection ran every ~10 drafts, drafts in flight survived into the oldest generation, and the full
+# collections they set off (over the whole heap) were most of the CPU of the thread that unpickles the
+# results. On 300 bench feeds: that thread 0.88 -> 0.45 CPU s, the main process 8.3 -> 6.5.
+POLLING_GC_THRESHOLDS = (50_000, 20, 10)
 
 
 @dataclass
@@ -60,6 +68,15 @@ def open_runtime(config: str | None, db: str | None, *, migrate: bool) -> Iterat
         yield Runtime(settings, path, url, Store(engine))
     finally:
         engine.dispose()
+
+
+def collect_garbage_less() -> None:
+    """Raise the garbage collector's thresholds to POLLING_GC_THRESHOLDS for this (polling) process; never
+    lowers one set higher. Collection still runs: cycles are found, only less often."""
+    current = gc.get_threshold()
+    gc.set_threshold(
+        *(max(now, polling) for now, polling in zip(current, POLLING_GC_THRESHOLDS, strict=True))
+    )
 
 
 def fetch_limits(settings: Settings) -> FetchLimits:
@@ -124,6 +141,7 @@ async def poll_once(
     """One whole cycle now (`monitor poll`): the named sources (default all), or their article pages,
     then delivery of what it queued."""
     workers = pool_size(len(names) or len(rt.settings.sources))  # every core busy, as `monitor run`
+    collect_garbage_less()
     async with (
         polling(rt.settings, rt.store, parse_workers=workers) as run,
         delivering(rt.settings, rt.store) as outbox,
@@ -160,6 +178,8 @@ async def run_daemon(rt: Runtime, options: DaemonOptions) -> None:
 
     settings, roles = rt.settings, options.roles
     fleet = settings.fleet
+    if "poll" in roles:
+        collect_garbage_less()
     service = make_service(settings, rt.store, lease=fleet.lease)
     gate: FleetGate | None = None
     if not rt.store.sqlite:  # one SQLite file has one process: the fetcher's own limits are the fleet's
@@ -251,11 +271,13 @@ def _pruner(rt: Runtime, owner: str) -> Callable[[], Awaitable[None]]:
 
 
 __all__ = [
+    "POLLING_GC_THRESHOLDS",
     "SHUTDOWN_DELIVERY_SECONDS",
     "DaemonOptions",
     "Polling",
     "Runtime",
     "close_service",
+    "collect_garbage_less",
     "delivering",
     "make_service",
     "open_runtime",

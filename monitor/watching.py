@@ -283,12 +283,11 @@ class WatchStep:
         if new:
             ids = new_stories(conn, list(new.values()))
             real = dict(zip(new, ids, strict=True))
-            for item in work:
-                provisional = placed[item.text.article_id]
+            for provisional, story_id in real.items():
+                self.index.rekey(provisional, story_id)
+            for article_id, provisional in placed.items():
                 if provisional < 0:
-                    placed[item.text.article_id] = real[provisional]
-                    assert item.features is not None
-                    self.index.add(item.features, real[provisional])
+                    placed[article_id] = real[provisional]
         grow_stories(conn, {k: (n, t) for k, (n, t) in grown.items()})
         set_article_stories(conn, placed)
         rows = [

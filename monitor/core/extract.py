@@ -20,6 +20,7 @@ from lxml import etree
 from monitor.core.maintext import main_text
 from monitor.core.normalize import canonical_url, normalize_text
 from monitor.errors import ParseError
+from monitor.models import crosses_processes
 
 # The version of the article-text extraction (this module, maintext.py, pageread.py). BUMP IT whenever a
 # change can make the same page yield different text: each article stores the version its baseline text
@@ -35,6 +36,7 @@ _NOT_ARTICLE = re.compile(
 )
 
 
+@crosses_processes
 @dataclass(frozen=True, slots=True)
 class ExtractedArticle:
     """What an article page says about itself."""

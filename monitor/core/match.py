@@ -61,6 +61,7 @@ from monitor.core.text import (
     tokens_with_offsets,
 )
 from monitor.errors import QueryError, WatchQueryError
+from monitor.models import crosses_processes
 
 __all__ = [
     "SNIPPET_CHARS",
@@ -94,6 +95,7 @@ class MatchDoc:
     tags: tuple[str, ...] = ()
 
 
+@crosses_processes
 @dataclass(frozen=True)
 class WatchHit:
     """A watch that matched: the terms hit (as written in the article) and a snippet around them.

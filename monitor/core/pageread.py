@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from monitor.core.extract import extract_article, extract_links, looks_like_listing
 from monitor.core.track import PageText
 from monitor.errors import ParseError
+from monitor.models import crosses_processes
 
 
+@crosses_processes
 @dataclass(frozen=True, slots=True)
 class PageReading:
     """A fetched page read as a listing (its article links) or as one article (its text)."""

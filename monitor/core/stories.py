@@ -21,8 +21,11 @@ import heapq
 import math
 import sys
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import reduce
+from itertools import islice, repeat
+from operator import add, itemgetter, mul, sub
 
 from monitor.core.story_features import StoryDoc, StoryFeatures, features
 from monitor.core.story_terms import NUMBER_RARITY
@@ -81,6 +84,9 @@ def time_factor(a: datetime, b: datetime) -> float:
     return (WINDOW - gap) / (WINDOW - FULL_WEIGHT_WITHIN)
 
 
+_NONE: tuple[str, ...] = ()
+
+
 def _figures(f: StoryFeatures) -> set[str]:
     return {t for t, w in f.terms if t[0] == "#" and w >= 4.0}
 
@@ -88,94 +94,124 @@ def _figures(f: StoryFeatures) -> set[str]:
 def _keys(f: StoryFeatures) -> tuple[str, ...]:
     """The terms an article looks candidate stories up by: rare title words, names, opening words and
     figures."""
-    keys = {t for t, r in f.title if r >= KEY_RARITY} | {t for t, r in f.names if r >= KEY_RARITY}
+    return _keys_and_names(f)[0]
+
+
+def _keys_and_names(f: StoryFeatures) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`_keys(f)`, and those of them that are only names (the rest follow from an entry: `_Entry.key_terms`)."""
+    keys = {t for t, r in f.title if r >= KEY_RARITY}
     keys.update(t for t, r in f.what if r >= WHAT_KEY_RARITY)
-    return tuple(sorted(keys | _figures(f)))
+    keys |= _figures(f)
+    names = {t for t, r in f.names if r >= KEY_RARITY}.difference(keys)
+    return tuple(sorted(keys | names)), tuple(sorted(names)) if names else _NONE
 
 
-@dataclass(slots=True)
 class _Entry:
     """An indexed article, compactly: what adding it changed, so removing it can undo exactly that.
-    About a kilobyte for a feed item; the terms are the interned strings every article shares."""
+    About 1.4 KB for a feed item (1.9 KB with its story and postings): the terms are the interned
+    strings every article shares, the term weights, title rarities and `what` rarities one C array, the
+    totals a score of a one-article story needs are worked out once, and of its keys only the names are
+    kept (the rest follow from the title, the `what` words and the figures among the terms: `key_terms`)."""
 
-    article_id: int
-    story_id: int
-    source: str
-    published: datetime
-    terms: tuple[str, ...]
-    weights: array[float]
-    title: tuple[str, ...]
-    title_rarity: array[float]
-    keys: tuple[str, ...]
-    what: tuple[str, ...]
-    what_rarity: array[float]
+    __slots__ = (
+        "article_id",
+        "names",
+        "norm2",
+        "source",
+        "story",
+        "terms",
+        "title",
+        "title_total",
+        "values",
+        "what",
+        "what_total",
+        "when",
+    )
 
-    @classmethod
-    def of(cls, f: StoryFeatures, story_id: int) -> _Entry:
+    def __init__(self, f: StoryFeatures, names: tuple[str, ...]) -> None:
         intern = sys.intern
-        terms, weights = zip(*f.terms, strict=True) if f.terms else ((), ())
-        title, rarity = zip(*f.title, strict=True) if f.title else ((), ())
-        what, what_rarity = zip(*f.what, strict=True) if f.what else ((), ())
-        return cls(
-            f.article_id,
-            story_id,
-            intern(f.source),
-            f.published,
-            tuple(map(intern, terms)),
-            array("d", weights),
-            tuple(map(intern, title)),
-            array("d", rarity),
-            tuple(map(intern, _keys(f))),
-            tuple(map(intern, what)),
-            array("d", what_rarity),
-        )
+        first, second = itemgetter(0), itemgetter(1)
+        self.article_id = f.article_id
+        self.story = _UNPLACED
+        self.source = intern(f.source)
+        self.when = (f.published, f.article_id)  # the same tuple in the story's members and the time heap
+        self.terms = tuple(map(intern, map(first, f.terms))) if f.terms else _NONE
+        self.title = tuple(map(intern, map(first, f.title))) if f.title else _NONE
+        self.what = tuple(map(intern, map(first, f.what))) if f.what else _NONE
+        weights = tuple(map(second, f.terms))
+        rarity, what_rarity = tuple(map(second, f.title)), tuple(map(second, f.what))
+        self.values = array("d", weights + rarity + what_rarity)
+        # As a score of the article's one-article story would add them up (not math.fsum).
+        self.norm2 = math.hypot(*weights) ** 2
+        self.title_total: float = sum(rarity)
+        self.what_total: float = sum(what_rarity)
+        self.names = tuple(map(intern, names)) if names else _NONE  # keys that are only names
+
+    @property
+    def published(self) -> datetime:
+        return self.when[0]
+
+    @property
+    def weights(self) -> array[float]:
+        return self.values[: len(self.terms)]
+
+    @property
+    def title_rarity(self) -> array[float]:
+        start = len(self.terms)
+        return self.values[start : start + len(self.title)]
+
+    @property
+    def what_rarity(self) -> array[float]:
+        return self.values[len(self.terms) + len(self.title) :]
+
+    def key_terms(self) -> set[str]:
+        """The keys the article was posted under (`_keys` of its features)."""
+        keys = {t for t, r in zip(self.title, self.title_rarity, strict=True) if r >= KEY_RARITY}
+        keys.update(t for t, r in zip(self.what, self.what_rarity, strict=True) if r >= WHAT_KEY_RARITY)
+        keys.update(t for t, w in zip(self.terms, self.weights, strict=True) if t[0] == "#" and w >= 4.0)
+        keys.update(self.names)
+        return keys
 
 
-@dataclass(slots=True)
-class _Story:
-    """A story as a whole: the sum of its members' term weights, how many members carry each term, the
-    rarity mass of each title word over its members, and how many reports each outlet made. Bounded by
-    its members' vocabulary, whatever their number; every score against it costs O(terms of the query).
-    A story of one article (most of them) keeps only that article's entry until a second one joins."""
+class _Sums:
+    """What a story of several members adds up: the sum of their term weights, how many carry each term,
+    the rarity mass of each title word, the members using each `what` word, the reports of each outlet."""
 
-    by_time: list[tuple[datetime, int]] = field(default_factory=list)  # members, sorted by time
-    single: _Entry | None = None
-    sums: dict[str, float] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-    title_mass: dict[str, float] = field(default_factory=dict)
-    what: dict[str, int] = field(default_factory=dict)  # members using each `what` word
-    outlets: dict[str, int] = field(default_factory=dict)
-    norm2: float = 0.0
-    title_total: float = 0.0
-    what_total: float = 0.0  # the rarity mass of the members' `what` words, summed over members
+    __slots__ = ("counts", "norm2", "outlets", "sums", "title_mass", "title_total", "what", "what_total")
 
-    def __len__(self) -> int:
-        return len(self.by_time)
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+        self.title_mass: dict[str, float] = {}
+        self.what: dict[str, int] = {}  # members using each `what` word
+        self.outlets: dict[str, int] = {}
+        self.norm2 = 0.0
+        self.title_total = 0.0
+        self.what_total = 0.0  # the rarity mass of the members' `what` words, summed over members
 
-    def add(self, entry: _Entry) -> None:
-        if not self.by_time:
-            self.single = entry
-        else:
-            if self.single is not None:
-                self._change(self.single, 1)
-                self.single = None
-            self._change(entry, 1)
-        bisect.insort(self.by_time, (entry.published, entry.article_id))
+    def join(self, entry: _Entry) -> None:
+        """Add a member: `change(entry, 1)`, to the bit, with the per-term work in C (an article's terms
+        are distinct, so reading every old sum first changes nothing)."""
+        sums, counts, terms = self.sums, self.counts, entry.terms
+        olds = list(map(sums.get, terms, repeat(0.0)))
+        news = list(map(add, olds, entry.values))  # as far as the terms go
+        self.norm2 = reduce(add, map(sub, map(mul, news, news), map(mul, olds, olds)), self.norm2)
+        sums.update(zip(terms, news, strict=True))
+        counts.update(zip(terms, map(add, map(counts.get, terms, repeat(0)), repeat(1)), strict=True))
+        title_mass = self.title_mass
+        for term, r in zip(entry.title, islice(entry.values, len(terms), None), strict=False):
+            mass = title_mass.get(term, 0.0) + r
+            self.title_total += r
+            if mass <= 1e-9:
+                title_mass.pop(term, None)
+            else:
+                title_mass[term] = mass
+        what = self.what
+        self.what_total += entry.what_total
+        what.update(zip(entry.what, map(add, map(what.get, entry.what, repeat(0)), repeat(1)), strict=True))
+        self.outlets[entry.source] = self.outlets.get(entry.source, 0) + 1
 
-    def remove(self, entry: _Entry) -> None:
-        key = (entry.published, entry.article_id)
-        at = bisect.bisect_left(self.by_time, key)
-        if at < len(self.by_time) and self.by_time[at] == key:
-            del self.by_time[at]
-        if self.single is not None:
-            self.single = None
-        elif not self.by_time:  # start clean: no float residue
-            self.sums, self.counts, self.title_mass, self.what, self.outlets = {}, {}, {}, {}, {}
-            self.norm2 = self.title_total = self.what_total = 0.0
-        else:
-            self._change(entry, -1)
-
-    def _change(self, entry: _Entry, sign: int) -> None:
+    def change(self, entry: _Entry, sign: int) -> None:
         sums, counts = self.sums, self.counts
         norm2 = self.norm2
         for term, w in zip(entry.terms, entry.weights, strict=True):
@@ -210,32 +246,97 @@ class _Story:
         else:
             self.outlets.pop(entry.source, None)
 
+
+class _Story:
+    """A story as a whole: the sum of its members' term weights, how many members carry each term, the
+    rarity mass of each title word over its members, and how many reports each outlet made (`_Sums`).
+    Bounded by its members' vocabulary, whatever their number; every score against it costs O(terms of
+    the query). A story of one article (most of them) keeps only that article's entry until a second one
+    joins (no member list, no sums). Postings and entries refer to the story itself, so its id can
+    change in O(1) (`StoryIndex.rekey`)."""
+
+    __slots__ = ("by_time", "id", "single", "total")
+
+    def __init__(self, story_id: int) -> None:
+        self.id = story_id
+        self.single: _Entry | None = None  # the member while there is one
+        self.by_time: list[tuple[datetime, int]] | None = None  # (published, id) of several, by time
+        self.total: _Sums | None = None  # with several members
+
+    def __len__(self) -> int:
+        return 1 if self.single is not None else len(self.by_time or ())
+
+    def members(self) -> list[tuple[datetime, int]]:
+        """(published, id) of every member, by time."""
+        return [self.single.when] if self.single is not None else list(self.by_time or ())
+
+    def add(self, entry: _Entry) -> None:
+        single = self.single
+        if single is None and not self.by_time:
+            self.single = entry
+            return
+        total = self.total
+        if total is None:
+            total = self.total = _Sums()
+        if single is not None:
+            total.join(single)
+            self.by_time = [single.when]
+            self.single = None
+        total.join(entry)
+        assert self.by_time is not None
+        bisect.insort(self.by_time, entry.when)
+
+    def remove(self, entry: _Entry) -> None:
+        if self.single is not None:
+            self.single = None
+            return
+        by_time = self.by_time
+        if by_time is None:
+            return
+        key = entry.when
+        at = bisect.bisect_left(by_time, key)
+        if at < len(by_time) and by_time[at] == key:
+            del by_time[at]
+        if not by_time:  # start clean: no float residue
+            self.by_time = self.total = None
+        elif self.total is not None:
+            self.total.change(entry, -1)
+
     def closest(self, when: datetime) -> tuple[datetime, int]:
         """The member published closest to `when` (the earlier one on a tie), as (published, id)."""
-        by_time = self.by_time
+        if self.single is not None:
+            return self.single.when
+        by_time = self.by_time or []
         at = bisect.bisect_left(by_time, (when, -1))
         near = [by_time[i] for i in (at - 1, at) if 0 <= i < len(by_time)]
         return min(near, key=lambda item: (abs(item[0] - when), item[0], item[1]))
 
 
-@dataclass(frozen=True, slots=True)
+_UNPLACED = _Story(0)  # an entry's story until it is added
+
+
 class _Query:
-    """An article about to be scored against stories: what every score needs, computed once."""
+    """An article about to be scored against stories: what every score needs, computed once (the
+    article's entry, not yet in a story, holds its words and weights)."""
 
-    source: str
-    published: datetime
-    terms: tuple[tuple[str, float], ...]
-    title: tuple[tuple[str, float], ...]
-    norm: float
-    title_total: float
-    what: tuple[tuple[str, float], ...]
-    what_total: float
+    __slots__ = (
+        "norm",
+        "pairs",
+        "published",
+        "source",
+        "title_pairs",
+        "title_total",
+        "what_pairs",
+        "what_total",
+    )
 
-    @classmethod
-    def of(cls, f: StoryFeatures) -> _Query:
-        norm = math.hypot(*(w for _, w in f.terms))
-        title_total, what_total = math.fsum(r for _, r in f.title), math.fsum(r for _, r in f.what)
-        return cls(f.source, f.published, f.terms, f.title, norm, title_total, f.what, what_total)
+    def __init__(self, f: StoryFeatures, entry: _Entry) -> None:
+        self.source = f.source
+        self.published = f.published
+        self.pairs, self.title_pairs, self.what_pairs = f.terms, f.title, f.what
+        self.norm = math.hypot(*entry.weights)
+        self.title_total = math.fsum(entry.title_rarity)
+        self.what_total = math.fsum(entry.what_rarity)
 
 
 def _score(q: _Query, story: _Story, closest: datetime) -> float:
@@ -250,30 +351,33 @@ def _score(q: _Query, story: _Story, closest: datetime) -> float:
         return 0.0
     single = story.single
     if single is not None:  # one member: its own terms are the sums, each carried once
-        sums = dict(zip(single.terms, single.weights, strict=True))
-        norm2 = math.hypot(*single.weights) ** 2
-        title_mass = dict(zip(single.title, single.title_rarity, strict=True))
-        title_total = sum(single.title_rarity)
+        terms, values = single.terms, single.values
+        sums = dict(zip(terms, values, strict=False))  # as far as the terms go
+        norm2 = single.norm2
+        title_mass = dict(zip(single.title, islice(values, len(terms), None), strict=False))
+        title_total = single.title_total
         same_outlet = q.source == single.source
-        own_hits = sum(r for t, r in q.title if t in sums)
-        said = sum(r for t, r in q.what if t in single.what)
-        what_total = sum(single.what_rarity)
+        own_hits = sum(r for t, r in q.title_pairs if t in sums)
+        said = sum(r for t, r in q.what_pairs if t in single.what)
+        what_total = single.what_total
     else:
-        sums, norm2, title_mass, title_total = story.sums, story.norm2, story.title_mass, story.title_total
-        same_outlet = q.source in story.outlets
-        counts = story.counts
-        own_hits = sum(r * counts.get(t, 0) for t, r in q.title) / n
-        used, half = story.what, n / 2.0  # a word half the members use counts in full
+        total = story.total
+        assert total is not None  # more than one member joined
+        sums, norm2, title_mass, title_total = total.sums, total.norm2, total.title_mass, total.title_total
+        same_outlet = q.source in total.outlets
+        counts = total.counts
+        own_hits = sum(r * counts.get(t, 0) for t, r in q.title_pairs) / n
+        used, half = total.what, n / 2.0  # a word half the members use counts in full
         said = 0.0
-        for t, r in q.what:
+        for t, r in q.what_pairs:
             c = used.get(t)
             if c is not None:
                 said += r if c >= half else r * c / half
-        what_total = story.what_total / n
+        what_total = total.what_total / n
     if norm2 <= 0.0:
         return 0.0
     dot = theirs = 0.0
-    for term, w in q.terms:
+    for term, w in q.pairs:
         got = sums.get(term)
         if got is not None:
             dot += w * got
@@ -297,8 +401,8 @@ def _score(q: _Query, story: _Story, closest: datetime) -> float:
 
 
 def _story_of(f: StoryFeatures) -> _Story:
-    story = _Story()
-    story.add(_Entry.of(f, 0))
+    story = _Story(0)
+    story.add(_Entry(f, ()))
     return story
 
 
@@ -306,8 +410,11 @@ def same_event_score(a: StoryFeatures, b: StoryFeatures) -> float:
     """How sure it is that two articles report the same specific occurrence, in [0, 1] and symmetric:
     rarity-weighted term cosine and title cover, faded by time apart, lowered for one outlet's two
     reports. Independent of any index, so it means the same on a fresh archive as on a full one."""
+    story_a, story_b = _story_of(a), _story_of(b)
+    assert story_a.single is not None and story_b.single is not None
     return (
-        _score(_Query.of(a), _story_of(b), b.published) + _score(_Query.of(b), _story_of(a), a.published)
+        _score(_Query(a, story_a.single), story_b, b.published)
+        + _score(_Query(b, story_b.single), story_a, a.published)
     ) / 2.0
 
 
@@ -315,18 +422,22 @@ class StoryIndex:
     """Recent articles with their story ids; finds the story a new article belongs to.
 
     Use: `a = index.assign(f)`; the caller takes `a.story_id`, or allocates a new id when `a.is_new`,
-    then calls `index.add(f, story_id)` before assigning the next article. `prune(before)` drops old
-    articles (nothing WINDOW apart can match anyway). Results depend only on the calls made, in order.
-    An assignment scores at most MAX_CANDIDATES stories at O(terms of the article) each, however large
-    the stories and the index.
+    then calls `index.add(f, story_id)` before assigning the next article (add reuses what assign worked
+    out for the same `f`). `rekey(old, new)` renames a story. `prune(before)` drops old articles (nothing
+    WINDOW apart can match anyway). Results depend only on the calls made, in order. An assignment
+    scores at most MAX_CANDIDATES stories at O(terms of the article) each, however large the stories and
+    the index.
     """
 
     def __init__(self, threshold: float = STORY_THRESHOLD) -> None:
         self.threshold = threshold
         self._entries: dict[int, _Entry] = {}
         self._stories: dict[int, _Story] = {}
-        self._postings: dict[str, dict[int, int]] = {}  # key term -> story id -> members carrying it
+        # key term -> story -> members carrying it; a key only one member carries maps to its story alone
+        self._postings: dict[str, _Story | dict[_Story, int]] = {}
         self._by_time: list[tuple[datetime, int]] = []  # heap; may hold ids since removed or re-added
+        # The last article assign() prepared: its features, entry and keys, for add() to take.
+        self._prepared: tuple[StoryFeatures, _Entry, tuple[str, ...]] | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -337,7 +448,7 @@ class StoryIndex:
     def story_of(self, article_id: int) -> int | None:
         """The story id an indexed article was added with."""
         entry = self._entries.get(article_id)
-        return None if entry is None else entry.story_id
+        return None if entry is None else entry.story.id
 
     def features_of(self, article_id: int) -> StoryFeatures | None:
         """An indexed article's features as scoring sees them (terms, title and `what` words; its names,
@@ -356,23 +467,37 @@ class StoryIndex:
             tuple(zip(entry.what, entry.what_rarity, strict=True)),
         )
 
+    def _prepare(self, f: StoryFeatures) -> tuple[_Entry, tuple[str, ...]]:
+        """The article's entry (not yet in a story) and keys: what assign() computed, if it was `f`."""
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and prepared[0] is f:
+            return prepared[1], prepared[2]
+        keys, names = _keys_and_names(f)
+        return _Entry(f, names), keys
+
     def add(self, article: StoryDoc | StoryFeatures, story_id: int) -> None:
         """Index an article as part of story_id (replacing an earlier entry for the same article)."""
         f = features(article) if isinstance(article, StoryDoc) else article
+        entry, keys = self._prepare(f)
         self.remove(f.article_id)
-        entry = self._entries[f.article_id] = _Entry.of(f, story_id)
         story = self._stories.get(story_id)
         if story is None:
-            story = self._stories[story_id] = _Story()
+            story = self._stories[story_id] = _Story(story_id)
+        entry.story = story
+        self._entries[f.article_id] = entry
         story.add(entry)
-        for key in entry.keys:
-            posting = self._postings.get(key)
+        postings = self._postings
+        for key in keys:
+            posting = postings.get(key)
             if posting is None:
-                posting = self._postings[key] = {}
-            posting[story_id] = posting.get(story_id, 0) + 1
-        heapq.heappush(self._by_time, (f.published, f.article_id))
+                postings[sys.intern(key)] = story
+            elif isinstance(posting, dict):
+                posting[story] = posting.get(story, 0) + 1
+            else:
+                postings[key] = {story: 2} if posting is story else {posting: 1, story: 1}
+        heapq.heappush(self._by_time, entry.when)
         if len(self._by_time) > 2 * len(self._entries) + 1024:  # callers that remove() leave stale items
-            self._by_time = [(e.published, e.article_id) for e in self._entries.values()]
+            self._by_time = [e.when for e in self._entries.values()]
             heapq.heapify(self._by_time)
 
     def remove(self, article_id: int) -> bool:
@@ -380,21 +505,38 @@ class StoryIndex:
         entry = self._entries.pop(article_id, None)
         if entry is None:
             return False
-        story_id = entry.story_id
-        story = self._stories[story_id]
+        story = entry.story
         story.remove(entry)
         if not len(story):
-            del self._stories[story_id]
-        for key in entry.keys:
-            posting = self._postings[key]
-            left = posting[story_id] - 1
+            del self._stories[story.id]
+        postings = self._postings
+        for key in entry.key_terms():
+            posting = postings[key]
+            if not isinstance(posting, dict):
+                del postings[key]
+                continue
+            left = posting[story] - 1
             if left:
-                posting[story_id] = left
+                posting[story] = left
             else:
-                del posting[story_id]
-                if not posting:
-                    del self._postings[key]
+                del posting[story]
+            if not posting:
+                del postings[key]
+            elif len(posting) == 1:
+                ((last, count),) = posting.items()
+                if count == 1:
+                    postings[key] = last
         return True
+
+    def rekey(self, old: int, new: int) -> None:
+        """Give story `old` the id `new` (a provisional id its real one), in O(1): its articles, their
+        scores and the candidates they look up stay exactly as they were. KeyError if `old` holds no
+        article, ValueError if `new` already does."""
+        if new in self._stories:
+            raise ValueError(f"story {new} is in the index already")
+        story = self._stories.pop(old)
+        story.id = new
+        self._stories[new] = story
 
     def prune(self, before: datetime) -> int:
         """Drop articles published before `before`; returns how many were dropped."""
@@ -410,34 +552,39 @@ class StoryIndex:
         """The story that scores highest as a whole, if at least the threshold; else a new story."""
         f = features(article) if isinstance(article, StoryDoc) else article
         own = self._entries.get(f.article_id)
-        query = _Query.of(f)
+        entry, keys = self._prepare(f)
+        self._prepared = (f, entry, keys)
+        query = _Query(f, entry)
         best = StoryAssignment(None)
-        for story_id in self._candidates(f):
-            if own is not None and own.story_id == story_id:
+        for story in self._candidates(f, keys):
+            if own is not None and own.story is story:
                 continue
-            story = self._stories[story_id]
             published, matched = story.closest(f.published)
             score = _score(query, story, published)
             if score >= self.threshold and score > best.score:
-                best = StoryAssignment(story_id, matched, score)
+                best = StoryAssignment(story.id, matched, score)
         return best
 
-    def _candidates(self, f: StoryFeatures) -> list[int]:
+    def _candidates(self, f: StoryFeatures, keys: tuple[str, ...]) -> list[_Story]:
         """Stories sharing the article's keys, most shared key rarity first, at most MAX_CANDIDATES."""
         rarity = dict(f.what) | dict(f.title) | dict(f.names)
-        overlap: dict[int, float] = {}
-        for key in _keys(f):
-            posting = self._postings.get(key)
-            if not posting or len(posting) > MAX_POSTINGS:
+        overlap: dict[_Story, float] = {}
+        postings = self._postings
+        for key in keys:
+            posting = postings.get(key)
+            if posting is None:
                 continue
             w = rarity.get(key, NUMBER_RARITY)
-            for story_id in posting:
-                overlap[story_id] = overlap.get(story_id, 0.0) + w
-        ranked = sorted(overlap.items(), key=lambda item: (-item[1], item[0]))
-        return [story_id for story_id, _ in ranked[:MAX_CANDIDATES]]
+            if not isinstance(posting, dict):
+                overlap[posting] = overlap.get(posting, 0.0) + w
+            elif len(posting) <= MAX_POSTINGS:
+                for story in posting:
+                    overlap[story] = overlap.get(story, 0.0) + w
+        ranked = sorted(overlap.items(), key=lambda item: (-item[1], item[0].id))
+        return [story for story, _ in ranked[:MAX_CANDIDATES]]
 
     def candidates(self, article: StoryDoc | StoryFeatures) -> list[int]:
         """Ids of the indexed articles in the stories assign() would consider for this article, ascending."""
         f = features(article) if isinstance(article, StoryDoc) else article
-        found = {a for s in self._candidates(f) for _, a in self._stories[s].by_time}
+        found = {a for s in self._candidates(f, _keys(f)) for _, a in s.members()}
         return sorted(found - {f.article_id})

@@ -21,6 +21,7 @@ from math import isfinite
 from operator import itemgetter
 
 from monitor.core.story_terms import RARITY_CEILING, term_counts, term_rows
+from monitor.models import crosses_processes
 
 TITLE_WEIGHT = 2.0  # a title word counts as two body occurrences
 NAME_WEIGHT = 1.5  # capitalised inside a sentence: names of people, places, bodies
@@ -100,6 +101,7 @@ class StoryDoc:
     published: datetime
 
 
+@crosses_processes
 @dataclass(frozen=True, slots=True)
 class StoryFeatures:
     """What grouping keeps of an article: weighted terms sorted by term, and which of them are title words

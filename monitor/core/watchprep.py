@@ -7,14 +7,16 @@ then only looks up story candidates and applies.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+import pickle
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from monitor.core.feeds import Parser, parse_feed_drafts
 from monitor.core.match import MatchDoc, Matcher, WatchHit, WatchSpec, compile_watches
 from monitor.core.story_features import StoryDoc, StoryFeatures, features
-from monitor.models import ArticleDraft, ParsedFeed, version_body
+from monitor.models import ArticleDraft, ParsedFeed, crosses_processes, version_body
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +27,43 @@ class WatchContext:
     source_tags: tuple[str, ...]
     watches: tuple[WatchSpec, ...]
 
+    def __reduce__(self) -> tuple[Callable[..., WatchContext], tuple[object, ...]]:
+        """Pickled for a parse worker (every call): the watches go as one bytes object and its digest, the
+        bytes pickled once per set of watches (a config reload makes a new set), and each worker unpickles
+        a set once; not a hundred dataclasses pickled and unpickled per feed."""
+        digest, blob = _shipped(self.watches)
+        return _received_context, (self.source, self.source_tags, digest, blob)
 
+
+# The last watches pickled in this process, by identity (service.watch_specs is one tuple per config).
+_sent: tuple[tuple[WatchSpec, ...], bytes, bytes] | None = None
+# The watches a parse worker has unpickled, by digest: the current set and a few before a reload.
+_received: dict[bytes, tuple[WatchSpec, ...]] = {}
+_RECEIVED_SETS = 4
+
+
+def _shipped(watches: tuple[WatchSpec, ...]) -> tuple[bytes, bytes]:
+    """The digest and pickle of a set of watches, worked out once per set."""
+    global _sent
+    sent = _sent
+    if sent is None or sent[0] is not watches:
+        blob = pickle.dumps(watches, pickle.HIGHEST_PROTOCOL)
+        sent = _sent = (watches, hashlib.blake2b(blob, digest_size=16).digest(), blob)
+    return sent[1], sent[2]
+
+
+def _received_context(source: str, source_tags: tuple[str, ...], digest: bytes, blob: bytes) -> WatchContext:
+    """A WatchContext as `__reduce__` sent it, its watches unpickled once per set in this process."""
+    watches = _received.get(digest)
+    if watches is None:
+        watches = pickle.loads(blob)
+        if len(_received) >= _RECEIVED_SETS:
+            _received.clear()
+        _received[digest] = watches
+    return WatchContext(source, source_tags, watches)
+
+
+@crosses_processes
 @dataclass(frozen=True, slots=True)
 class DraftInsight:
     """A draft's story features (None when it is undated: the store's clock dates it), the watches it

@@ -13,19 +13,21 @@ from sqlalchemy.engine import Connection
 
 from monitor.errors import ConcurrentWriteError
 from monitor.models import ArticleDraft, PriorArticle, StoredVersion, VersionText, version_body
-from monitor.store.db import Database, chunks, insert_ignoring, without_nul
+from monitor.store.db import BulkInsert, Database, chunks, without_nul
 from monitor.store.tables import articles, sources, versions
 
 # Statements built once (a poll runs each of them; building and cache-keying them per call cost the writer
 # thread about a second of the 1000-feed cycle).
-_PRIOR = sa.select(articles.c.id, articles.c.key, articles.c.content_hash, articles.c.version_count).where(
-    articles.c.source_id == sa.bindparam("b_source"),
-    articles.c.key.in_(sa.bindparam("b_keys", expanding=True)),
+# Read for every poll: at the driver's level (no SQLAlchemy statement to compile and cache-key per call).
+_PRIOR_SQLITE = (
+    "SELECT id, key, content_hash, version_count FROM articles WHERE source_id = ? AND key IN ({})"
+)
+_PRIOR_POSTGRES = (
+    "SELECT id, key, content_hash, version_count FROM articles WHERE source_id = %s AND key = ANY(%b::text[])"
 )
 _VERSION_IDS = sa.select(versions.c.id, versions.c.article_id, versions.c.n).where(
     versions.c.article_id.in_(sa.bindparam("b_ids", expanding=True))
 )
-_INSERT_VERSIONS = versions.insert()
 _NEW_VERSION = (
     articles.update()
     .where(articles.c.id == sa.bindparam("b_id"), articles.c.version_count == sa.bindparam("b_count"))
@@ -47,9 +49,41 @@ _SEEN = (
     )
     .values(last_seen=sa.bindparam("b_now"))
 )
-_INSERT_ARTICLES: dict[
-    str, Any
-] = {}  # dialect -> INSERT ... ON CONFLICT (source_id, key) DO NOTHING [RETURNING]
+# The hot inserts, at the driver's level (see BulkInsert); the new rows' ids come back from them.
+_INSERT_ARTICLES = BulkInsert(
+    articles,
+    (
+        "source_id",
+        "key",
+        "url",
+        "title",
+        "published",
+        "first_seen",
+        "last_seen",
+        "content_hash",
+        "version_count",
+        "next_check_at",
+    ),
+    on_conflict=("source_id", "key"),
+    returning=("id", "key"),
+)
+_INSERT_VERSIONS = BulkInsert(
+    versions,
+    (
+        "article_id",
+        "n",
+        "title",
+        "summary",
+        "body",
+        "author",
+        "published",
+        "updated",
+        "tags",
+        "content_hash",
+        "seen_at",
+    ),
+    returning=("id", "article_id", "n"),
+)
 
 
 class ArticleQueries(Database):
@@ -60,9 +94,16 @@ class ArticleQueries(Database):
     ) -> dict[str, PriorArticle]:
         """The stored identity and latest fingerprint of the given articles of a source."""
         found: dict[str, PriorArticle] = {}
-        for chunk in chunks(list(keys)):
-            for row in conn.execute(_PRIOR, {"b_source": source_id, "b_keys": list(chunk)}):
-                found[row.key] = PriorArticle(row.id, row.key, row.content_hash, row.version_count)
+        wanted = list(keys)
+        if not self.sqlite:  # one statement of constant text (prepared once) for any number of keys
+            rows = conn.exec_driver_sql(_PRIOR_POSTGRES, (source_id, wanted)).all()
+        else:
+            rows = []
+            for chunk in chunks(wanted):
+                sql = _PRIOR_SQLITE.format(", ".join("?" * len(chunk)))
+                rows.extend(conn.exec_driver_sql(sql, (source_id, *chunk)).all())
+        for article_id, key, content_hash, version_count in rows:
+            found[key] = PriorArticle(article_id, key, content_hash, version_count)
         return found
 
     def write_changes(
@@ -113,40 +154,33 @@ class ArticleQueries(Database):
             if c.is_new_article
         ]
         without_nul(new_rows)
+        new_ids: dict[str, int] = {}
         if new_rows:
-            statement = _INSERT_ARTICLES.get(conn.dialect.name)
-            if statement is None:
-                statement = insert_ignoring(conn, articles, ["source_id", "key"])
-                if not self.sqlite:
-                    statement = statement.returning(articles.c.key)
-                _INSERT_ARTICLES[conn.dialect.name] = statement
-            if self.sqlite:  # rowcount is exact there; RETURNING would insert row by row
-                inserted = conn.execute(statement, new_rows).rowcount
-            else:  # psycopg reports no executemany rowcount; one multi-row INSERT ... RETURNING instead
-                inserted = len(conn.execute(statement, new_rows).all())
-            if inserted != len(new_rows):
+            inserted = _INSERT_ARTICLES.run(conn, new_rows)
+            if len(inserted) != len(new_rows):
                 # Another writer added some of them since this poll looked: redo the poll from the top.
                 raise ConcurrentWriteError(
-                    f"{len(new_rows) - inserted} of the new articles appeared meanwhile"
+                    f"{len(new_rows) - len(inserted)} of the new articles appeared meanwhile"
                 )
+            new_ids = {key: article_id for article_id, key in inserted}
         fresh = {row["key"] for row in new_rows if row["version_count"]}
         candidates: dict[str, ArticleDraft] = {
             c.draft.key: c.draft for c in changes if c.is_new_version and c.draft.content_hash
         }
-        current = self.prior_articles(conn, source_id, candidates) if candidates else {}
+        # The new articles' ids came back from their INSERT; only articles stored before are read.
+        known = [key for key in candidates if key not in fresh]
+        current = self.prior_articles(conn, source_id, known) if known else {}
         version_rows: list[dict[str, Any]] = []
         article_rows: list[dict[str, Any]] = []
         made: list[tuple[str, int, int, bool]] = []
         for key, draft in candidates.items():
-            row = current.get(key)
-            if row is None:
-                continue
             if key in fresh:
-                n = 1
-            elif row.content_hash == draft.content_hash:
-                continue
+                article_id, n = new_ids[key], 1
             else:
-                n = row.version_count + 1
+                row = current.get(key)
+                if row is None or row.content_hash == draft.content_hash:
+                    continue
+                article_id, n = row.id, row.version_count + 1
                 article_rows.append(
                     {
                         "b_id": row.id,
@@ -161,7 +195,7 @@ class ArticleQueries(Database):
                 )
             version_rows.append(
                 {
-                    "article_id": row.id,
+                    "article_id": article_id,
                     "n": n,
                     "title": draft.title,
                     "summary": draft.summary,
@@ -174,20 +208,18 @@ class ArticleQueries(Database):
                     "seen_at": now,
                 }
             )
-            made.append((key, row.id, n, n == 1))
+            made.append((key, article_id, n, n == 1))
         stored: list[StoredVersion] = []
         without_nul(version_rows)
         without_nul(article_rows)
         if version_rows:
-            # executemany without RETURNING: SQLite would run RETURNING inserts one row at a time.
-            conn.execute(_INSERT_VERSIONS, version_rows)
-            new_ids = self._version_ids(conn, [(aid, n) for _key, aid, n, _new in made])
-            ids = [new_ids[(aid, n)] for _key, aid, n, _new in made]
+            version_ids = {(aid, n): vid for vid, aid, n in _INSERT_VERSIONS.run(conn, version_rows)}
+            ids = [version_ids[(aid, n)] for _key, aid, n, _new in made]
         if article_rows:
             conn.execute(_NEW_VERSION, article_rows)
         if version_rows:
             edits = [(aid, n - 1) for _key, aid, n, new in made if not new]
-            prior_ids = self._version_ids(conn, edits)
+            prior_ids = self._version_ids(conn, edits) if edits else {}
             stored = [
                 StoredVersion(
                     article_id=aid,

@@ -6,7 +6,11 @@ from __future__ import annotations
 import ast
 import contextlib
 import fcntl
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from monitor.errors import DatabaseError
+from monitor.store.tables import UTCDateTime
 
 if TYPE_CHECKING:  # alembic loads only when a schema is not at the newest migration (or is asked about)
     from alembic.config import Config
@@ -231,6 +236,139 @@ def without_nul(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def sqlite_time(value: datetime | None) -> str | None:
+    """A datetime as SQLAlchemy's SQLite DATETIME stores it (naive UTC, microseconds always written), as
+    UTCDateTime binds it: the driver-level writes below store the very same text."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the store; use timezone-aware UTC")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def postgres_time(value: datetime | None) -> datetime | None:
+    """A datetime as psycopg takes it for a timestamptz (aware, any zone: the same instant is stored)."""
+    if value is not None and value.tzinfo is None:
+        raise ValueError("naive datetime given to the store; use timezone-aware UTC")
+    return value
+
+
+def _binary_chunks(items: Sequence[T], largest: int) -> Iterator[Sequence[T]]:
+    """Chunks whose sizes are powers of two up to `largest` (itself one): few distinct statement texts, so
+    SQLite's statement cache keeps each prepared."""
+    start, size = 0, largest
+    while start < len(items):
+        while size > len(items) - start:
+            size //= 2
+        yield items[start : start + size]
+        start += size
+
+
+class BulkInsert:
+    """One table's INSERT of many rows at the driver's level, for the writer's hot statements: the rows'
+    datetimes and JSON are put in the driver's form here, with none of SQLAlchemy's per-row bind processing
+    (which cost the writer thread more than the inserts themselves). The stored values are those the
+    table's types would store.
+
+    SQLite: an executemany of one prepared statement, or with `returning`, multi-row VALUES statements
+    (RETURNING would otherwise be row by row). Postgres: INSERT ... SELECT FROM unnest(one array per column)
+    WITH ORDINALITY, one statement of the same text whatever the row count (psycopg and the server prepare
+    it once), in one round trip. Rows are inserted in the order given, so ascending new ids follow it.
+    """
+
+    _LARGEST = 64  # rows per SQLite multi-row statement
+
+    def __init__(
+        self,
+        table: sa.Table,
+        columns: Sequence[str],
+        *,
+        on_conflict: Sequence[str] = (),
+        returning: Sequence[str] = (),
+    ) -> None:
+        self.table = table
+        self.columns = tuple(columns)
+        self.on_conflict = tuple(on_conflict)
+        self.returning = tuple(returning)
+        self._get = itemgetter(*self.columns) if len(self.columns) > 1 else (lambda row: (row[columns[0]],))
+        kinds = [table.c[c].type for c in self.columns]
+        self._times = [i for i, kind in enumerate(kinds) if isinstance(kind, UTCDateTime)]
+        self._json = [i for i, kind in enumerate(kinds) if isinstance(kind, sa.JSON)]
+        self._sql: dict[tuple[str, int], str] = {}
+
+    def _tail(self) -> str:
+        tail = ""
+        if self.on_conflict:
+            tail += f" ON CONFLICT ({', '.join(self.on_conflict)}) DO NOTHING"
+        if self.returning:
+            tail += f" RETURNING {', '.join(self.returning)}"
+        return tail
+
+    def _sqlite_sql(self, rows: int) -> str:
+        found = self._sql.get(("sqlite", rows))
+        if found is None:
+            one = "(" + ", ".join("?" * len(self.columns)) + ")"
+            found = f"INSERT INTO {self.table.name} ({', '.join(self.columns)}) VALUES "
+            found += ", ".join([one] * rows) + self._tail()
+            self._sql[("sqlite", rows)] = found
+        return found
+
+    def _postgres_sql(self, dialect: sa.Dialect) -> str:
+        found = self._sql.get(("postgresql", 0))
+        if found is None:
+            # %b: psycopg sends the arrays in binary, with no per-element quoting (40 times cheaper).
+            arrays = ", ".join(f"%b::{self.table.c[c].type.compile(dialect=dialect)}[]" for c in self.columns)
+            names = [f"p{i}" for i in range(len(self.columns))]
+            found = (
+                f"INSERT INTO {self.table.name} ({', '.join(self.columns)}) "
+                f"SELECT {', '.join(names)} FROM unnest({arrays}) WITH ORDINALITY AS u({', '.join(names)}, o) "
+                f"ORDER BY o{self._tail()}"
+            )
+            self._sql[("postgresql", 0)] = found
+        return found
+
+    def rows(self, dialect: str, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        """The rows' values in column order, in the driver's form."""
+        get = self._get
+        if not self._times and not self._json:
+            return [get(row) for row in rows]
+        time = sqlite_time if dialect == "sqlite" else postgres_time
+        times, docs, dumps = self._times, self._json, json.dumps
+        done: dict[datetime | None, Any] = {None: None}  # rows share their times (a poll's `now`)
+        out = []
+        for row in rows:
+            values = list(get(row))
+            for i in times:
+                when = values[i]
+                try:
+                    values[i] = done[when]
+                except KeyError:
+                    values[i] = done[when] = time(when)
+            for i in docs:
+                values[i] = dumps(values[i])
+            out.append(tuple(values))
+        return out
+
+    def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """Insert the rows (mappings by column name); the `returning` columns of those inserted."""
+        if not rows:
+            return []
+        dialect = conn.dialect.name
+        values = self.rows(dialect, rows)
+        if dialect != "sqlite":
+            arrays = tuple(list(column) for column in zip(*values, strict=True))
+            result = conn.exec_driver_sql(self._postgres_sql(conn.dialect), arrays)
+            return list(result.all()) if self.returning else []
+        if not self.returning:
+            conn.exec_driver_sql(self._sqlite_sql(1), values)
+            return []
+        found: list[Any] = []
+        for chunk in _binary_chunks(values, self._LARGEST):
+            flat = tuple(chain.from_iterable(chunk))
+            found.extend(conn.exec_driver_sql(self._sqlite_sql(len(chunk)), flat).all())
+        return found
 
 
 class Database:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from monitor.models import PollOutcome, SourceHealth, SourceKind, SourcePollState, SourceSpec, StoredVersion
-from monitor.store.db import Database, chunks, insert_ignoring, without_nul
+from monitor.store.db import BulkInsert, Database, chunks, insert_ignoring, without_nul
 from monitor.store.leases import SOURCES, host_is_resting, process_owner, stamp_leased, take_leases
 from monitor.store.tables import articles, fetches, sources
 
@@ -44,6 +44,22 @@ _SOURCE_UPDATE = (
             else_=sources.c.last_problem,
         ),
     )
+)
+
+_INSERT_FETCHES = BulkInsert(
+    fetches,
+    (
+        "source_id",
+        "article_id",
+        "url",
+        "started_at",
+        "status",
+        "bytes",
+        "duration_ms",
+        "error",
+        "new_articles",
+        "new_versions",
+    ),
 )
 
 
@@ -288,6 +304,6 @@ class SourceQueries(Database):
         if writes.source_rows:
             conn.execute(_SOURCE_UPDATE, without_nul(writes.source_rows))
         if writes.fetch_rows:
-            conn.execute(fetches.insert(), without_nul(writes.fetch_rows))
+            _INSERT_FETCHES.run(conn, without_nul(writes.fetch_rows))
         writes.source_rows.clear()
         writes.fetch_rows.clear()

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from monitor.models import VersionText, version_body
 from monitor.store.articles import load_version_texts
-from monitor.store.db import insert_ignoring
+from monitor.store.db import BulkInsert, insert_ignoring, postgres_time, sqlite_time
 from monitor.store.tables import (
     alerts,
     articles,
@@ -29,20 +29,30 @@ from monitor.store.tables import (
     versions,
 )
 
-# Statements built once: the watch step runs them for every batch.
-_GROW_STORIES = (
-    stories.update()
-    .where(stories.c.id == sa.bindparam("b_id"))
-    .values(article_count=stories.c.article_count + sa.bindparam("b_n"), last_seen=sa.bindparam("b_now"))
+# Statements built once: the watch step runs them for every batch. The per-article ones go at the driver's
+# level (BulkInsert; the updates as one executemany on SQLite, one UPDATE ... FROM unnest on Postgres).
+_NEW_STORIES = BulkInsert(stories, ("title", "first_seen", "last_seen", "article_count"), returning=("id",))
+_ADD_MEMBERS = BulkInsert(
+    story_members, ("article_id", "story_id", "first_seen", "features"), returning=("id",)
 )
-_SET_STORY = (
-    articles.update().where(articles.c.id == sa.bindparam("b_id")).values(story_id=sa.bindparam("b_story"))
+_INSERT_MATCHES = BulkInsert(
+    matches,
+    ("watch", "article_id", "version_id", "story_id", "terms", "snippet", "flagged", "created_at"),
+    on_conflict=("watch", "version_id"),
+    returning=("id", "watch", "version_id"),
 )
-_NEW_STORIES = stories.insert().returning(stories.c.id, sort_by_parameter_order=True)
+_GROW_STORIES = {
+    "sqlite": "UPDATE stories SET article_count = article_count + ?, last_seen = ? WHERE id = ?",
+    "postgresql": "UPDATE stories SET article_count = article_count + u.n, last_seen = u.t"
+    " FROM unnest(%b::integer[], %b::timestamptz[], %b::bigint[]) AS u(n, t, id) WHERE stories.id = u.id",
+}
+_SET_STORIES = {
+    "sqlite": "UPDATE articles SET story_id = ? WHERE id = ?",
+    "postgresql": "UPDATE articles SET story_id = u.story FROM unnest(%b::bigint[], %b::bigint[]) AS u(story, id)"
+    " WHERE articles.id = u.id",
+}
 _MARK_FLAGGED = matches.update().where(matches.c.id == sa.bindparam("b_id")).values(flagged=True)
-_PREPARED: dict[
-    str, tuple[Any, Any, Any]
-] = {}  # dialect -> its INSERT ... ON CONFLICT DO NOTHING (match, flag, alert)
+_PREPARED: dict[str, tuple[Any, Any]] = {}  # dialect -> its INSERT ... ON CONFLICT DO NOTHING (flag, alert)
 
 ASSIGN_LOCK = 0x6E6D7374  # Postgres advisory lock id serialising story assignment ("nmst")
 
@@ -80,35 +90,41 @@ def last_member_id(conn: Connection) -> int:
     return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(story_members.c.id), 0))).scalar_one())
 
 
+# Built once: every write transaction catches up with it (and finds nothing, unless another process wrote).
+_MEMBERS = (
+    sa.select(
+        story_members.c.id,
+        story_members.c.article_id,
+        story_members.c.story_id,
+        story_members.c.first_seen,
+        story_members.c.features,
+        sources.c.name,
+        versions.c.title,
+        versions.c.summary,
+        versions.c.body,
+        articles.c.published,
+    )
+    .join(articles, articles.c.id == story_members.c.article_id)
+    .join(sources, sources.c.id == articles.c.source_id)
+    .outerjoin(  # the text only where the features were not stored: a start reads no bodies
+        versions,
+        sa.and_(
+            versions.c.article_id == articles.c.id, versions.c.n == 1, story_members.c.features.is_(None)
+        ),
+    )
+    .where(story_members.c.id > sa.bindparam("b_after"))
+    .order_by(story_members.c.id)
+)
+_MEMBERS_SINCE = _MEMBERS.where(story_members.c.first_seen >= sa.bindparam("b_since"))
+
+
 def members(conn: Connection, *, after_id: int = 0, since: datetime | None = None) -> Iterator[MemberRow]:
     """Memberships past `after_id` (and first seen since `since`), in assignment order, with their text."""
-    query = (
-        sa.select(
-            story_members.c.id,
-            story_members.c.article_id,
-            story_members.c.story_id,
-            story_members.c.first_seen,
-            story_members.c.features,
-            sources.c.name,
-            versions.c.title,
-            versions.c.summary,
-            versions.c.body,
-            articles.c.published,
-        )
-        .join(articles, articles.c.id == story_members.c.article_id)
-        .join(sources, sources.c.id == articles.c.source_id)
-        .outerjoin(  # the text only where the features were not stored: a start reads no bodies
-            versions,
-            sa.and_(
-                versions.c.article_id == articles.c.id, versions.c.n == 1, story_members.c.features.is_(None)
-            ),
-        )
-        .where(story_members.c.id > after_id)
-        .order_by(story_members.c.id)
-    )
+    params: dict[str, Any] = {"b_after": after_id}
+    query = _MEMBERS
     if since is not None:
-        query = query.where(story_members.c.first_seen >= since)
-    for r in conn.execute(query):
+        query, params["b_since"] = _MEMBERS_SINCE, since
+    for r in conn.execute(query, params):
         yield MemberRow(
             r.id,
             r.article_id,
@@ -123,44 +139,52 @@ def members(conn: Connection, *, after_id: int = 0, since: datetime | None = Non
 
 
 def add_members(conn: Connection, rows: Sequence[Mapping[str, object]]) -> int:
-    """Record articles' stories (article_id, story_id, first_seen, features); returns the last membership id."""
+    """Record articles' stories (article_id, story_id, first_seen, features); returns the last membership id
+    (under the assignment lock: the largest of those just inserted)."""
     if not rows:
         return 0
-    conn.execute(story_members.insert(), rows)
-    return last_member_id(conn)
+    return int(max(row[0] for row in _ADD_MEMBERS.run(conn, rows)))
 
 
 # --- stories ----------------------------------------------------------------------------------------
 
 
 def new_stories(conn: Connection, rows: Sequence[Mapping[str, object]]) -> list[int]:
-    """Insert stories (title, first_seen, last_seen, article_count) in one statement; their ids, in order."""
-    return list(conn.execute(_NEW_STORIES, list(rows)).scalars().all())
+    """Insert stories (title, first_seen, last_seen, article_count) in one statement; their ids, in order
+    (both databases number rows inserted by one statement in the order it inserts them, as SQLAlchemy's
+    `sort_by_parameter_order` also relies on)."""
+    return sorted(row[0] for row in _NEW_STORIES.run(conn, rows))
 
 
 def grow_stories(conn: Connection, grown: Mapping[int, tuple[int, datetime]]) -> None:
     """Add articles to stories: story id -> (articles added, last seen)."""
     if grown:
-        conn.execute(_GROW_STORIES, [{"b_id": k, "b_n": n, "b_now": t} for k, (n, t) in grown.items()])
+        time = sqlite_time if conn.dialect.name == "sqlite" else postgres_time
+        _update_rows(conn, _GROW_STORIES, [(n, time(t), k) for k, (n, t) in grown.items()])
 
 
 def set_article_stories(conn: Connection, placed: Mapping[int, int]) -> None:
     """Record each article's story: article id -> story id."""
     if placed:
-        conn.execute(_SET_STORY, [{"b_id": a, "b_story": s} for a, s in placed.items()])
+        _update_rows(conn, _SET_STORIES, [(s, a) for a, s in placed.items()])
+
+
+def _update_rows(conn: Connection, statement: Mapping[str, str], rows: list[tuple[Any, ...]]) -> None:
+    """One UPDATE per row: an executemany on SQLite, one statement over arrays (one per column) on Postgres."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(statement["sqlite"], rows)
+    else:
+        conn.exec_driver_sql(statement["postgresql"], tuple(list(c) for c in zip(*rows, strict=True)))
 
 
 # --- matches, flags and alerts ----------------------------------------------------------------------
 
 
-def _statements(conn: Connection) -> tuple[Any, Any, Any]:
+def _statements(conn: Connection) -> tuple[Any, Any]:
     dialect = conn.dialect.name
     found = _PREPARED.get(dialect)
     if found is None:
         found = _PREPARED[dialect] = (
-            insert_ignoring(conn, matches, ["watch", "version_id"]).returning(
-                matches.c.id, matches.c.watch, matches.c.version_id
-            ),
             insert_ignoring(conn, story_watches, ["story_id", "watch"]).returning(story_watches.c.story_id),
             insert_ignoring(conn, alerts, ["watch", "channel", "event_key"]),
         )
@@ -173,14 +197,13 @@ def insert_matches(conn: Connection, rows: Sequence[Mapping[str, object]]) -> di
     is not among them."""
     if not rows:
         return {}
-    found = conn.execute(_statements(conn)[0], list(rows))
-    return {(r.watch, r.version_id): r.id for r in found}
+    return {(watch, version_id): match_id for match_id, watch, version_id in _INSERT_MATCHES.run(conn, rows)}
 
 
 def flag_story(conn: Connection, story_id: int, watch: str, match_id: int, now: datetime) -> bool:
     """Flag a story for a watch by this match; False if it was flagged for that watch already."""
     row = {"story_id": story_id, "watch": watch, "match_id": match_id, "flagged_at": now}
-    return conn.execute(_statements(conn)[1], row).scalar_one_or_none() is not None
+    return conn.execute(_statements(conn)[0], row).scalar_one_or_none() is not None
 
 
 def mark_flagged(conn: Connection, match_id: int) -> None:
@@ -190,7 +213,7 @@ def mark_flagged(conn: Connection, match_id: int) -> None:
 def queue_alerts(conn: Connection, rows: Sequence[Mapping[str, object]]) -> None:
     """Queue alert rows for the outbox (once per watch, channel and event key)."""
     if rows:
-        conn.execute(_statements(conn)[2], list(rows))
+        conn.execute(_statements(conn)[1], list(rows))
 
 
 @dataclass(frozen=True, slots=True)

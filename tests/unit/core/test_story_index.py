@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from monitor.core.stories import StoryIndex, same_event_score
 from monitor.core.story_features import StoryDoc, StoryFeatures, features
 from monitor.core.watchprep import with_article_id
@@ -67,3 +69,74 @@ def test_a_workers_encoded_features_take_the_stored_article_id() -> None:
     assert with_article_id(worker, 1) == f.to_json()
     assert StoryFeatures.from_json(with_article_id(worker, 1) or "") == f
     assert with_article_id(None, 1) is None and with_article_id('{"s":"x"}', 1) is None
+
+
+def test_a_new_story_takes_its_real_id_without_changing_any_decision() -> None:
+    """The watch step indexes a new story under a provisional id, then rekey()s it to the id the INSERT
+    returned: the index then decides exactly as one that was given the real id from the start."""
+    feats = sorted((features(d) for d in docs()), key=lambda f: (f.published, f.article_id))
+    first, later = feats[:20], feats[20:]
+    direct, rekeyed = StoryIndex(), StoryIndex()
+    provisional: dict[int, int] = {}  # provisional id -> real id
+    for f in first:
+        found, seen = direct.assign(f), rekeyed.assign(f)
+        assert (seen.matched_article_id, seen.score) == (found.matched_article_id, found.score)
+        assert provisional.get(seen.story_id or 0, seen.story_id) == found.story_id
+        real = found.story_id if found.story_id is not None else 1000 + f.article_id
+        direct.add(f, real)
+        if found.story_id is None:
+            provisional[-(len(provisional) + 1)] = real
+        rekeyed.add(f, next((p for p, r in provisional.items() if r == real), real))
+    assert any(rekeyed.story_of(f.article_id) == -1 for f in first)
+    for p, real in provisional.items():
+        rekeyed.rekey(p, real)
+    assert all(rekeyed.story_of(f.article_id) == direct.story_of(f.article_id) for f in first)
+    assert all(rekeyed.candidates(f) == direct.candidates(f) for f in feats)
+    for f in later:
+        found = direct.assign(f)
+        assert rekeyed.assign(f) == found
+        direct.add(f, found.story_id or f.article_id)
+        rekeyed.add(f, found.story_id or f.article_id)
+    joined = [f for f in later if direct.story_of(f.article_id) in provisional.values()]
+    assert joined, "no later article joined a re-keyed story: the test shows nothing"
+    with pytest.raises(ValueError, match="in the index already"):
+        rekeyed.rekey(provisional[-2], provisional[-1])
+    with pytest.raises(KeyError):
+        rekeyed.rekey(-1, 5)
+
+
+def _postings(index: StoryIndex) -> dict[str, dict[int, int]]:
+    """key -> story id -> members carrying it, whichever form the index keeps a posting in."""
+    found: dict[str, dict[int, int]] = {}
+    for key, posting in index._postings.items():
+        found[key] = {s.id: n for s, n in posting.items()} if isinstance(posting, dict) else {posting.id: 1}
+    return found
+
+
+def test_postings_stay_what_the_members_carry_through_adds_removals_and_rekeys() -> None:
+    """A key carried by one member maps to its story alone, else to a count per story: after any mix of
+    adds, removals and re-keys the postings are those of an index built from the members left."""
+    feats = sorted((features(d) for d in docs()), key=lambda f: (f.published, f.article_id))
+    index = StoryIndex()
+    story: dict[int, int] = {}
+    for i, f in enumerate(feats):
+        found = index.assign(f)
+        story[f.article_id] = found.story_id if found.story_id is not None else -f.article_id
+        index.add(f, story[f.article_id])
+        if i % 5 == 4:  # some stories take their real ids, some articles go again
+            for p in {s for s in story.values() if s < 0}:
+                index.rekey(p, -p)
+            story = {a: abs(s) for a, s in story.items()}
+            gone = feats[i - 3]
+            if index.remove(gone.article_id):
+                del story[gone.article_id]
+    rebuilt = StoryIndex()
+    for f in feats:
+        if f.article_id in story:
+            rebuilt.add(f, story[f.article_id])
+    assert _postings(index) == _postings(rebuilt)
+    assert any(isinstance(p, dict) for p in index._postings.values())
+    assert any(not isinstance(p, dict) for p in index._postings.values())
+    for f in feats:
+        index.remove(f.article_id)
+    assert not index._postings and not index._stories and len(index) == 0
