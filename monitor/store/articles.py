@@ -258,20 +258,22 @@ class ArticleQueries(Database):
             if not new:
                 continue
             article = articles_by_key[key]
-            published = row["published"] or article["published"]
-            texts[vid] = VersionText(
-                version_id=vid,
-                article_id=aid,
-                n=n,
-                title=row["title"],
-                body=version_body(row["summary"], row["body"]),
-                published=published.astimezone(UTC) if published else None,
-                seen_at=row["seen_at"].astimezone(UTC),
-                source=source.name,
-                url=article["url"],
-                story_id=None,  # inserted by this transaction: no story yet
-                tags=tuple(dict.fromkeys([*(row["tags"] or []), *source_tags])),
-                first_seen=article["first_seen"].astimezone(UTC),
+            texts[vid] = _version_text(
+                vid,
+                aid,
+                n,
+                row["title"],
+                row["summary"],
+                row["body"],
+                _utc(row["published"]),
+                _utc(article["published"]),
+                row["seen_at"].astimezone(UTC),
+                source.name,
+                article["url"],
+                None,  # inserted by this transaction: no story yet
+                row["tags"],
+                source_tags,
+                article["first_seen"].astimezone(UTC),
             )
 
 
@@ -306,19 +308,62 @@ def load_version_texts(
         .order_by(*order_by)
     )
     return [
-        VersionText(
-            version_id=r.id,
-            article_id=r.article_id,
-            n=r.n,
-            title=r.title,
-            body=version_body(r.summary, r.body),
-            published=r.published or r.article_published,
-            seen_at=r.seen_at,
-            source=r.name,
-            url=r.url,
-            story_id=r.story_id,
-            tags=tuple(dict.fromkeys([*(r.tags or []), *(r.source_tags or [])])),
-            first_seen=r.first_seen,
+        _version_text(
+            r.id,
+            r.article_id,
+            r.n,
+            r.title,
+            r.summary,
+            r.body,
+            r.published,
+            r.article_published,
+            r.seen_at,
+            r.name,
+            r.url,
+            r.story_id,
+            r.tags,
+            r.source_tags,
+            r.first_seen,
         )
         for r in conn.execute(query)
     ]
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    return when.astimezone(UTC) if when is not None else None
+
+
+def _version_text(
+    version_id: int,
+    article_id: int,
+    n: int,
+    title: str,
+    summary: str | None,
+    body: str | None,
+    published: datetime | None,
+    article_published: datetime | None,
+    seen_at: datetime,
+    source: str,
+    url: str,
+    story_id: int | None,
+    tags: Sequence[str] | None,
+    source_tags: Sequence[str] | None,
+    first_seen: datetime,
+) -> VersionText:
+    """A version's text as the watch step reads it, from its columns (read back, or just written: the
+    dates in UTC either way): the summary and body joined, the article's date when the version has none,
+    the version's tags and then its source's."""
+    return VersionText(
+        version_id=version_id,
+        article_id=article_id,
+        n=n,
+        title=title,
+        body=version_body(summary, body),
+        published=published or article_published,
+        seen_at=seen_at,
+        source=source,
+        url=url,
+        story_id=story_id,
+        tags=tuple(dict.fromkeys([*(tags or []), *(source_tags or [])])),
+        first_seen=first_seen,
+    )
