@@ -24,25 +24,17 @@ _SENTENCE_BREAK = re.compile(r"[.!?:;\"“”«»\n(\[—–]")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 
 
-_STEMS: dict[str, str] = {}
-_STEMS_MAX = 200_000  # news vocabulary repeats: remember stems, start over if it grows past this
+_STEMS_MAX = 200_000  # news vocabulary repeats: remember token terms, start over if they grow past this
 
 
 def _stem(word: str) -> str:
-    """A folded word's Snowball stem by script (monitor/core/text.py's thread-safe stemmers)."""
-    stem = _STEMS.get(word)
-    if stem is not None:
-        return stem
+    """A folded word's Snowball stem by script (monitor/core/text.py's thread-safe stemmers, which remember
+    each word's stem)."""
     if _CYRILLIC.search(word):
-        stem = stem_words("ru", [word])[0]
-    elif word.isascii():
-        stem = stem_words("en", [word])[0]
-    else:
-        stem = word
-    if len(_STEMS) >= _STEMS_MAX:
-        _STEMS.clear()
-    _STEMS[word] = stem
-    return stem
+        return stem_words("ru", [word])[0]
+    if word.isascii():
+        return stem_words("en", [word])[0]
+    return word
 
 
 _TYPOGRAPHY = str.maketrans(
