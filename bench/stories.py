@@ -28,6 +28,7 @@ import tracemalloc
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -63,13 +64,19 @@ def cluster(docs: Sequence[StoryDoc]) -> tuple[dict[int, int], dict[int, StoryFe
     return story, feats
 
 
-def pair_figures(story: dict[int, int], event: dict[int, str]) -> str:
+def pair_counts(story: dict[int, int], event: dict[int, str]) -> tuple[int, int, int]:
+    """Pairs grouped and of one event, grouped but not, of one event but not grouped (tp, fp, fn)."""
     tp = fp = fn = 0
     for a, b in itertools.combinations(sorted(event), 2):
         grouped, same = story[a] == story[b], event[a] == event[b]
         tp += grouped and same
         fp += grouped and not same
         fn += same and not grouped
+    return tp, fp, fn
+
+
+def pair_figures(story: dict[int, int], event: dict[int, str]) -> str:
+    tp, fp, fn = pair_counts(story, event)
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
     return (
@@ -132,7 +139,8 @@ def real_section() -> None:
         print(alert_figures(chosen, story, feats))
 
 
-def regression_section() -> None:
+def old_set() -> tuple[list[dict[str, Any]], list[StoryDoc]]:
+    """The old hand-written set (tests/data/stories): its rows, and their documents in time order."""
     rows = [
         json.loads(line)
         for line in (ROOT / "tests" / "data" / "stories" / "articles.jsonl").read_text("utf-8").splitlines()
@@ -144,6 +152,11 @@ def regression_section() -> None:
         ),
         key=lambda d: (d.published, d.article_id),
     )
+    return rows, docs
+
+
+def regression_section() -> None:
+    rows, docs = old_set()
     story, _ = cluster(docs)
     print(
         f"old set tests/data/stories ({len(docs)} items): {pair_figures(story, {r['id']: r['event_id'] for r in rows})}"

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import itertools
-import json
 import random
 import sys
 from collections.abc import Sequence
@@ -31,10 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from stories import split, synthetic  # noqa: E402
+from stories import old_set, split, synthetic  # noqa: E402
 
 from monitor.core.stories import StoryAssignment, StoryIndex, same_event_score  # noqa: E402
-from monitor.core.story_features import StoryDoc, StoryFeatures, features  # noqa: E402
+from monitor.core.story_features import StoryFeatures, features  # noqa: E402
 from tests.fixtures.real_feeds import available, week_items  # noqa: E402
 
 
@@ -127,17 +126,7 @@ def main() -> None:
         for a, b in itertools.pairwise(dev):
             h.put(same_event_score(a, b).hex())
         parts[f"real dev ({len(dev)} items, {h.count} values)"] = h.digest()
-    rows = [
-        json.loads(line)
-        for line in (ROOT / "tests" / "data" / "stories" / "articles.jsonl").read_text("utf-8").splitlines()
-    ]
-    docs = sorted(
-        (
-            StoryDoc(r["id"], r["source"], r["title"], r["body"], datetime.fromisoformat(r["published"]))
-            for r in rows
-        ),
-        key=lambda d: (d.published, d.article_id),
-    )
+    _, docs = old_set()
     h = Hasher()
     old = [features(d) for d in docs]
     plain(old, h, check_every=1)

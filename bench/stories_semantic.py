@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import monitor.core.stories as stories_mod  # noqa: E402
-from bench.stories import pair_figures, split  # noqa: E402
+from bench.stories import pair_counts, pair_figures, split  # noqa: E402
 from monitor.core.stories import StoryIndex, same_event_score  # noqa: E402
 from monitor.core.story_features import _BOILERPLATE, StoryDoc, StoryFeatures, features  # noqa: E402
 from tests.fixtures.real_feeds import labels, week_items  # noqa: E402
@@ -116,16 +116,6 @@ def run_cluster(
     finally:
         stories_mod._score = original
     return story
-
-
-def pr(story: dict[int, int], event: dict[int, str]) -> tuple[int, int, int]:
-    tp = fp = fn = 0
-    for a, b in itertools.combinations(sorted(event), 2):
-        grouped, same = story[a] == story[b], event[a] == event[b]
-        tp += grouped and same
-        fp += grouped and not same
-        fn += same and not grouped
-    return tp, fp, fn
 
 
 def main() -> None:
@@ -262,7 +252,7 @@ def main() -> None:
 
     print("\n== grouping (StoryIndex, dev part; cosine to story centroid, cross-outlet only) ==")
     base = run_cluster(docs, feats, None, emb, 0.4)
-    tp = pr(base, event)[0]
+    tp = pair_counts(base, event)[0]
     print(f"  baseline: {pair_figures(base, event)}")
     results: list[tuple[float, str, tuple[int, int, int]]] = []
     combos: dict[str, Callable[[float, float, float], float]] = {}
@@ -280,7 +270,7 @@ def main() -> None:
             )
     for name, fn_ in combos.items():
         for threshold in (0.4, 0.45, 0.5, 0.55):
-            t = pr(run_cluster(docs, feats, fn_, emb, threshold), event)
+            t = pair_counts(run_cluster(docs, feats, fn_, emb, threshold), event)
             results.append((threshold, name, t))
     ranked = sorted(results, key=lambda r: (r[2][1] > 0, -r[2][0], r[2][1]))
     best_tp = max(r[2][0] for r in results if r[2][1] == 0)
