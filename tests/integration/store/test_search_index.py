@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from monitor.store import search_index
 from monitor.store.db import make_engine
 from monitor.store.search import SearchQuery, search
-from monitor.store.search_index import drain, index_batch, index_if_mine, index_lag
+from monitor.store.search_index import SQLITE_INDEX, drain, index_batch, index_if_mine, index_lag
 from monitor.store.store import Store
 from monitor.store.tables import articles, sources, versions
 from tests.fixtures.cli import run_cli, write_config
@@ -221,3 +221,22 @@ def test_monitor_search_says_when_the_index_is_catching_up(store: Store, db_url:
     drain(store)
     done = run_cli(["search", "zanzibar"], config, db_url)
     assert done.returncode == 0 and done.stderr.splitlines() == ["2 hits of 2 articles from offset 0"]
+
+
+def test_a_batch_reads_the_queued_versions_not_the_archive(store: Store) -> None:
+    """The newest version queued after an indexed archive: SQLite's statement walks the queue, then looks
+    each version up by id (never the archive's versions up to the batch's last id)."""
+    add_versions(store, [f"old{i}" for i in range(30)])
+    drain(store)
+    (new,) = add_versions(store, ["newest"])
+    if store.sqlite:
+        with store.read() as conn:
+            plan = [
+                row.detail
+                for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + SQLITE_INDEX, {"last": new})
+            ]
+        assert plan == [
+            "SEARCH p USING INTEGER PRIMARY KEY (rowid<?)",
+            "SEARCH v USING INTEGER PRIMARY KEY (rowid=?)",
+        ]
+    assert index_batch(store) == 1 and hits(store, "newest") == [new] and unindexed(store) == 0
