@@ -8,7 +8,8 @@ commits; nothing is lost to a crash (the queue rows go only with the commit that
 indexers on Postgres take disjoint batches (``FOR UPDATE SKIP LOCKED``); on SQLite the writes are one at
 a time anyway. The daemon runs ``index_if_mine`` every second (one process of the fleet at a time, a job
 lease); ``monitor poll`` runs ``drain`` at the end of its cycle, so a search right after it finds
-everything. ``index_lag`` says how far behind the index is.
+everything (on SQLite in transactions of DRAIN_BATCH versions: FTS5 writes a segment per transaction).
+``index_lag`` says how far behind the index is.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from monitor.store.store import Store
 
 __all__ = [
     "BATCH",
+    "DRAIN_BATCH",
     "JOB",
     "SQLITE_INDEX",
     "IndexLag",
@@ -39,6 +41,11 @@ __all__ = [
 
 JOB = "search-index"
 BATCH = 500  # versions indexed per transaction (SQLite holds its one write lock that long: ~0.1-0.3 s)
+# SQLite, `monitor poll`'s drain: versions per transaction. FTS5 writes a segment per transaction (and
+# merges them as they pile up), so 40,000 versions took 1.45 CPU s in batches of 500 and 0.9 in one, with
+# a quarter of the writes. Bounded so a big backlog (a re-index) holds the write lock ~1 s at a time and
+# grows the WAL by ~30 MB at most.
+DRAIN_BATCH = 50_000
 LEASE = timedelta(seconds=15)  # the job lease, renewed at every run (every second in the daemon)
 BUDGET_SECONDS = 5.0  # one run of the daemon's indexer stops after this long (the next goes on)
 PG_INDEXERS = 2  # Postgres: batches indexed at once by the daemon's indexer (each on its own connection)
@@ -113,10 +120,16 @@ def index_batch(store: Store, limit: int = BATCH, *, wait: bool = False) -> int:
         return len(taken)
 
 
-def drain(store: Store, limit: int = BATCH) -> int:
-    """Index until nothing is queued (waiting for batches other indexers hold); how many this indexed."""
+def drain(store: Store, limit: int | None = None) -> int:
+    """Index until nothing is queued (waiting for batches other indexers hold); how many this indexed.
+
+    SQLite takes DRAIN_BATCH versions a transaction (Postgres BATCH, as its indexers do): this is
+    `monitor poll` making its whole cycle searchable at once, where the daemon's indexer keeps its lock
+    holds short.
+    """
+    size = limit or (DRAIN_BATCH if store.sqlite else BATCH)
     total = 0
-    while done := index_batch(store, limit, wait=True):
+    while done := index_batch(store, size, wait=True):
         total += done
     return total
 

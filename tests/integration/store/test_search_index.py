@@ -240,3 +240,25 @@ def test_a_batch_reads_the_queued_versions_not_the_archive(store: Store) -> None
             "SEARCH v USING INTEGER PRIMARY KEY (rowid=?)",
         ]
     assert index_batch(store) == 1 and hits(store, "newest") == [new] and unindexed(store) == 0
+
+
+def test_the_one_shot_drain_takes_bigger_batches_on_sqlite(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`monitor poll`'s drain: DRAIN_BATCH versions a transaction on SQLite (FTS5 writes a segment per
+    transaction), BATCH on Postgres, as its indexers take them."""
+    monkeypatch.setattr(search_index, "BATCH", 2)
+    monkeypatch.setattr(search_index, "DRAIN_BATCH", 5)
+    limits: list[int] = []
+    real = search_index.index_batch
+
+    def spy(store: Store, limit: int, *, wait: bool = False) -> int:
+        limits.append(limit)
+        return real(store, limit, wait=wait)
+
+    monkeypatch.setattr(search_index, "index_batch", spy)
+    ids = add_versions(store, [f"port{i}" for i in range(7)])
+    assert drain(store) == 7
+    assert limits == ([5, 5, 5] if store.sqlite else [2, 2, 2, 2, 2])
+    assert sorted(hits(store, "ministers")) == ids and unindexed(store) == 0
+    assert index_lag(store, datetime.now(UTC)) == search_index.IndexLag()
