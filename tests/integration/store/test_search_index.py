@@ -262,3 +262,15 @@ def test_the_one_shot_drain_takes_bigger_batches_on_sqlite(
     assert limits == ([5, 5, 5] if store.sqlite else [2, 2, 2, 2, 2])
     assert sorted(hits(store, "ministers")) == ids and unindexed(store) == 0
     assert index_lag(store, datetime.now(UTC)) == search_index.IndexLag()
+
+
+def test_sqlite_fts5_buffers_8_mib_of_terms_before_writing_a_segment(store: Store) -> None:
+    """Migration 0010 (SQLite; Postgres has no such buffer): the setting is FTS5's own, read by every
+    connection, and the index it writes answers as before."""
+    if store.sqlite:
+        with store.read() as conn:
+            setting = "SELECT v FROM fts_versions_config WHERE k = 'hashsize'"
+            assert conn.exec_driver_sql(setting).scalar() == 8 * 1024 * 1024
+    ids = add_versions(store, [f"quay{i}" for i in range(5)])
+    assert drain(store) == 5 and unindexed(store) == 0
+    assert sorted(hits(store, "ministers")) == ids and hits(store, "quay3") == [ids[3]]
