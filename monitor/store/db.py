@@ -40,6 +40,13 @@ def _migrations_dir() -> Path:
 
 MIGRATIONS = _migrations_dir()
 _UPGRADE_LOCK = 0x6E6D6F6E  # Postgres advisory lock id for schema upgrades ("nmon")
+# SQLite: WAL pages (4 KiB) a commit lets pile up before it checkpoints them into the database file (~40 MB).
+# SQLite's default 1,000 put a checkpoint (the copy and two fsyncs) into every ~4 MB of the writer's
+# commits: replaying a 1,000-feed poll's 414 write transactions, its commits took 3.0-5.4 s at 1,000 and
+# 1.6-2.7 s at 10,000 (fdatasync 256 -> 31 calls, 710 -> 617 MB written). The WAL is still reset after each
+# checkpoint, so it stays within this plus the largest transaction (unless a reader holds an old snapshot,
+# as before). Durability is unchanged: synchronous=NORMAL syncs at checkpoints, however often they come.
+WAL_AUTOCHECKPOINT = 10_000
 
 
 def normalize_url(url: str) -> str:
@@ -86,6 +93,7 @@ def _setup_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from monitor.store import search_index
 from monitor.store.db import make_engine
 from monitor.store.search import SearchQuery, search
-from monitor.store.search_index import drain, index_batch, index_if_mine, index_lag
+from monitor.store.search_index import SQLITE_INDEX, drain, index_batch, index_if_mine, index_lag
 from monitor.store.store import Store
 from monitor.store.tables import articles, sources, versions
 from tests.fixtures.cli import run_cli, write_config
@@ -221,3 +221,56 @@ def test_monitor_search_says_when_the_index_is_catching_up(store: Store, db_url:
     drain(store)
     done = run_cli(["search", "zanzibar"], config, db_url)
     assert done.returncode == 0 and done.stderr.splitlines() == ["2 hits of 2 articles from offset 0"]
+
+
+def test_a_batch_reads_the_queued_versions_not_the_archive(store: Store) -> None:
+    """The newest version queued after an indexed archive: SQLite's statement walks the queue, then looks
+    each version up by id (never the archive's versions up to the batch's last id)."""
+    add_versions(store, [f"old{i}" for i in range(30)])
+    drain(store)
+    (new,) = add_versions(store, ["newest"])
+    if store.sqlite:
+        with store.read() as conn:
+            plan = [
+                row.detail
+                for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + SQLITE_INDEX, {"last": new})
+            ]
+        assert plan == [
+            "SEARCH p USING INTEGER PRIMARY KEY (rowid<?)",
+            "SEARCH v USING INTEGER PRIMARY KEY (rowid=?)",
+        ]
+    assert index_batch(store) == 1 and hits(store, "newest") == [new] and unindexed(store) == 0
+
+
+def test_the_one_shot_drain_takes_bigger_batches_on_sqlite(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`monitor poll`'s drain: DRAIN_BATCH versions a transaction on SQLite (FTS5 writes a segment per
+    transaction), BATCH on Postgres, as its indexers take them."""
+    monkeypatch.setattr(search_index, "BATCH", 2)
+    monkeypatch.setattr(search_index, "DRAIN_BATCH", 5)
+    limits: list[int] = []
+    real = search_index.index_batch
+
+    def spy(store: Store, limit: int, *, wait: bool = False) -> int:
+        limits.append(limit)
+        return real(store, limit, wait=wait)
+
+    monkeypatch.setattr(search_index, "index_batch", spy)
+    ids = add_versions(store, [f"port{i}" for i in range(7)])
+    assert drain(store) == 7
+    assert limits == ([5, 5, 5] if store.sqlite else [2, 2, 2, 2, 2])
+    assert sorted(hits(store, "ministers")) == ids and unindexed(store) == 0
+    assert index_lag(store, datetime.now(UTC)) == search_index.IndexLag()
+
+
+def test_sqlite_fts5_buffers_8_mib_of_terms_before_writing_a_segment(store: Store) -> None:
+    """Migration 0010 (SQLite; Postgres has no such buffer): the setting is FTS5's own, read by every
+    connection, and the index it writes answers as before."""
+    if store.sqlite:
+        with store.read() as conn:
+            setting = "SELECT v FROM fts_versions_config WHERE k = 'hashsize'"
+            assert conn.exec_driver_sql(setting).scalar() == 8 * 1024 * 1024
+    ids = add_versions(store, [f"quay{i}" for i in range(5)])
+    assert drain(store) == 5 and unindexed(store) == 0
+    assert sorted(hits(store, "ministers")) == ids and hits(store, "quay3") == [ids[3]]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -12,7 +14,7 @@ from monitor.core.decide import Parsed, decide_poll
 from monitor.core.feeds import parse_feed_drafts
 from monitor.core.schedule import SchedulePolicy
 from monitor.models import FetchResponse, SourceKind, SourceSpec
-from monitor.store import leases
+from monitor.store import db, leases
 from monitor.store.db import _at_head, _script_head, current_revision, head_revision, make_engine, upgrade
 from monitor.store.search import include_name
 from monitor.store.store import Store
@@ -185,3 +187,33 @@ def test_the_texts_a_poll_hands_on_are_those_read_back(store: Store) -> None:
         assert texts == version_texts(conn, new_ids)
     by_title = {t.title: t for t in texts.values()}
     assert by_title["A title"].body.endswith("the body") and by_title["A title"].tags == ("x", "y", "ru")
+
+
+def test_sqlite_commits_checkpoint_the_wal_so_it_stays_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite only (Postgres has no WAL of ours to keep): every connection checkpoints at WAL_AUTOCHECKPOINT
+    pages, so the WAL never holds much more than that, however much is written."""
+    default = make_engine(f"sqlite:///{tmp_path}/default.db")
+    with default.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == db.WAL_AUTOCHECKPOINT == 10_000
+    default.dispose()
+    monkeypatch.setattr(db, "WAL_AUTOCHECKPOINT", 50)
+    path = tmp_path / "small.db"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        store = Store(engine)
+        with store.write() as conn:
+            conn.exec_driver_sql("CREATE TABLE filler (text TEXT NOT NULL)")
+        largest = 0
+        for i in range(100):  # ~10 pages a transaction, 1,000 in all
+            with store.write() as conn:
+                conn.exec_driver_sql(
+                    "INSERT INTO filler VALUES (?)", [(f"{i}-{j} " + "x" * 3_900,) for j in range(10)]
+                )
+            largest = max(largest, Path(f"{path}-wal").stat().st_size)
+        with store.read() as conn:
+            assert conn.exec_driver_sql("PRAGMA page_count").scalar() > 1_000
+        assert 50 * 4_096 < largest < (50 + 30) * (4_096 + 24)  # frames of a page and a 24-byte header
+    finally:
+        engine.dispose()
