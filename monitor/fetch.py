@@ -17,6 +17,7 @@ import httpx
 from protego import Protego
 
 from monitor.bounded import TooLarge, UnsupportedEncoding, read_body
+from monitor.core.normalize import sha256_hex
 from monitor.core.schedule import parse_retry_after
 from monitor.models import FetchResponse
 from monitor.netpolicy import (
@@ -292,6 +293,7 @@ class Fetcher:
                     duration_ms=(time.perf_counter() - started) * 1000,
                     size=len(body),
                     started_at=started_at,
+                    body_sha256=sha256_hex(body) if response.status_code == 200 else None,
                 )
             error = f"more than {MAX_REDIRECTS} redirects"
         except BlockedAddress as exc:

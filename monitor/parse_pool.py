@@ -55,6 +55,13 @@ def _parse_context() -> multiprocessing.context.ForkServerContext:
     return context
 
 
+def start_parse_server(workers: int) -> None:
+    """Start the fork server `parse_pool(workers)` will fork from, if it will use one; ahead of the pool so
+    the server loads the parsers on the other core while this process still opens the database."""
+    if workers > 1:
+        _parse_context()
+
+
 def parse_pool(workers: int) -> Executor:
     """The parse workers: `workers` processes forked from the preloaded server, or one thread for one."""
     if workers > 1:

@@ -22,7 +22,7 @@ from monitor.config import Settings, config_path, database_url, load_settings
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.fleet import FleetGate
 from monitor.outbox import DeliveryReport, Outbox
-from monitor.parse_pool import pool_size
+from monitor.parse_pool import pool_size, start_parse_server
 from monitor.poll_report import CycleReport
 from monitor.service import Service, ServiceOptions
 from monitor.store.db import check_current, make_engine, upgrade
@@ -54,10 +54,19 @@ class Runtime:
 
 
 @contextlib.contextmanager
-def open_runtime(config: str | None, db: str | None, *, migrate: bool) -> Iterator[Runtime]:
-    """Load the config and open the database (upgrading it, or insisting it is current)."""
+def open_runtime(
+    config: str | None,
+    db: str | None,
+    *,
+    migrate: bool,
+    loaded: Callable[[Settings], None] | None = None,
+) -> Iterator[Runtime]:
+    """Load the config and open the database (upgrading it, or insisting it is current); `loaded` is
+    called with the settings before the database is opened (work that can go on meanwhile)."""
     path = config_path(config)
     settings = load_settings(path)
+    if loaded is not None:
+        loaded(settings)
     url = database_url(db, settings)
     engine = make_engine(url, pool_size=settings.fleet.db_pool)
     try:
@@ -135,12 +144,23 @@ async def delivering(settings: Settings, store: Store, **options: Any) -> AsyncI
         await outbox.aclose()
 
 
+def poll_workers(settings: Settings, names: list[str]) -> int:
+    """The parse processes of `poll_once` over these sources (default all): every core busy, as `monitor run`."""
+    return pool_size(len(names) or len(settings.sources))
+
+
+def start_polling(settings: Settings, names: list[str]) -> None:
+    """What `poll_once` will need and can start before the database is open: the parse pool's fork server
+    (it loads the parsers, ~1 s of CPU, on the other core while this process runs the migrations)."""
+    start_parse_server(poll_workers(settings, names))
+
+
 async def poll_once(
     rt: Runtime, names: list[str], articles: bool = False, *, pages: bool = True
 ) -> tuple[CycleReport, DeliveryReport]:
     """One whole cycle now (`monitor poll`): the named sources (default all), or their article pages,
     then delivery of what it queued."""
-    workers = pool_size(len(names) or len(rt.settings.sources))  # every core busy, as `monitor run`
+    workers = poll_workers(rt.settings, names)
     collect_garbage_less()
     async with (
         polling(rt.settings, rt.store, parse_workers=workers) as run,
@@ -282,6 +302,8 @@ __all__ = [
     "make_service",
     "open_runtime",
     "poll_once",
+    "poll_workers",
     "polling",
     "run_daemon",
+    "start_polling",
 ]

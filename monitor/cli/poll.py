@@ -6,10 +6,10 @@ import asyncio
 
 import click
 
-from monitor.cli.common import format_option, handles_errors, open_from
+from monitor.cli.common import exit_without_teardown, format_option, handles_errors, open_from
 from monitor.cli.output import emit
 from monitor.errors import MonitorError
-from monitor.runtime import poll_once
+from monitor.runtime import poll_once, start_polling
 
 
 @click.command()
@@ -26,11 +26,12 @@ from monitor.runtime import poll_once
 def poll(ctx: click.Context, sources: tuple[str, ...], articles: bool, no_pages: bool, fmt: str) -> None:
     """One whole cycle now: SOURCES (default: all) whatever their schedule, the first checks of the pages
     they found, the page re-checks that are due, then delivery; one row per source and a summary line."""
-    with open_from(ctx, migrate=True) as app:
+    names = list(sources)
+    with open_from(ctx, migrate=True, loaded=lambda settings: start_polling(settings, names)) as app:
         unknown = [s for s in sources if app.settings.source(s) is None]
         if unknown:
             raise MonitorError(f"no source named {', '.join(repr(u) for u in unknown)} in {app.config_path}")
-        report, delivered = asyncio.run(poll_once(app, list(sources), articles, pages=not no_pages))
+        report, delivered = asyncio.run(poll_once(app, names, articles, pages=not no_pages))
     if delivered.attempted or delivered.waiting:
         click.echo(
             f"alerts: {delivered.sent} sent, {delivered.retrying} to retry, {delivered.failed} failed"
@@ -75,6 +76,7 @@ def poll(ctx: click.Context, sources: tuple[str, ...], articles: bool, no_pages:
         ]
         emit(rows, fmt, ["source", "status", "new", "changed", "ms", "error", "next_check_at"], title="poll")
     click.echo(f"cycle: {report.line()}", err=True)
+    exit_without_teardown()  # all committed, the database closed: skip freeing the heap object by object
 
 
 def register(main: click.Group) -> None:

@@ -44,7 +44,7 @@ class Parsed:
 def body_hash(response: FetchResponse) -> str | None:
     """Hash of a 200 body, so an unchanged body from a server that ignores validators skips parsing."""
     if response.status == 200 and response.body is not None:
-        return sha256_hex(response.body)
+        return response.body_sha256 or sha256_hex(response.body)
     return None
 
 

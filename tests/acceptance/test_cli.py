@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.fixtures.cli import run_cli, write_config
@@ -87,3 +89,31 @@ def test_read_commands_refuse_an_unmigrated_database(tmp_path: Path) -> None:
     done = run_cli(["sources"], config, f"sqlite:///{tmp_path}/fresh.db")
     assert done.returncode == 1
     assert "run 'monitor db upgrade'" in done.stderr
+
+
+_EXITING = """
+import atexit, sys, threading, time
+from monitor.cli.common import exit_without_teardown
+atexit.register(lambda: print("exit handler ran"))
+print("output", end="")
+sys.stderr.write("to stderr")
+if sys.argv[1] == "busy":
+    threading.Thread(target=time.sleep, args=(0.2,)).start()
+exit_without_teardown()
+print(" ... returned")
+"""
+
+
+def test_exit_without_teardown_flushes_and_runs_the_exit_handlers() -> None:
+    """`monitor poll` ends this way: what it wrote and what the exit handlers write arrive, status 0."""
+    done = subprocess.run(
+        [sys.executable, "-c", _EXITING, "idle"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "outputexit handler ran\n", "to stderr")
+
+
+def test_exit_without_teardown_leaves_a_running_thread_to_the_normal_exit() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _EXITING, "busy"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.returncode, done.stdout) == (0, "output ... returned\nexit handler ran\n")

@@ -10,6 +10,7 @@ from typing import Any
 import httpcore
 import pytest
 
+from monitor.core.normalize import sha256_hex
 from monitor.fetch import Fetcher, FetchLimits, LinearPool, guarded_transport
 from monitor.netpolicy import GuardedBackend, SocketStream
 from tests.fixtures.server import LoopbackServer, Route
@@ -98,6 +99,22 @@ def test_the_fetcher_uses_it_and_many_requests_share_few_connections() -> None:
         for i in range(4):
             server.routes[f"/f{i}"] = Route(body=b"<rss/>" * 100, delay=0.01)
         assert asyncio.run(run(server.base)) == [200] * 24
+
+
+def test_the_fetcher_hashes_a_200_body_as_sha256_hex_of_it() -> None:
+    """The hash the poll uses (core.decide.body_hash) is worked out once, by the fetcher: the plain one."""
+
+    async def run(base: str) -> list[tuple[bytes | None, str | None]]:
+        async with Fetcher(FetchLimits(user_agent="test")) as fetcher:
+            responses = [await fetcher.fetch(f"{base}/{path}") for path in ("feed", "gone")]
+            return [(r.body, r.body_sha256) for r in responses]
+
+    with LoopbackServer() as server:
+        server.routes["/feed"] = Route(body=b"<rss>\xc3\xa9</rss>" * 50)
+        server.routes["/gone"] = Route(status=410, body=b"gone")
+        (body, digest), gone = asyncio.run(run(server.base))
+    assert body is not None and digest == sha256_hex(body)
+    assert gone == (None, None)
 
 
 def test_a_connections_stream_answers_is_readable_as_anyio_does() -> None:

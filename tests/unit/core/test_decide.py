@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from monitor.core.decide import Parsed, decide_poll, needs_parse
+from monitor.core.decide import Parsed, body_hash, decide_poll, needs_parse
 from monitor.core.feeds import parse_feed_drafts
 from monitor.core.normalize import sha256_hex
 from monitor.core.schedule import SchedulePolicy
@@ -116,3 +116,11 @@ def test_permanent_redirect_moves_the_source() -> None:
     )
     out = decide_poll(state(), moved, parsed(body), {}, NOW, POLICY)
     assert out.source.url == "https://new.example/rss"
+
+
+def test_the_body_hash_is_the_fetchers_when_it_gave_one() -> None:
+    body = mt_news_feed(extra=1)
+    assert body_hash(response(200, body)) == sha256_hex(body)
+    assert body_hash(response(200, body, body_sha256="h1")) == "h1"
+    assert body_hash(response(304, None, body_sha256=None)) is None
+    assert response(200, body, body_sha256="h1") == response(200, body)  # not part of what it says
