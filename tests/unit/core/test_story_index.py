@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import json
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -70,6 +71,9 @@ def test_a_workers_encoded_features_take_the_stored_article_id() -> None:
     worker = StoryFeatures(0, f.source, f.published, f.terms, f.title, f.names, f.what).to_json()
     assert with_article_id(worker, 1) == f.to_json()
     assert StoryFeatures.from_json(with_article_id(worker, 1) or "") == f
+    assert StoryFeatures.from_json(worker).with_article_id(1) == replace(
+        StoryFeatures.from_json(worker), article_id=1
+    )
     assert with_article_id(None, 1) is None and with_article_id('{"s":"x"}', 1) is None
 
 
