@@ -47,6 +47,9 @@ class StoryAlerts:
         """Take a reloaded config's watches and defaults."""
         self.settings = settings
         self.watches: dict[str, WatchConfig] = {w.name: w for w in settings.watches}
+        # The watches with per-edit and per-outlet alerts, picked once: every stored article asks.
+        self._on_edits = [w for w in self.watches.values() if "edits" in w.alert_on]
+        self._on_outlets = [w for w in self.watches.values() if "outlets" in w.alert_on]
 
     def max_age(self, watch: str) -> timedelta:
         config = self.watches.get(watch)
@@ -149,7 +152,7 @@ class StoryAlerts:
         self, conn: Connection, work: PreparedVersion, story_id: int, first_seen: datetime
     ) -> None:
         """Every later edit of an article that alerted a watch with `alert_on: [edits]`."""
-        watches = [w for w in self.watches.values() if "edits" in w.alert_on]
+        watches = self._on_edits
         if not watches:
             return
         for watch, match_id in alerted_watches(conn, work.text.article_id, [w.name for w in watches]):
@@ -162,7 +165,9 @@ class StoryAlerts:
         self, conn: Connection, work: PreparedVersion, story_id: int, first_seen: datetime, alerted: set[str]
     ) -> None:
         """Another outlet reports a story flagged for a watch with `alert_on: [outlets]`: once per outlet."""
-        watches = [w for w in self.watches.values() if "outlets" in w.alert_on and w.name not in alerted]
+        if not self._on_outlets:
+            return
+        watches = [w for w in self._on_outlets if w.name not in alerted]
         if not watches:
             return
         source_id = work.item.source_id

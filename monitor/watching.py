@@ -17,7 +17,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -234,7 +234,7 @@ class WatchStep:
                     feats = insight.features
                     encoded = None
                     if feats is not None:
-                        feats = replace(feats, article_id=text.article_id)
+                        feats = feats.with_article_id(text.article_id)
                         encoded = with_article_id(insight.encoded, text.article_id)
                     else:
                         feats = features(story_doc(text))

@@ -115,6 +115,13 @@ class StoryFeatures:
     names: tuple[tuple[str, float], ...] = ()
     what: tuple[tuple[str, float], ...] = ()  # words of the title and opening that are no name or figure
 
+    def with_article_id(self, article_id: int) -> StoryFeatures:
+        """`dataclasses.replace(self, article_id=article_id)` without its per-call field introspection (the
+        writer gives every parse worker's features their stored id)."""
+        return StoryFeatures(
+            article_id, self.source, self.published, self.terms, self.title, self.names, self.what
+        )
+
     def to_json(self) -> str:
         """Compact, stable JSON: {"a": id, "s": source, "p": ISO time, "t": [[term, weight, flags], ...],
         "w": [[what word, rarity], ...]} with flags 1 (title word) and 2 (name); a title word or name

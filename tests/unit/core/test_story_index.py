@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import bisect
 import json
+import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from monitor.core.stories import StoryIndex, same_event_score
+from monitor.core.stories import _CHUNK, StoryIndex, _Entry, _Sums, _Timeline, same_event_score
 from monitor.core.story_features import StoryDoc, StoryFeatures, features
 from monitor.core.watchprep import with_article_id
 from tests.fixtures.seeds import mt_seed, other_seed
@@ -68,6 +71,9 @@ def test_a_workers_encoded_features_take_the_stored_article_id() -> None:
     worker = StoryFeatures(0, f.source, f.published, f.terms, f.title, f.names, f.what).to_json()
     assert with_article_id(worker, 1) == f.to_json()
     assert StoryFeatures.from_json(with_article_id(worker, 1) or "") == f
+    assert StoryFeatures.from_json(worker).with_article_id(1) == replace(
+        StoryFeatures.from_json(worker), article_id=1
+    )
     assert with_article_id(None, 1) is None and with_article_id('{"s":"x"}', 1) is None
 
 
@@ -140,3 +146,46 @@ def test_postings_stay_what_the_members_carry_through_adds_removals_and_rekeys()
     for f in feats:
         index.remove(f.article_id)
     assert not index._postings and not index._stories and len(index) == 0
+
+
+def test_a_timeline_keeps_the_order_and_neighbours_of_one_sorted_list() -> None:
+    """_Timeline (a story's members in chunks, so adding one costs the same in a story of 25,000) holds
+    the very items a sorted list would, and finds the same neighbours of any key."""
+    rng = random.Random(4)
+    start = datetime(2026, 2, 13, tzinfo=UTC)
+    times = [start + timedelta(minutes=rng.randrange(60)) for _ in range(40)]  # many equal times
+    plain: list[tuple[datetime, int]] = []
+    timeline = _Timeline()
+    for i in range(6 * _CHUNK):
+        if plain and rng.random() < 0.3:  # remove a member, or something that is no member
+            item = rng.choice(plain) if rng.random() < 0.8 else (rng.choice(times), -5 - i)
+            if item in plain:
+                plain.remove(item)
+            timeline.remove(item)
+        else:
+            item = (rng.choice(times), i if rng.random() < 0.9 else 10**6 - i)
+            bisect.insort(plain, item)
+            timeline.add(item)
+        assert len(timeline) == len(plain)
+        if i % 37 == 0:
+            assert list(timeline) == plain
+            assert all(len(c) <= _CHUNK for c in timeline.chunks) and timeline.lasts == [
+                c[-1] for c in timeline.chunks
+            ]
+        for when in (rng.choice(times), start - timedelta(hours=1), start + timedelta(hours=2)):
+            at = bisect.bisect_left(plain, (when, -1))
+            assert timeline.around((when, -1)) == [plain[j] for j in (at - 1, at) if 0 <= j < len(plain)]
+    assert list(timeline) == plain
+
+
+def test_joining_a_story_adds_up_as_changing_it_by_one_member() -> None:
+    """_Sums.join is change(entry, 1) without the removal branches, to the bit."""
+    feats = [features(d) for d in docs()]
+    joined, changed = _Sums(), _Sums()
+    for f in feats:
+        entry = _Entry(f, ())
+        joined.join(entry)
+        changed.change(entry, 1)
+        for name in _Sums.__slots__:
+            a, b = getattr(joined, name), getattr(changed, name)
+            assert a == b and (not isinstance(a, float) or a.hex() == b.hex())
