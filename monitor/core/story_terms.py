@@ -288,6 +288,10 @@ def _ascii_term_counts(text: str, lead: int) -> tuple[dict[str, int], dict[str, 
     known = _WORD_TERMS
     for chunk, count in Counter(chunks).items():
         got = known.get(chunk, _MISSING)  # most chunks are one token as written, its term known
+        if got is _MISSING:  # or one with a comma, stop or apostrophe at an edge (no token's)
+            got = known.get(chunk.strip("'.,"), _MISSING)
+            if got is not _MISSING:
+                chunk = chunk.strip("'.,")
         for word in (chunk,) if got is not _MISSING else _chunk_tokens(chunk):
             if got is _MISSING:
                 got = known.get(word, _MISSING)
