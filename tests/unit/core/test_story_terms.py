@@ -73,6 +73,42 @@ def test_term_counts_sum_term_rows_up(text: str, lead: int) -> None:
     assert list(counts) == list(expected[0])  # type: ignore[call-overload]  # first-occurrence order, as term_rows gives
 
 
+# ASCII text as the chunked path sees it: letters against digits ("5G", "G7"), apostrophes inside and at
+# the edges of words, numbers with points and commas, every sentence break, long runs of dots, capitals
+# after each kind of run and first in the text.
+_ASCII_WORDS = st.sampled_from(
+    [
+        "Korea", "korea", "Korea's", "O'Brien", "o'Neil", "x'Y", "5'A", "5G", "G7", "COVID19", "1.5",
+        "1,500.25", "1.A", "U.S.", "U.S", "Talks", "talks", "the", "The", "don't", "'Hello", "Hello'",
+        "..", "...Geneva", "Geneva", "a.Bc", "iPhone", "said,", "NATO", "12", "7",
+    ]
+)  # fmt: skip
+_ASCII_SEPARATORS = st.sampled_from(
+    ["", " ", "  ", ", ", ". ", ".", "\n", "; ", " (", ") ", "[", "] ", ": ", "-", "! ", "? ", ' "', '" ',
+     "'", " ' ", "...", " - ", "\t", "/", "#", "_", "*"]
+)  # fmt: skip
+_ASCII_TEXT = st.lists(st.tuples(_ASCII_SEPARATORS, _ASCII_WORDS), max_size=60).map(
+    lambda p: "".join(s + w for s, w in p)
+)
+
+
+@given(_ASCII_TEXT | _ASCII, st.sampled_from([0, 1, 3, 25]))
+@settings(max_examples=1000, deadline=None)
+def test_ascii_term_counts_equal_the_pattern_path(text: str, lead: int) -> None:
+    """The chunked ASCII path (str.split and counting) against the separator pattern's rows."""
+    assert text.isascii()
+    counts, rarity, names, opening = story_terms._ascii_term_counts(_clean(text), lead)
+    expected = _summed(term_rows(text), lead)
+    assert (counts, rarity, names, opening) == expected
+    assert list(counts) == list(expected[0])  # type: ignore[call-overload]
+
+
+def test_a_long_run_of_dots_is_read_once() -> None:
+    """No pattern of the ASCII path backtracks over a run of breaks (a hostile feed's 200,000 dots)."""
+    text = "Geneva " + "." * 200_000 + " x Talks"
+    assert story_terms._ascii_term_counts(text, 3)[2] == {"talk"}
+
+
 def test_typography_and_links_are_cleaned_as_before() -> None:
     text = "Le “président” — Sánchez’s talks\u00a0at https://x.example/a <br> www.y.example end"
     plain = text.translate(_TYPOGRAPHY)
