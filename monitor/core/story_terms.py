@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from monitor.core.stopwords import STOPWORDS as _STOPWORDS
@@ -238,17 +239,24 @@ def term_counts(text: str, lead: int) -> tuple[dict[str, int], dict[str, float],
                 name_after[separator] = after
             if after:
                 names.add(term)
+    return counts, rarity, names, _opening((word for _, word in pairs), lead)
+
+
+def _opening(words: Iterable[str], lead: int) -> list[str]:
+    """The terms of the first `lead` words that have one (read no further than that)."""
     opening: list[str] = []
-    if lead > 0:
-        for _, word in pairs:
-            got = known.get(word, _MISSING)
-            if got is _MISSING:
-                got = _word_term(word)
-            if got is not None:
-                opening.append(got[0])  # type: ignore[misc]
-                if len(opening) == lead:
-                    break
-    return counts, rarity, names, opening
+    if lead <= 0:
+        return opening
+    known = _WORD_TERMS
+    for word in words:
+        got = known.get(word, _MISSING)
+        if got is _MISSING:
+            got = _word_term(word)
+        if got is not None:
+            opening.append(got[0])  # type: ignore[misc]
+            if len(opening) == lead:
+                break
+    return opening
 
 
 # ASCII text in chunks: every character that is in no token and no number or apostrophe made a space, so
@@ -318,18 +326,8 @@ def _ascii_term_counts(text: str, lead: int) -> tuple[dict[str, int], dict[str, 
         for word, count in capitals.items():
             if count > blocked.get(word, 0):
                 names.add(known[word][0])  # type: ignore[index]
-    opening: list[str] = []
-    if lead > 0:
-        for chunk in chunks:
-            for word in (chunk,) if chunk in known else _chunk_tokens(chunk):
-                got = known.get(word, _MISSING)
-                if got is _MISSING:
-                    got = _word_term(word)
-                if got is not None:
-                    opening.append(got[0])  # type: ignore[misc]
-                    if len(opening) == lead:
-                        return counts, rarity, names, opening
-    return counts, rarity, names, opening
+    words = (word for chunk in chunks for word in ((chunk,) if chunk in known else _chunk_tokens(chunk)))
+    return counts, rarity, names, _opening(words, lead)
 
 
 def terms(text: str) -> list[Term]:
