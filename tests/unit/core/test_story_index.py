@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.core.stories import _CHUNK, StoryIndex, _Entry, _Sums, _Timeline, same_event_score
+from monitor.core.stories import StoryIndex, _Entry, _Story, _Sums, same_event_score
 from monitor.core.story_features import StoryDoc, StoryFeatures, features
 from monitor.core.watchprep import with_article_id
 from tests.fixtures.seeds import mt_seed, other_seed
@@ -148,34 +148,29 @@ def test_postings_stay_what_the_members_carry_through_adds_removals_and_rekeys()
     assert not index._postings and not index._stories and len(index) == 0
 
 
-def test_a_timeline_keeps_the_order_and_neighbours_of_one_sorted_list() -> None:
-    """_Timeline (a story's members in chunks, so adding one costs the same in a story of 25,000) holds
-    the very items a sorted list would, and finds the same neighbours of any key."""
+def test_a_story_finds_the_member_closest_in_time_as_a_scan_of_its_members_would() -> None:
+    """_Story.closest (members by time in a SortedList) gives what it gave over a plain sorted list of the
+    members: the nearer of the neighbours of (when, -1), the earlier on a tie, through adds and removes of
+    many equal times."""
     rng = random.Random(4)
     start = datetime(2026, 2, 13, tzinfo=UTC)
-    times = [start + timedelta(minutes=rng.randrange(60)) for _ in range(40)]  # many equal times
-    plain: list[tuple[datetime, int]] = []
-    timeline = _Timeline()
-    for i in range(6 * _CHUNK):
-        if plain and rng.random() < 0.3:  # remove a member, or something that is no member
-            item = rng.choice(plain) if rng.random() < 0.8 else (rng.choice(times), -5 - i)
-            if item in plain:
-                plain.remove(item)
-            timeline.remove(item)
+    times = [start + timedelta(minutes=rng.randrange(60)) for _ in range(40)]
+    base = features(docs()[0])
+    story, entries = _Story(1), []
+    for i in range(1, 3000):
+        if len(entries) > 1 and rng.random() < 0.3:
+            story.remove(entries.pop(rng.randrange(len(entries))))
         else:
-            item = (rng.choice(times), i if rng.random() < 0.9 else 10**6 - i)
-            bisect.insort(plain, item)
-            timeline.add(item)
-        assert len(timeline) == len(plain)
-        if i % 37 == 0:
-            assert list(timeline) == plain
-            assert all(len(c) <= _CHUNK for c in timeline.chunks) and timeline.lasts == [
-                c[-1] for c in timeline.chunks
-            ]
-        for when in (rng.choice(times), start - timedelta(hours=1), start + timedelta(hours=2)):
-            at = bisect.bisect_left(plain, (when, -1))
-            assert timeline.around((when, -1)) == [plain[j] for j in (at - 1, at) if 0 <= j < len(plain)]
-    assert list(timeline) == plain
+            entry = _Entry(replace(base, article_id=i, published=rng.choice(times)), ())
+            story.add(entry)
+            entries.append(entry)
+        if i % 7 == 0:
+            plain = sorted(e.when for e in entries)
+            assert story.members() == plain
+            for when in (rng.choice(times), start - timedelta(hours=1), start + timedelta(hours=2)):
+                at = bisect.bisect_left(plain, (when, -1))
+                near = [plain[j] for j in (at - 1, at) if 0 <= j < len(plain)]
+                assert story.closest(when) == min(near, key=lambda m: (abs(m[0] - when), m[0], m[1]))
 
 
 def test_joining_a_story_adds_up_as_changing_it_by_one_member() -> None:
