@@ -293,6 +293,7 @@ def _ascii_term_counts(text: str, lead: int) -> tuple[dict[str, int], dict[str, 
     counts: dict[str, int] = {}
     rarity: dict[str, float] = {}
     capitals: dict[str, int] = {}  # capitalised tokens (words, not terms) and how many
+    capital_terms: dict[str, str] = {}  # their terms (the word cache may be cleared while this text is read)
     known = _WORD_TERMS
     for chunk, count in Counter(chunks).items():
         got = known.get(chunk, _MISSING)  # most chunks are one token as written, its term known
@@ -314,6 +315,7 @@ def _ascii_term_counts(text: str, lead: int) -> tuple[dict[str, int], dict[str, 
                     rarity[term] = got[1]  # type: ignore[misc]
                 if "A" <= word[0] <= "Z":
                     capitals[word] = capitals.get(word, 0) + count
+                    capital_terms[word] = term
             got = _MISSING
     names: set[str] = set()
     if capitals:
@@ -325,7 +327,7 @@ def _ascii_term_counts(text: str, lead: int) -> tuple[dict[str, int], dict[str, 
             blocked[first.group()] += 1
         for word, count in capitals.items():
             if count > blocked.get(word, 0):
-                names.add(known[word][0])  # type: ignore[index]
+                names.add(capital_terms[word])
     words = (word for chunk in chunks for word in ((chunk,) if chunk in known else _chunk_tokens(chunk)))
     return counts, rarity, names, _opening(words, lead)
 

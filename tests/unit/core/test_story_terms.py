@@ -109,6 +109,19 @@ def test_a_long_run_of_dots_is_read_once() -> None:
     assert story_terms._ascii_term_counts(text, 3)[2] == {"talk"}
 
 
+def test_term_counts_hold_when_the_word_cache_starts_over_within_a_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The remembered words are cleared when they grow past their bound, which can happen halfway
+    through a text: its names are still found (not read back from the cleared cache)."""
+    text = "Talks in Geneva went on. Officials from Korea and Japan met Rahman in Geneva on Tuesday."
+    expected = term_counts(text, 3)
+    monkeypatch.setattr(story_terms, "_STEMS_MAX", 2)
+    story_terms._WORD_TERMS.clear()
+    assert story_terms._ascii_term_counts(_clean(text), 3) == expected
+    assert term_counts(text, 3) == expected
+
+
 def test_typography_and_links_are_cleaned_as_before() -> None:
     text = "Le “président” — Sánchez’s talks\u00a0at https://x.example/a <br> www.y.example end"
     plain = text.translate(_TYPOGRAPHY)
