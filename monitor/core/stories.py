@@ -58,7 +58,10 @@ W_WHAT = 0.25
 WHAT_FROM, WHAT_FULL = 8.0, 14.0
 ALIKE_FROM, ALIKE_FULL = 0.15, 0.3
 WHAT_FADED_AT = timedelta(hours=24)
-SAME_OUTLET = 0.6  # one outlet rarely reports one event twice: its second report needs more evidence
+# One outlet rarely reports one event twice, and its reports share its house style: its second report
+# needs more evidence. The evidence is lowered by SAME_OUTLET in full against the outlet's own reports and
+# in proportion to their share of a story's members (what other outlets' reports say is no house style).
+SAME_OUTLET = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,7 +364,7 @@ def _score(q: _Query, story: _Story, closest: datetime) -> float:
         norm2 = single.norm2
         title_mass = dict(zip(single.title, islice(values, len(terms), None), strict=False))
         title_total = single.title_total
-        same_outlet = q.source == single.source
+        own_reports = 1.0 if q.source == single.source else 0.0
         own_hits = sum(r for t, r in q.title_pairs if t in sums)
         said = sum(r for t, r in q.what_pairs if t in single.what)
         what_total = single.what_total
@@ -369,7 +372,7 @@ def _score(q: _Query, story: _Story, closest: datetime) -> float:
         total = story.total
         assert total is not None  # more than one member joined
         sums, norm2, title_mass, title_total = total.sums, total.norm2, total.title_mass, total.title_total
-        same_outlet = q.source in total.outlets
+        own_reports = total.outlets.get(q.source, 0) / n
         counts = total.counts
         own_hits = sum(r * counts.get(t, 0) for t, r in q.title_pairs) / n
         used, half = total.what, n / 2.0  # a word half the members use counts in full
@@ -391,8 +394,8 @@ def _score(q: _Query, story: _Story, closest: datetime) -> float:
     own = own_hits / q.title_total if q.title_total > 0.0 else 0.0
     theirs = theirs / title_total if title_total > 0.0 else 0.0
     evidence = W_COSINE * cosine + W_TITLE * min(own, theirs)
-    if same_outlet:
-        evidence *= SAME_OUTLET
+    if own_reports:
+        evidence *= 1.0 - (1.0 - SAME_OUTLET) * own_reports
     elif said > WHAT_FROM:
         alike = said / math.sqrt(q.what_total * what_total)
         gap = abs(q.published - closest)

@@ -325,6 +325,31 @@ def test_a_second_report_from_the_same_outlet_needs_more_evidence() -> None:
     assert same_event_score(a, same) < same_event_score(a, b)
 
 
+def test_an_outlets_own_share_of_a_story_sets_how_much_more_evidence_its_next_report_needs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Against its own report alone an outlet's second report is lowered by SAME_OUTLET in full; against a
+    story another outlet's report shares, by its own reports' share of the members: what other outlets
+    say is no house style (an outlet's second report of a festival letter that a second outlet's report
+    joined was kept out, the story's evidence lowered as if every member were the outlet's own)."""
+    mt, other = seed_docs()
+    a = features(mt)
+    b = features(StoryDoc(2, "elsewhere", other.title, other.body, other.published))
+    c = features(StoryDoc(3, mt.source, other.title, other.body, other.published))
+
+    def score(members: list[StoryFeatures]) -> float:
+        index = StoryIndex(threshold=0.0)
+        for f in members:
+            index.add(f, 1)
+        return index.assign(c).score
+
+    alone, shared, lowered = score([a]), score([a, b]), stories.SAME_OUTLET
+    monkeypatch.setattr(stories, "SAME_OUTLET", 1.0)
+    assert alone == pytest.approx(score([a]) * lowered)
+    assert shared == pytest.approx(score([a, b]) * (1.0 - (1.0 - lowered) / 2))
+    assert alone < shared
+
+
 def test_a_story_is_compared_as_a_whole_so_it_cannot_chain() -> None:
     """A joins B's story; C shares only B's other half: the story as a whole does not take it."""
     day = datetime(2026, 2, 17, 12, tzinfo=UTC)
