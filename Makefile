@@ -10,12 +10,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The package's bytecode is compiled once, as a wheel install has it: where PYTHONDONTWRITEBYTECODE is set
+# an editable install would otherwise compile monitor/ again at every start (Python recompiles a stale
+# file in memory, so an edit is never missed).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
+	$(BIN)/python -m compileall -q monitor
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python -m compileall -q monitor
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed  ## the package and the `monitor` command (.venv/bin/monitor)
