@@ -354,9 +354,10 @@ class Service:
                 state, response, parsed, prior, now, policy, follow_links=config.follow_links or is_page
             )
             texts: dict[int, VersionText] | None = {} if self.batch_steps else None
-            stored = self.store.apply_outcome(conn, outcome, response.final_url, writes, texts)
-            if state.last_success_at is None:  # the source's first poll: what it finds is its backlog
-                stored = [replace(v, first_poll=True) for v in stored]
+            # The source's first poll (never a success before): what it finds is its backlog.
+            stored = self.store.apply_outcome(
+                conn, outcome, response.final_url, writes, texts, first_poll=state.last_success_at is None
+            )
             if is_page and page_is_the_article(response, parsed):
                 checked = check_source_page(conn, state, response, parsed, now, self._ignore(config))
                 for version in checked:  # the page may have rewritten a text just written: read it back
