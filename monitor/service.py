@@ -77,6 +77,14 @@ class ServiceOptions:
     unwritten: int | None = None
 
 
+# A writer batch of fewer than WRITE_GATHER_UNITS polls waits up to WRITE_GATHER seconds for polls still
+# parsing. A transaction's fixed cost (its commit, the watch step's statements) was a fifth of the writer
+# thread's CPU at 2.3 polls a transaction (bench/poll.py --feeds 1000); 6 a transaction took 1-1.5 CPU s
+# off the main process's ~12.5. Larger batches did no better: they outgrow SQLite's page cache.
+WRITE_GATHER = 0.05
+WRITE_GATHER_UNITS = 6
+
+
 def unwritten_bound(parse_workers: int) -> int:
     """How many polls may hold a parsed result the writer has not committed yet.
 
@@ -118,7 +126,9 @@ class Service:
         self._by_name = {s.name: s for s in settings.sources}
         self.owner = process_owner()
         self.unreleased: set[tuple[str, int]] = set()  # ("s"|"a", id) whose release failed: retried later
-        self.writer = WriteBatcher(store, steps=self.batch_steps)
+        self.writer = WriteBatcher(
+            store, steps=self.batch_steps, gather=WRITE_GATHER, gather_units=WRITE_GATHER_UNITS
+        )
         self.unwritten_limit = self.options.unwritten or unwritten_bound(self.options.parse_workers)
         self._unwritten: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
         self._ignore_cache: dict[str, tuple[re.Pattern[str], ...]] = {}
@@ -323,7 +333,11 @@ class Service:
         self, state: SourcePollState, config: SourceConfig, response: FetchResponse
     ) -> PollSummary:
         defaults = self.settings.defaults
-        parsed = await parse_body(self._parse, state, config, response, defaults.parser, self.watch_specs)
+        self.writer.expect(1)  # the writer may hold its next batch a moment for this poll's unit
+        try:
+            parsed = await parse_body(self._parse, state, config, response, defaults.parser, self.watch_specs)
+        finally:
+            self.writer.expect(-1)  # no await from here to its submit: the unit is queued before it counts
         if parsed is not None and parsed.drafts:
             for step in self.batch_steps:  # something to store: the watch step loads its index now
                 if (warm := getattr(step, "warm", None)) is not None:
@@ -340,9 +354,10 @@ class Service:
                 state, response, parsed, prior, now, policy, follow_links=config.follow_links or is_page
             )
             texts: dict[int, VersionText] | None = {} if self.batch_steps else None
-            stored = self.store.apply_outcome(conn, outcome, response.final_url, writes, texts)
-            if state.last_success_at is None:  # the source's first poll: what it finds is its backlog
-                stored = [replace(v, first_poll=True) for v in stored]
+            # The source's first poll (never a success before): what it finds is its backlog.
+            stored = self.store.apply_outcome(
+                conn, outcome, response.final_url, writes, texts, first_poll=state.last_success_at is None
+            )
             if is_page and page_is_the_article(response, parsed):
                 checked = check_source_page(conn, state, response, parsed, now, self._ignore(config))
                 for version in checked:  # the page may have rewritten a text just written: read it back

@@ -9,6 +9,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import datetime
@@ -33,10 +34,25 @@ class WriteBatcher:
     skipped; once started, it commits or rolls back as a whole.
     """
 
-    def __init__(self, store: Store, max_batch: int = 64, steps: Sequence[BatchStep] = ()) -> None:
+    def __init__(
+        self,
+        store: Store,
+        max_batch: int = 64,
+        steps: Sequence[BatchStep] = (),
+        *,
+        gather: float = 0.0,
+        gather_units: int = 1,
+    ) -> None:
         self.store = store
         self.max_batch = max_batch
         self.steps = steps  # their finish() runs last in each transaction, discard() after a rollback
+        # A batch of fewer than `gather_units` waits up to `gather` seconds for the units of polls still
+        # parsing (`expect`): each transaction has a fixed cost (its commit, the watch step's statements),
+        # which fewer, larger batches share.
+        self.gather = gather
+        self.gather_units = gather_units
+        self._coming = 0
+        self._coming_lock = threading.Lock()
         self._queue: queue.SimpleQueue[tuple[Callable[[Connection, PollWrites], Any], Future[Any]] | None] = (
             queue.SimpleQueue()
         )
@@ -47,6 +63,11 @@ class WriteBatcher:
         future: Future[T] = Future()
         self._queue.put((unit, future))
         return await asyncio.wrap_future(future)
+
+    def expect(self, units: int) -> None:
+        """Note that `units` more (or, negative, fewer) are on their way: a poll started or ended its parse."""
+        with self._coming_lock:
+            self._coming += units
 
     def close(self) -> None:
         """Finish every queued unit, then stop the writer thread."""
@@ -60,11 +81,22 @@ class WriteBatcher:
                 return
             batch = [item]
             stop = False
+            deadline = None
             while len(batch) < self.max_batch:
                 try:
                     more = self._queue.get_nowait()
                 except queue.Empty:
-                    break
+                    if len(batch) >= self.gather_units or self.gather <= 0.0 or self._coming <= 0:
+                        break  # nothing is on its way: write what there is now
+                    if deadline is None:
+                        deadline = time.monotonic() + self.gather
+                    left = deadline - time.monotonic()
+                    if left <= 0.0:
+                        break
+                    try:
+                        more = self._queue.get(timeout=left)
+                    except queue.Empty:
+                        break
                 if more is None:
                     stop = True
                     break

@@ -312,12 +312,20 @@ class _Story:
         """The member published closest to `when` (the earlier one on a tie), as (published, id)."""
         if self.single is not None:
             return self.single.when
-        near: list[tuple[datetime, int]] = []
-        if self.by_time is not None:  # the members just before and at-or-after (when, -1)
-            key = (when, -1)
-            near.extend(islice(self.by_time.irange(maximum=key, inclusive=(True, False), reverse=True), 1))
-            near.extend(islice(self.by_time.irange(minimum=key), 1))
-        return min(near, key=lambda item: (abs(item[0] - when), item[0], item[1]))
+        by_time = self.by_time
+        assert by_time, "a story of no members has no closest one"
+        # The members just before and at-or-after (when, -1), by position: cheaper than two irange()
+        # generators (a third of the cost of an assignment went there).
+        at = by_time.bisect_left((when, -1))
+        if at == 0:
+            return by_time[0]  # type: ignore[no-any-return]
+        before: tuple[datetime, int] = by_time[at - 1]
+        if at == len(by_time):
+            return before
+        after: tuple[datetime, int] = by_time[at]
+        if (abs(after[0] - when), *after) < (abs(before[0] - when), *before):
+            return after
+        return before
 
 
 _UNPLACED = _Story(0)  # an entry's story until it is added
@@ -358,6 +366,8 @@ def _score(q: _Query, story: _Story, closest: datetime) -> float:
     if factor == 0.0 or n == 0 or q.norm == 0.0:
         return 0.0
     single = story.single
+    title_pairs = q.title_pairs
+    own_hits = 0.0  # plain loops, not sum() over generators: a quarter of a score's cost went there
     if single is not None:  # one member: its own terms are the sums, each carried once
         terms, values = single.terms, single.values
         sums = dict(zip(terms, values, strict=False))  # as far as the terms go
@@ -365,23 +375,18 @@ def _score(q: _Query, story: _Story, closest: datetime) -> float:
         title_mass = dict(zip(single.title, islice(values, len(terms), None), strict=False))
         title_total = single.title_total
         own_reports = 1.0 if q.source == single.source else 0.0
-        own_hits = sum(r for t, r in q.title_pairs if t in sums)
-        said = sum(r for t, r in q.what_pairs if t in single.what)
-        what_total = single.what_total
+        for t, r in title_pairs:
+            if t in sums:
+                own_hits += r
     else:
         total = story.total
         assert total is not None  # more than one member joined
         sums, norm2, title_mass, title_total = total.sums, total.norm2, total.title_mass, total.title_total
         own_reports = total.outlets.get(q.source, 0) / n
         counts = total.counts
-        own_hits = sum(r * counts.get(t, 0) for t, r in q.title_pairs) / n
-        used, half = total.what, n / 2.0  # a word half the members use counts in full
-        said = 0.0
-        for t, r in q.what_pairs:
-            c = used.get(t)
-            if c is not None:
-                said += r if c >= half else r * c / half
-        what_total = total.what_total / n
+        for t, r in title_pairs:
+            own_hits += r * counts.get(t, 0)
+        own_hits /= n
     if norm2 <= 0.0:
         return 0.0
     dot = theirs = 0.0
@@ -395,8 +400,24 @@ def _score(q: _Query, story: _Story, closest: datetime) -> float:
     theirs = theirs / title_total if title_total > 0.0 else 0.0
     evidence = W_COSINE * cosine + W_TITLE * min(own, theirs)
     if own_reports:
-        evidence *= 1.0 - (1.0 - SAME_OUTLET) * own_reports
-    elif said > WHAT_FROM:
+        return factor * (evidence * (1.0 - (1.0 - SAME_OUTLET) * own_reports))
+    # What was said (the `what` words shared): only between outlets, so worked out only here.
+    said = 0.0
+    if single is not None:
+        what = single.what
+        for t, r in q.what_pairs:
+            if t in what:
+                said += r
+        what_total = single.what_total
+    else:
+        assert total is not None
+        used, half = total.what, n / 2.0  # a word half the members use counts in full
+        for t, r in q.what_pairs:
+            c = used.get(t)
+            if c is not None:
+                said += r if c >= half else r * c / half
+        what_total = total.what_total / n
+    if said > WHAT_FROM:
         alike = said / math.sqrt(q.what_total * what_total)
         gap = abs(q.published - closest)
         if alike > ALIKE_FROM and gap < WHAT_FADED_AT:

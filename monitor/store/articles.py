@@ -130,6 +130,7 @@ class ArticleQueries(Database):
         now: datetime,
         track_pages: bool = False,
         texts: dict[int, VersionText] | None = None,
+        first_poll: bool = False,
     ) -> list[StoredVersion]:
         """Write a poll's article changes; with `texts`, also put there (by version id) the text of each
         new article's first version as `load_version_texts` would read it back, so the watch step need not."""
@@ -230,6 +231,7 @@ class ArticleQueries(Database):
                     source_id=source_id,
                     kind="new" if new else "edit",
                     prior_version_id=prior_ids.get((aid, n - 1)),
+                    first_poll=first_poll,
                 )
                 for (key, aid, n, new), vid in zip(made, ids, strict=True)
             ]

@@ -24,8 +24,10 @@ class Store(SourceQueries, ArticleQueries):
         url: str,
         writes: PollWrites | None = None,
         texts: dict[int, VersionText] | None = None,
+        first_poll: bool = False,
     ) -> list[StoredVersion]:
-        """Write one poll's outcome in the caller's transaction; return the versions it created.
+        """Write one poll's outcome in the caller's transaction; return the versions it created (marked
+        `first_poll` when the poll is its source's first successful one).
 
         Articles and versions are written at once (their ids are needed downstream); the source update and
         fetch row go to `writes` when given, so a batch of polls flushes them with one executemany each.
@@ -34,7 +36,7 @@ class Store(SourceQueries, ArticleQueries):
         go there by version id, as `load_version_texts` would read them (the watch step reads no text back).
         """
         stored = self._write_articles(
-            conn, outcome.source_id, outcome.changes, outcome.now, outcome.track_pages, texts
+            conn, outcome.source_id, outcome.changes, outcome.now, outcome.track_pages, texts, first_poll
         )
         batch = writes if writes is not None else PollWrites()
         batch.add(outcome, url, stored)
