@@ -146,8 +146,9 @@ class _View:
         self._lines = lines
         self._tokens: dict[tuple[str, int], list[str]] = {}
         for field in _FIELDS:
-            if lines[field][1] is not None:
-                self._tokens[(PLAIN, field)] = lines[field][1]
+            split = lines[field][1]
+            if split is not None:
+                self._tokens[(PLAIN, field)] = split
         self._hits: dict[tuple[str, int], list[tuple[int, int]]] = {}
         found_in: tuple[set[int], set[int]] = (set(), set())
         for stream, automaton in matcher._automata:
