@@ -56,6 +56,7 @@ from monitor.core.text import (
     fold,
     stem_words,
     stemmer_name,
+    token_line,
     token_spans_at,
     tokenize,
     tokens_with_offsets,
@@ -123,6 +124,7 @@ class _View:
     __slots__ = (
         "_ends",
         "_hits",
+        "_lines",
         "_offsets",
         "_spans",
         "_starts",
@@ -138,15 +140,25 @@ class _View:
     def __init__(self, matcher: Matcher, doc: MatchDoc) -> None:
         self.doc = doc
         self.infos = matcher._infos
-        plain = (tokenize(doc.title), tokenize(doc.body))
-        self._tokens: dict[tuple[str, int], list[str]] = {(PLAIN, TITLE): plain[0], (PLAIN, BODY): plain[1]}
+        # Each field's folded tokens as the automata read them (" tok tok "); the tokens themselves are
+        # split out of that line when asked for, if folding did not have to split them (`token_line`).
+        lines = (token_line(doc.title), token_line(doc.body))
+        self._lines = lines
+        self._tokens: dict[tuple[str, int], list[str]] = {}
+        for field in _FIELDS:
+            split = lines[field][1]
+            if split is not None:
+                self._tokens[(PLAIN, field)] = split
         self._hits: dict[tuple[str, int], list[tuple[int, int]]] = {}
         found_in: tuple[set[int], set[int]] = (set(), set())
         for stream, automaton in matcher._automata:
             for field in _FIELDS:
-                tokens = plain[field] if stream == PLAIN else stem_words(stream, plain[field])
-                self._tokens[(stream, field)] = tokens
-                hits = list(automaton.iter(" " + " ".join(tokens) + " ")) if tokens else []
+                if stream == PLAIN:
+                    line = lines[field][0]
+                else:
+                    tokens = self._tokens[(stream, field)] = stem_words(stream, self.tokens(PLAIN, field))
+                    line = " " + " ".join(tokens) + " " if tokens else ""
+                hits = list(automaton.iter(line)) if line else []
                 self._hits[(stream, field)] = hits
                 found_in[field].update(map(itemgetter(1), hits))
         self.found_in = found_in
@@ -162,6 +174,14 @@ class _View:
         self._starts: dict[tuple[str, int], list[int]] = {}
         self._spans: dict[tuple[int, int], list[tuple[int, int]]] = {}
         self._offsets: dict[int, list[Token] | None] = {}
+
+    def tokens(self, stream: str, field: int) -> list[str]:
+        """A field's tokens in a stream (the folded words, or their stems)."""
+        tokens = self._tokens.get((stream, field))
+        if tokens is None:  # a PLAIN line whose tokens were not split out (stem streams are made eagerly)
+            line = self._lines[field][0]
+            tokens = self._tokens[(stream, field)] = line[1:-1].split(" ") if line else []
+        return tokens
 
     def ends(self, stream: str, field: int) -> dict[int, list[int]]:
         """Where each key found in a field ends (character offsets in the stream text)."""
@@ -181,7 +201,7 @@ class _View:
             ends = self.ends(info.stream, field).get(key, ())
             starts = self._starts.get((info.stream, field))
             if starts is None and ends:
-                tokens = self._tokens[(info.stream, field)]
+                tokens = self.tokens(info.stream, field)
                 # Where each token starts in " tok tok ": 1, then one past each token and its space
                 # (in C: a Python generator here cost a tenth of matching).
                 starts = list(accumulate(map(_PLUS_ONE, map(len, tokens)), initial=1))
@@ -209,7 +229,7 @@ class _View:
             if spans is not None:
                 return spans
             tokens = tokens_with_offsets(text)
-            self._offsets[field] = tokens if len(tokens) == len(self._tokens[(PLAIN, field)]) else None
+            self._offsets[field] = tokens if len(tokens) == len(self.tokens(PLAIN, field)) else None
         every = self._offsets[field]
         return None if every is None else {i: (every[i].start, every[i].end) for i in set(indices)}
 
@@ -286,7 +306,7 @@ class Matcher:
         terms: dict[str, str] = {}
         for field in _FIELDS:
             text = view.doc.title if field == TITLE else view.doc.body
-            tokens = view._tokens[(PLAIN, field)]
+            tokens = view.tokens(PLAIN, field)
             found: list[tuple[int, int]] = []
             for atom in watch.atoms:
                 if (atom.scope is None or atom.scope == field) and atom.key in view.found_in[field]:

@@ -164,6 +164,22 @@ def tokenize(text: str) -> list[str]:
     return words(fold(text))
 
 
+def token_line(text: str) -> tuple[str, list[str] | None]:
+    """The folded tokens of text as one line, " tok tok " (a space before each and after the last; "" for
+    none), and the tokens: None when they were not split out. ASCII text whose separators are single spaces
+    (once its other characters are made spaces) is that line already, less the outer spaces, so matching
+    need not split it into a string per word and join them again (`_View` splits it only when a watch hits)."""
+    folded = fold(text)
+    if folded.isascii():
+        spaced = folded.translate(_ASCII_SPACES)
+        if spaced[:1] != " " and spaced[-1:] != " " and "  " not in spaced:
+            return (f" {spaced} ", None) if spaced else ("", [])
+        tokens = spaced.split()
+    else:
+        tokens = _word_re(folded).findall(folded)
+    return (" " + " ".join(tokens) + " " if tokens else ""), tokens
+
+
 def tokens_with_offsets(text: str) -> list[Token]:
     """Tokens with their character offsets in ``text``, aligned one to one with ``tokenize(text)``.
 

@@ -58,23 +58,42 @@ _LONE_GATE = re.compile(r"[·•|/](?<!\S[·•|/])[·•|/]*(?!\S)")
 _ANY_PUNCT_AFTER_SPACE = re.compile(" [" + re.escape(_PUNCT_AFTER_SPACE) + "]")
 
 
+def _has_ascii_digit(text: str) -> bool:
+    """Whether the text holds one of 0-9 (ten scans for one character each: faster than a regex's)."""
+    return (
+        "0" in text
+        or "1" in text
+        or "2" in text
+        or "3" in text
+        or "4" in text
+        or "5" in text
+        or "6" in text
+        or "7" in text
+        or "8" in text
+        or "9" in text
+    )
+
+
 def cosmetic_form(text: str, ignore: Sequence[re.Pattern[str]] = ()) -> str:
     """The text as versions compare it: no stamps or counters, straight quotes, tight punctuation.
 
     Each step runs only when its cheap precondition holds (a literal search): the same output as running
     every regex, at a fraction of the cost on feed text, where most steps find nothing (bench/realfeeds.py).
     """
-    lower = text.lower()
-    # re.I knows no other spelling of a, g or o; then the gate (the stamp from its figure on) tells.
-    if "ago" in lower and _AGO_GATE.search(text) is not None:
-        text = COSMETIC[0].sub(" ", text)
+    # A stamp and a counter each hold a figure (\d): ASCII text with no digit 0-9 holds neither, and skips
+    # the word searches (a third of this on the bench feeds; \d reads other digits in other text).
+    if not text.isascii() or _has_ascii_digit(text):
         lower = text.lower()
-    if not text.isascii() and any(form in text for form in _OTHER_CASE_FORMS):
-        counted = _COUNTED.search(text) is not None
-    else:
-        counted = any(word in lower for word in _COUNTED_WORDS)
-    if counted and _COUNTER_GATE.search(text) is not None:
-        text = COSMETIC[1].sub(" ", text)
+        # re.I knows no other spelling of a, g or o; then the gate (the stamp from its figure on) tells.
+        if "ago" in lower and _AGO_GATE.search(text) is not None:
+            text = COSMETIC[0].sub(" ", text)
+            lower = text.lower()
+        if not text.isascii() and any(form in text for form in _OTHER_CASE_FORMS):
+            counted = _COUNTED.search(text) is not None
+        else:
+            counted = any(word in lower for word in _COUNTED_WORDS)
+        if counted and _COUNTER_GATE.search(text) is not None:
+            text = COSMETIC[1].sub(" ", text)
     for pattern in ignore:
         text = pattern.sub(" ", text)
     if ("·" in text or "•" in text or "|" in text or "/" in text) and _LONE_GATE.search(text) is not None:

@@ -9,7 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from monitor.core import text
-from monitor.core.text import _WORD_RE, stem_words, tokenize, words
+from monitor.core.text import _WORD_RE, stem_words, token_line, tokenize, words
 
 _ASCII = st.text(alphabet=st.characters(max_codepoint=127), max_size=80)
 _WORDY = st.text(alphabet=st.sampled_from(list("aZ09_ -'.,\t\n\x1c\x1f\x0b\x00\x7f")), max_size=40)
@@ -40,3 +40,19 @@ def test_stems_are_snowball_s_with_repeats_and_a_full_cache(monkeypatch: pytest.
         )
         assert stem_words(language, []) == []
         monkeypatch.undo()
+
+
+@given(_ASCII | _WORDY | st.text(max_size=40))
+@example("")
+@example(" ")
+@example("a b")
+@example(" a b")
+@example("a, b")
+@example("Sánchez ok")
+@settings(max_examples=500, deadline=None)
+def test_token_line_is_the_tokens_one_space_apart(text: str) -> None:
+    line, tokens = token_line(text)
+    expected = tokenize(text)
+    assert line == (" " + " ".join(expected) + " " if expected else "")
+    assert (line[1:-1].split(" ") if line else []) == expected
+    assert tokens is None or tokens == expected
