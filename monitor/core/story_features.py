@@ -209,24 +209,23 @@ def _is_title_case(title: str) -> bool:
 
 def features(doc: StoryDoc) -> StoryFeatures:
     """Weighted terms of an article: sublinear tf times rarity; title words count double, names half again."""
-    counts: dict[str, float] = {}
-    rarity: dict[str, float] = {}
-    names: set[str] = set()
     title_terms = term_rows(doc.title)
+    # The body's counts and rarities copied whole and the title's few rows added to them (same sums: whole
+    # numbers add up exactly in any order, and a count weighs the same as an int or a float; a title row's
+    # rarity first, as the title is read before the body).
+    body_counts, body_rarity, body_names, lead = term_counts(strip_boilerplate(doc.body), LEAD_TERMS)
+    counts: dict[str, float] = dict(body_counts)
+    rarity = dict(body_rarity)
+    names = set(body_names)
+    title_rarity: dict[str, float] = {}
     title_names = not _is_title_case(doc.title)
     for term, rare, name in title_terms:
-        counts[term] = counts.get(term, 0.0) + TITLE_WEIGHT
-        rarity.setdefault(term, rare)
+        counts[term] = counts.get(term, 0) + TITLE_WEIGHT
+        title_rarity.setdefault(term, rare)
         if name and title_names:
             names.add(term)
+    rarity.update(title_rarity)
     opening: set[str] = {term for term, _, _ in title_terms}
-    # The body in bulk (same sums: whole numbers add up exactly in any order; same first rarity).
-    body_counts, body_rarity, body_names, lead = term_counts(strip_boilerplate(doc.body), LEAD_TERMS)
-    for term, count in body_counts.items():
-        counts[term] = counts.get(term, 0.0) + count
-    for term, rare in body_rarity.items():
-        rarity.setdefault(term, rare)
-    names.update(body_names)
     opening.update(lead)
     weights = {term: _weight(count, rarity[term], term in names) for term, count in counts.items()}
     # Heaviest first, ties by term: the terms sorted, then stably by weight (reverse keeps ties in order).
