@@ -11,12 +11,13 @@ Each measurement runs in its own process so peak RSS is its own:
   full (feedparser) `monitor poll` (defaults.parser: feedparser) timed as a whole process, from spawn to
                     exit (interpreter start, imports, migrations, story index, the cycle, delivery),
                     into a fresh SQLite database: everything stored, with the watch step (100 watches,
-                    stories, alerts); the real command (monitor.cli.root.main), run by this file with the
-                    stage timers patched in
+                    stories, alerts); the real command (monitor.cli.root.main), run by
+                    bench/monitor_timed.py as the console script runs it, with the stage timers
+                    patched in
   full (hybrid)     the same with the default parser (fastfeedparser, feedparser when unsure)
   unchanged         `monitor poll` again on the hybrid's database: conditional GETs answered 304
-Figures: feeds/s, CPU seconds (process + children), peak RSS of each process (main, forkserver, parse
-workers) and of the tree, the time from spawn to the first request, and busy seconds per stage (fetch, parse, write transaction, of which the watch step), summed
+Figures: feeds/s, CPU seconds (process + children, and per process role), peak RSS of each process
+(main, forkserver, parse workers) and of the tree, the time from spawn to the first request, and busy seconds per stage (fetch, parse, write transaction, of which the watch step), summed
 over concurrent work, so they show where the time goes rather than add up to the wall time.
 
     .venv/bin/python bench/poll.py --feeds 1000
@@ -185,86 +186,6 @@ def run_bare(base: str, paths: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-class Stages:
-    """Busy seconds per stage of the project's cycle, summed over concurrent work (patched in)."""
-
-    def __init__(self) -> None:
-        self.busy: dict[str, float] = {}
-
-    def reset(self) -> dict[str, float]:
-        busy, self.busy = self.busy, {}
-        return {k: round(v, 2) for k, v in busy.items()}
-
-    def add(self, stage: str, seconds: float) -> None:
-        self.busy[stage] = self.busy.get(stage, 0.0) + seconds
-
-    def install(self) -> None:
-        from monitor import service
-        from monitor.fetch import Fetcher
-        from monitor.watching import WatchStep
-        from monitor.writer import WriteBatcher
-
-        def timed_async(cls: Any, name: str, stage: str) -> None:
-            original = getattr(cls, name)
-
-            async def wrapper(*args: Any, **kwargs: Any) -> Any:
-                t0 = time.perf_counter()
-                try:
-                    return await original(*args, **kwargs)
-                finally:
-                    self.add(stage, time.perf_counter() - t0)
-
-            setattr(cls, name, wrapper)
-
-        def timed(cls: Any, name: str, stage: str) -> None:
-            original = getattr(cls, name)
-
-            def wrapper(*args: Any, **kwargs: Any) -> Any:
-                t0 = time.perf_counter()
-                try:
-                    return original(*args, **kwargs)
-                finally:
-                    self.add(stage, time.perf_counter() - t0)
-
-            setattr(cls, name, wrapper)
-
-        timed_async(Fetcher, "fetch", "fetch")
-        timed_async(service, "parse_body", "parse (worker + transfer)")  # as the service looks it up
-        timed(WriteBatcher, "_write", "write transaction")
-        timed(WatchStep, "finish", "  of which watch step")
-        # `monitor poll` drains the search index after the cycle's last commit (issue 13: it may follow)
-        timed_async(service.Service, "drain_search_index", "search index (after the cycle)")
-
-
-def cli_child(stats_path: str, argv: list[str]) -> None:
-    """Run the real `monitor` command in this process (`monitor.cli.root.main`), with the stage timers patched
-    in and the moment of its first request noted; both are written to `stats_path` as it exits."""
-    import atexit
-
-    from monitor.cli.root import main as monitor_main
-    from monitor.fetch import Fetcher
-
-    stages = Stages()
-    stages.install()
-    first: list[float] = []
-    fetch = Fetcher.fetch
-
-    async def noted(*args: Any, **kwargs: Any) -> Any:
-        if not first:
-            first.append(time.time())
-        return await fetch(*args, **kwargs)
-
-    Fetcher.fetch = noted  # type: ignore[method-assign]
-
-    def dump() -> None:
-        Path(stats_path).write_text(
-            json.dumps({"stages": stages.reset(), "first_request": first[0] if first else None})
-        )
-
-    atexit.register(dump)
-    monitor_main(argv, prog_name="monitor")
-
-
 class ProcessMeter:
     """Wall time of one child process from spawn to exit, CPU seconds of its tree, and the peak RSS of
     each of its processes (the main one, the forkserver and the parse workers), sampled."""
@@ -274,6 +195,7 @@ class ProcessMeter:
         self.peaks: dict[int, tuple[str, int]] = {}
         self.peak_tree = 0
         self._cpu: dict[int, float] = {}
+        self.cpu_of: dict[int, float] = {}
 
     def _role(self, proc: psutil.Process, main: psutil.Process) -> str:
         if proc.pid == main.pid:
@@ -307,6 +229,7 @@ class ProcessMeter:
                 time.sleep(0.25)  # psutil walks /proc: sampling faster costs the measured processes
             self.wall = time.time() - t0
             self.cpu = sum(self._cpu.values())
+            self.cpu_of = dict(self._cpu)
             out.seek(0)
             err.seek(0)
             return subprocess.CompletedProcess(self.cmd, child.returncode, out.read(), err.read())
@@ -334,7 +257,13 @@ def run_project(base: str, paths: list[str], parser: str) -> list[dict[str, Any]
     names = [f"full ({parser})"] + (["unchanged cycle (304)"] if parser == "hybrid" else [])
     for name in names:
         stats = tmp / "stats.json"
-        cmd = [sys.executable, __file__, "--cli", str(stats), "--", "--config", str(tmp / "feeds.yaml")]
+        cmd = [
+            sys.executable,
+            str(ROOT / "bench" / "monitor_timed.py"),
+            str(stats),
+            "--config",
+            str(tmp / "feeds.yaml"),
+        ]
         cmd += ["poll", "--format", "json"]
         meter = ProcessMeter(cmd)
         done = meter.run()
@@ -344,8 +273,10 @@ def run_project(base: str, paths: list[str], parser: str) -> list[dict[str, Any]
         info = json.loads(stats.read_text())
         first = info["first_request"]
         by_role: dict[str, int] = {}
-        for role, peak in meter.peaks.values():
+        cpu_by_role: dict[str, float] = {}
+        for pid, (role, peak) in meter.peaks.items():
             by_role[role] = max(by_role.get(role, 0), peak)
+            cpu_by_role[role] = cpu_by_role.get(role, 0.0) + meter.cpu_of.get(pid, 0.0)
         errors = [p["error"] for p in polls if p.get("error")]
         out.append(
             {
@@ -357,6 +288,7 @@ def run_project(base: str, paths: list[str], parser: str) -> list[dict[str, Any]
                 "peak_rss_mb": meter.peak_tree / 2**20,
                 "peak_process_mb": max(by_role.values()) / 2**20,
                 "peak_by_role_mb": {k: round(v / 2**20) for k, v in by_role.items()},
+                "cpu_by_role_s": {k: round(v, 2) for k, v in cpu_by_role.items()},
                 "first_request_s": None if first is None else first - meter.started,
                 "new": sum(p["new"] for p in polls),
                 "statuses": sorted({p["status"] for p in polls if p.get("status")}),
@@ -387,11 +319,6 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=int(os.environ.get("BENCH_FEEDS", "1000")))
     parser.add_argument("--child", choices=["bare", "feedparser", "hybrid"], help=argparse.SUPPRESS)
     parser.add_argument("--base", help=argparse.SUPPRESS)
-    parser.add_argument("--cli", metavar="STATS", help=argparse.SUPPRESS)
-    if "--cli" in sys.argv:  # the measured `monitor` process: everything after `--` is its command line
-        at = sys.argv.index("--")
-        cli_child(sys.argv[sys.argv.index("--cli") + 1], sys.argv[at + 1 :])
-        return
     args = parser.parse_args()
     if args.child:
         child(args.child, args.base, args.feeds)
@@ -449,6 +376,9 @@ def main() -> None:
     for row in (classic, hybrid, unchanged):
         roles = ", ".join(f"{k} {v}" for k, v in row["peak_by_role_mb"].items())
         print(f"  {row['mode']:<24} {roles}; first request after {row['first_request_s']:.2f} s")
+    print("\nCPU seconds per process role (summed over processes of a role, as last sampled):")
+    for row in (classic, hybrid, unchanged):
+        print(f"  {row['mode']:<24} " + ", ".join(f"{k} {v:.2f}" for k, v in row["cpu_by_role_s"].items()))
     for row in rows:
         if row["mode"].startswith("stored"):
             print(
