@@ -194,8 +194,7 @@ class ProcessMeter:
         self.cmd = cmd
         self.peaks: dict[int, tuple[str, int]] = {}
         self.peak_tree = 0
-        self._cpu: dict[int, float] = {}
-        self.cpu_of: dict[int, float] = {}
+        self.cpu_of: dict[int, float] = {}  # CPU seconds of each process, as last sampled
 
     def _role(self, proc: psutil.Process, main: psutil.Process) -> str:
         if proc.pid == main.pid:
@@ -215,7 +214,7 @@ class ProcessMeter:
                     tree += rss
                     role, peak = self.peaks.get(proc.pid, (self._role(proc, main), 0))
                     self.peaks[proc.pid] = (role, max(peak, rss))
-                    self._cpu[proc.pid] = sum(proc.cpu_times()[:2])
+                    self.cpu_of[proc.pid] = sum(proc.cpu_times()[:2])
         self.peak_tree = max(self.peak_tree, tree)
 
     def run(self) -> subprocess.CompletedProcess[str]:
@@ -228,8 +227,7 @@ class ProcessMeter:
                 self._sample(main)
                 time.sleep(0.25)  # psutil walks /proc: sampling faster costs the measured processes
             self.wall = time.time() - t0
-            self.cpu = sum(self._cpu.values())
-            self.cpu_of = dict(self._cpu)
+            self.cpu = sum(self.cpu_of.values())
             out.seek(0)
             err.seek(0)
             return subprocess.CompletedProcess(self.cmd, child.returncode, out.read(), err.read())
